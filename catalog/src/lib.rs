@@ -1,0 +1,8 @@
+//! kafkahouse's catalog: what a Kafka table or a view is, in ClickHouse's
+//! terms, and where those definitions are kept.
+
+pub mod store;
+pub mod types;
+
+pub use store::{Catalog, CatalogError, ColumnDef, Definition, KafkaTableDef, QualifiedName, ViewDef};
+pub use types::{ChType, TypeParseError};

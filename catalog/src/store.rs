@@ -1,0 +1,325 @@
+//! The persistent catalog: Kafka tables and the views that read them.
+//!
+//! It is the only truth about these objects (ARCHITECTURE.md, invariant 5):
+//! every change is on disk before the call that made it returns.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::RwLock;
+
+use serde::{Deserialize, Serialize};
+
+use crate::types::ChType;
+
+/// `database.name`, as ClickHouse resolves it (names are case-sensitive).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct QualifiedName {
+    pub database: String,
+    pub name: String,
+}
+
+impl QualifiedName {
+    pub fn new(database: impl Into<String>, name: impl Into<String>) -> Self {
+        Self {
+            database: database.into(),
+            name: name.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for QualifiedName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.database, self.name)
+    }
+}
+
+/// One column of a table definition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ColumnDef {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub ty: ChType,
+}
+
+/// A table with `ENGINE = Kafka`: where to read, and how rows look.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KafkaTableDef {
+    pub name: QualifiedName,
+    pub columns: Vec<ColumnDef>,
+    /// Engine settings by ClickHouse name (`kafka_broker_list`, ...), the
+    /// positional engine arguments included.
+    pub settings: BTreeMap<String, String>,
+    /// `false` between `DETACH TABLE` and `ATTACH TABLE`.
+    pub attached: bool,
+}
+
+/// A materialized view: `CREATE MATERIALIZED VIEW name TO destination AS select`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ViewDef {
+    pub name: QualifiedName,
+    pub source: QualifiedName,
+    pub destination: QualifiedName,
+    /// The SELECT as the user wrote it (never re-serialised).
+    pub select_sql: String,
+}
+
+/// Anything the catalog holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Definition {
+    KafkaTable(KafkaTableDef),
+    View(ViewDef),
+}
+
+impl Definition {
+    pub fn name(&self) -> &QualifiedName {
+        match self {
+            Definition::KafkaTable(t) => &t.name,
+            Definition::View(v) => &v.name,
+        }
+    }
+}
+
+/// Why a catalog operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("Table {0} already exists")]
+    AlreadyExists(QualifiedName),
+    #[error("Table {0} does not exist")]
+    NotFound(QualifiedName),
+    #[error("cannot read catalog {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("catalog {path} is corrupt: {source}")]
+    Corrupt {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("cannot write catalog {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+#[derive(Serialize, Deserialize)]
+struct CatalogFile {
+    version: u32,
+    definitions: Vec<Definition>,
+}
+
+const FILE_NAME: &str = "catalog.json";
+const FORMAT_VERSION: u32 = 1;
+
+/// Definitions kept in memory and mirrored to `<dir>/catalog.json`.
+#[derive(Debug)]
+pub struct Catalog {
+    path: PathBuf,
+    definitions: RwLock<BTreeMap<QualifiedName, Definition>>,
+}
+
+impl Catalog {
+    /// Opens the catalog in `dir`, creating the directory when missing.
+    pub fn open(dir: &Path) -> Result<Catalog, CatalogError> {
+        fs::create_dir_all(dir).map_err(|source| CatalogError::Write {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let path = dir.join(FILE_NAME);
+        let definitions = match fs::read(&path) {
+            Ok(bytes) => {
+                let file: CatalogFile =
+                    serde_json::from_slice(&bytes).map_err(|source| CatalogError::Corrupt {
+                        path: path.clone(),
+                        source,
+                    })?;
+                file.definitions
+                    .into_iter()
+                    .map(|d| (d.name().clone(), d))
+                    .collect()
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
+            Err(source) => return Err(CatalogError::Read { path, source }),
+        };
+        tracing::debug!(path = %path.display(), count = definitions.len(), "catalog opened");
+        Ok(Catalog {
+            path,
+            definitions: RwLock::new(definitions),
+        })
+    }
+
+    pub fn get(&self, name: &QualifiedName) -> Option<Definition> {
+        self.read().get(name).cloned()
+    }
+
+    pub fn list(&self) -> Vec<Definition> {
+        self.read().values().cloned().collect()
+    }
+
+    /// Adds a definition; fails when the name is taken.
+    pub fn create(&self, definition: Definition) -> Result<(), CatalogError> {
+        let mut map = self.write();
+        if map.contains_key(definition.name()) {
+            return Err(CatalogError::AlreadyExists(definition.name().clone()));
+        }
+        let mut next = map.clone();
+        next.insert(definition.name().clone(), definition);
+        self.persist(&next)?;
+        *map = next;
+        Ok(())
+    }
+
+    /// Replaces an existing definition (ATTACH/DETACH flip `attached`).
+    pub fn replace(&self, definition: Definition) -> Result<(), CatalogError> {
+        let mut map = self.write();
+        if !map.contains_key(definition.name()) {
+            return Err(CatalogError::NotFound(definition.name().clone()));
+        }
+        let mut next = map.clone();
+        next.insert(definition.name().clone(), definition);
+        self.persist(&next)?;
+        *map = next;
+        Ok(())
+    }
+
+    /// Removes a definition and returns it.
+    pub fn remove(&self, name: &QualifiedName) -> Result<Definition, CatalogError> {
+        let mut map = self.write();
+        let mut next = map.clone();
+        let removed = next
+            .remove(name)
+            .ok_or_else(|| CatalogError::NotFound(name.clone()))?;
+        self.persist(&next)?;
+        *map = next;
+        Ok(removed)
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<QualifiedName, Definition>> {
+        // A panic while holding the lock cannot leave the map half-changed
+        // (it is swapped whole), so a poisoned lock is still consistent.
+        self.definitions.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<QualifiedName, Definition>> {
+        self.definitions.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Writes the whole file to a temporary name, syncs it and renames it over
+    /// the old one, so a crash leaves either the old or the new catalog.
+    fn persist(&self, map: &BTreeMap<QualifiedName, Definition>) -> Result<(), CatalogError> {
+        let write_err = |source| CatalogError::Write {
+            path: self.path.clone(),
+            source,
+        };
+        let file = CatalogFile {
+            version: FORMAT_VERSION,
+            definitions: map.values().cloned().collect(),
+        };
+        let bytes = serde_json::to_vec_pretty(&file).map_err(|e| write_err(e.into()))?;
+        let tmp = self.path.with_extension("json.tmp");
+        {
+            let mut f = fs::File::create(&tmp).map_err(write_err)?;
+            f.write_all(&bytes).map_err(write_err)?;
+            f.sync_all().map_err(write_err)?;
+        }
+        fs::rename(&tmp, &self.path).map_err(write_err)?;
+        if let Some(dir) = self.path.parent() {
+            fs::File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(write_err)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(name: &str) -> Definition {
+        Definition::KafkaTable(KafkaTableDef {
+            name: QualifiedName::new("KafkaEngine", name),
+            columns: vec![ColumnDef {
+                name: "labels".into(),
+                ty: ChType::parse("Array(LowCardinality(String))").unwrap(),
+            }],
+            settings: BTreeMap::from([
+                ("kafka_broker_list".to_string(), "localhost:9092".to_string()),
+                ("kafka_topic_list".to_string(), "github".to_string()),
+            ]),
+            attached: true,
+        })
+    }
+
+    #[test]
+    fn definitions_survive_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let catalog = Catalog::open(dir.path()).unwrap();
+        catalog.create(table("github_queue")).unwrap();
+        catalog
+            .create(Definition::View(ViewDef {
+                name: QualifiedName::new("KafkaEngine", "github_mv"),
+                source: QualifiedName::new("KafkaEngine", "github_queue"),
+                destination: QualifiedName::new("KafkaEngine", "github"),
+                select_sql: "SELECT * FROM github_queue".into(),
+            }))
+            .unwrap();
+        drop(catalog);
+
+        let reopened = Catalog::open(dir.path()).unwrap();
+        assert_eq!(reopened.list().len(), 2);
+        assert_eq!(
+            reopened.get(&QualifiedName::new("KafkaEngine", "github_queue")),
+            Some(table("github_queue"))
+        );
+    }
+
+    #[test]
+    fn duplicate_and_missing_names_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let catalog = Catalog::open(dir.path()).unwrap();
+        catalog.create(table("q")).unwrap();
+        assert!(matches!(
+            catalog.create(table("q")),
+            Err(CatalogError::AlreadyExists(_))
+        ));
+        let missing = QualifiedName::new("KafkaEngine", "nope");
+        assert!(matches!(
+            catalog.remove(&missing),
+            Err(CatalogError::NotFound(_))
+        ));
+        catalog.remove(&QualifiedName::new("KafkaEngine", "q")).unwrap();
+        assert!(Catalog::open(dir.path()).unwrap().list().is_empty());
+    }
+
+    #[test]
+    fn replace_flips_attachment_on_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let catalog = Catalog::open(dir.path()).unwrap();
+        catalog.create(table("q")).unwrap();
+        let Definition::KafkaTable(mut t) = table("q") else {
+            unreachable!()
+        };
+        t.attached = false;
+        catalog.replace(Definition::KafkaTable(t)).unwrap();
+        let reopened = Catalog::open(dir.path()).unwrap();
+        match reopened.get(&QualifiedName::new("KafkaEngine", "q")) {
+            Some(Definition::KafkaTable(t)) => assert!(!t.attached),
+            other => panic!("got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_corrupt_file_is_reported_not_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join(FILE_NAME), b"{not json").unwrap();
+        assert!(matches!(
+            Catalog::open(dir.path()),
+            Err(CatalogError::Corrupt { .. })
+        ));
+    }
+}
