@@ -4,5 +4,7 @@
 pub mod store;
 pub mod types;
 
-pub use store::{Catalog, CatalogError, ColumnDef, Definition, KafkaTableDef, QualifiedName, ViewDef};
+pub use store::{
+    Catalog, CatalogError, ColumnDef, Definition, KafkaTableDef, QualifiedName, ViewDef,
+};
 pub use types::{ChType, TypeParseError};

@@ -248,7 +248,10 @@ mod tests {
                 ty: ChType::parse("Array(LowCardinality(String))").unwrap(),
             }],
             settings: BTreeMap::from([
-                ("kafka_broker_list".to_string(), "localhost:9092".to_string()),
+                (
+                    "kafka_broker_list".to_string(),
+                    "localhost:9092".to_string(),
+                ),
                 ("kafka_topic_list".to_string(), "github".to_string()),
             ]),
             attached: true,
@@ -292,7 +295,9 @@ mod tests {
             catalog.remove(&missing),
             Err(CatalogError::NotFound(_))
         ));
-        catalog.remove(&QualifiedName::new("KafkaEngine", "q")).unwrap();
+        catalog
+            .remove(&QualifiedName::new("KafkaEngine", "q"))
+            .unwrap();
         assert!(Catalog::open(dir.path()).unwrap().list().is_empty());
     }
 

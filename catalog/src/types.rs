@@ -24,14 +24,22 @@ pub enum ChType {
     Float32,
     Float64,
     /// `Decimal(P, S)`; `Decimal32(S)` and friends are normalised to this.
-    Decimal { precision: u8, scale: u8 },
+    Decimal {
+        precision: u8,
+        scale: u8,
+    },
     Bool,
     String,
     FixedString(usize),
     Date,
     Date32,
-    DateTime { timezone: Option<String> },
-    DateTime64 { precision: u8, timezone: Option<String> },
+    DateTime {
+        timezone: Option<String>,
+    },
+    DateTime64 {
+        precision: u8,
+        timezone: Option<String>,
+    },
     /// Enum8 values, in declaration order.
     Enum8(Vec<(String, i8)>),
     /// Enum16 values, in declaration order.
@@ -544,9 +552,7 @@ impl<'a> TypeParser<'a> {
             .enumerate()
             .map(|(i, (name, v))| (name, v.unwrap_or(i as i64 + 1)))
             .collect();
-        let fits_i8 = values
-            .iter()
-            .all(|(_, v)| i8::try_from(*v).is_ok());
+        let fits_i8 = values.iter().all(|(_, v)| i8::try_from(*v).is_ok());
         let use_8 = match family {
             "Enum8" => true,
             "Enum16" => false,
@@ -608,7 +614,9 @@ fn decimal(precision: u8, scale: u8) -> PResult<ChType> {
         return Err(format!("Decimal precision {precision} is outside 1..76"));
     }
     if scale > precision {
-        return Err(format!("Decimal scale {scale} exceeds precision {precision}"));
+        return Err(format!(
+            "Decimal scale {scale} exceeds precision {precision}"
+        ));
     }
     Ok(ChType::Decimal { precision, scale })
 }
@@ -635,7 +643,11 @@ mod tests {
     fn roundtrip(input: &str, canonical: &str) {
         let ty = ChType::parse(input).unwrap_or_else(|e| panic!("{input}: {e}"));
         assert_eq!(ty.to_string(), canonical, "canonical form of {input}");
-        assert_eq!(ChType::parse(canonical).as_ref(), Ok(&ty), "reparse of {canonical}");
+        assert_eq!(
+            ChType::parse(canonical).as_ref(),
+            Ok(&ty),
+            "reparse of {canonical}"
+        );
     }
 
     #[test]
@@ -663,7 +675,10 @@ mod tests {
             "Map(LowCardinality(String), Array(Nullable(UInt64)))",
         );
         roundtrip("Tuple(UInt8, String)", "Tuple(UInt8, String)");
-        roundtrip("Tuple(a UInt8, b Array(String))", "Tuple(a UInt8, b Array(String))");
+        roundtrip(
+            "Tuple(a UInt8, b Array(String))",
+            "Tuple(a UInt8, b Array(String))",
+        );
         roundtrip("Nullable(Nothing)", "Nullable(Nothing)");
     }
 
@@ -689,8 +704,16 @@ mod tests {
 
     #[test]
     fn bad_types_are_errors() {
-        for bad in ["", "Foo", "Array(", "Array(String", "FixedString(0)", "Decimal(80, 2)",
-            "DateTime64(12)", "String extra"] {
+        for bad in [
+            "",
+            "Foo",
+            "Array(",
+            "Array(String",
+            "FixedString(0)",
+            "Decimal(80, 2)",
+            "DateTime64(12)",
+            "String extra",
+        ] {
             assert!(ChType::parse(bad).is_err(), "{bad} should not parse");
         }
     }

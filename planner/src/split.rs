@@ -237,7 +237,11 @@ fn classify(tokens: &[&Token]) -> Kind {
     };
     let keyword = match first {
         Token::Word(w) if w.quote_style.is_none() => w.keyword,
-        Token::LParen => return Kind::Query { format: output_format(tokens) },
+        Token::LParen => {
+            return Kind::Query {
+                format: output_format(tokens),
+            }
+        }
         _ => return Kind::Other,
     };
     match keyword {
@@ -273,7 +277,9 @@ fn output_format(tokens: &[&Token]) -> Option<String> {
         match t {
             Token::LParen => depth += 1,
             Token::RParen => depth -= 1,
-            Token::Word(w) if depth == 0 && w.keyword == Keyword::FORMAT && w.quote_style.is_none() => {
+            Token::Word(w)
+                if depth == 0 && w.keyword == Keyword::FORMAT && w.quote_style.is_none() =>
+            {
                 if let Some(Token::Word(name)) = tokens.get(i + 1) {
                     let ends = match tokens.get(i + 2) {
                         None => true,
@@ -430,9 +436,18 @@ mod tests {
             kinds("SET max_threads = 4, date_time_input_format = 'best_effort', x = -1")[0].1,
             Kind::Set {
                 settings: vec![
-                    Setting { name: "max_threads".into(), value: "4".into() },
-                    Setting { name: "date_time_input_format".into(), value: "best_effort".into() },
-                    Setting { name: "x".into(), value: "-1".into() },
+                    Setting {
+                        name: "max_threads".into(),
+                        value: "4".into()
+                    },
+                    Setting {
+                        name: "date_time_input_format".into(),
+                        value: "best_effort".into()
+                    },
+                    Setting {
+                        name: "x".into(),
+                        value: "-1".into()
+                    },
                 ]
             }
         );
@@ -444,7 +459,9 @@ mod tests {
     fn output_format_is_detected_only_as_a_clause() {
         assert_eq!(
             kinds("SELECT count() FROM github FORMAT JSONEachRow")[0].1,
-            Kind::Query { format: Some("JSONEachRow".into()) }
+            Kind::Query {
+                format: Some("JSONEachRow".into())
+            }
         );
         assert_eq!(
             kinds("SELECT format('{}', 'x')")[0].1,
@@ -452,11 +469,19 @@ mod tests {
         );
         assert_eq!(
             kinds("SELECT 1 FORMAT CSV SETTINGS max_threads = 1")[0].1,
-            Kind::Query { format: Some("CSV".into()) }
+            Kind::Query {
+                format: Some("CSV".into())
+            }
         );
         assert_eq!(kinds("SHOW TABLES")[0].1, Kind::Query { format: None });
-        assert_eq!(kinds("DESCRIBE TABLE github")[0].1, Kind::Query { format: None });
-        assert_eq!(kinds("EXISTS TABLE github")[0].1, Kind::Query { format: None });
+        assert_eq!(
+            kinds("DESCRIBE TABLE github")[0].1,
+            Kind::Query { format: None }
+        );
+        assert_eq!(
+            kinds("EXISTS TABLE github")[0].1,
+            Kind::Query { format: None }
+        );
     }
 
     #[test]
@@ -475,7 +500,10 @@ mod tests {
     fn insert_values_is_sql() {
         let got = kinds("INSERT INTO t VALUES (1, 'x;y'); SELECT 1");
         assert_eq!(got.len(), 2);
-        assert_eq!(got[0], ("INSERT INTO t VALUES (1, 'x;y')".into(), Kind::Insert));
+        assert_eq!(
+            got[0],
+            ("INSERT INTO t VALUES (1, 'x;y')".into(), Kind::Insert)
+        );
         let got = kinds("INSERT INTO t FORMAT Values (1, 'a'); SELECT 1");
         assert_eq!(got.len(), 2);
     }
@@ -491,7 +519,9 @@ mod tests {
         let text = "CREATE TABLE github_queue (file_time DateTime, labels Array(LowCardinality(String)))\n   ENGINE = Kafka('kafka_host:9092', 'github', 'clickhouse',\n            'JSONEachRow') SETTINGS kafka_thread_per_consumer = 0, kafka_num_consumers = 1;";
         assert_eq!(kinds(text)[0].1, Kind::CreateKafkaTable);
         assert_eq!(
-            kinds("CREATE TABLE q (a String) ENGINE = Kafka SETTINGS kafka_broker_list = 'b:9092'")[0].1,
+            kinds("CREATE TABLE q (a String) ENGINE = Kafka SETTINGS kafka_broker_list = 'b:9092'")
+                [0]
+            .1,
             Kind::CreateKafkaTable
         );
         assert_eq!(

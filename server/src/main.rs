@@ -1,1 +1,168 @@
-fn main() {}
+//! kafkahouse: ClickHouse's Kafka table engine as a standalone server.
+
+mod backend;
+mod config;
+mod error;
+mod executor;
+mod frontend;
+mod session;
+
+use std::fs::File;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use tokio::net::TcpListener;
+use tracing_subscriber::EnvFilter;
+
+use backend::embedded::Embedded;
+use backend::remote::Remote;
+use backend::Backend;
+use config::{Args, BackendConfig, Config, LogFormat};
+use error::ChError;
+use executor::Executor;
+
+#[derive(Debug, thiserror::Error)]
+enum StartError {
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    #[error("{0}")]
+    Backend(#[from] ChError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot use data directory {dir}: {source}")]
+    DataDir { dir: String, source: std::io::Error },
+    #[error("data directory {0} is in use by another kafkahouse process")]
+    DataDirLocked(String),
+}
+
+fn main() -> ExitCode {
+    let config = match Config::resolve(Args::parse()) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("kafkahouse: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_tracing(&config);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("kafkahouse: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "kafkahouse could not start");
+            eprintln!("kafkahouse: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(config: &Config) {
+    let filter = EnvFilter::try_new(&config.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match config.log_format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+async fn run(config: Config) -> Result<(), StartError> {
+    tracing::info!(?config, "starting");
+    let _lock = lock_data_dir(&config.data_dir)?;
+    let backend: Arc<dyn Backend> = match &config.backend {
+        BackendConfig::Embedded { library, path } => {
+            Arc::new(Embedded::start(library, path).await?)
+        }
+        BackendConfig::Remote {
+            url,
+            user,
+            password,
+        } => Arc::new(Remote::connect(url, user, password.clone()).await?),
+    };
+    tracing::info!(backend = %backend.description(), "backend ready");
+    let executor = Arc::new(Executor::new(backend, config.default_database.clone()));
+
+    let listener = TcpListener::bind(config.pg_listen)
+        .await
+        .map_err(|source| StartError::Listen {
+            addr: config.pg_listen,
+            source,
+        })?;
+    let pg_addr = listener.local_addr().map_err(|source| StartError::Listen {
+        addr: config.pg_listen,
+        source,
+    })?;
+    tracing::info!(addr = %pg_addr, "listening for PostgreSQL clients");
+    tracing::info!(
+        http = %config.http_listen,
+        native = %config.native_listen,
+        "addresses reserved for the ClickHouse HTTP and native frontends, which are not served yet"
+    );
+    // One line on stdout that scripts and tests wait for.
+    println!("kafkahouse ready: postgres://{pg_addr}");
+
+    tokio::select! {
+        () = frontend::pg::serve(listener, executor) => {}
+        () = shutdown_signal() => tracing::info!("shutting down"),
+    }
+    Ok(())
+}
+
+/// Holds an exclusive lock on `<data_dir>/kafkahouse.lock` while the server
+/// runs: two servers on one data directory would corrupt it.
+fn lock_data_dir(dir: &Path) -> Result<File, StartError> {
+    let shown = dir.display().to_string();
+    std::fs::create_dir_all(dir).map_err(|source| StartError::DataDir {
+        dir: shown.clone(),
+        source,
+    })?;
+    let file = File::create(dir.join("kafkahouse.lock")).map_err(|source| StartError::DataDir {
+        dir: shown.clone(),
+        source,
+    })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StartError::DataDirLocked(shown)),
+        Err(std::fs::TryLockError::Error(source)) => {
+            Err(StartError::DataDir { dir: shown, source })
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::warn!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

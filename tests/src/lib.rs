@@ -1,1 +1,362 @@
-//! Integration tests live in `tests/`.
+//! Helpers for the integration tests: start kafkahouse as a process, start a
+//! real ClickHouse server, connect real clients. Nothing here is mocked.
+//!
+//! The test command (`scripts/test`) installs what these need: libchdb for
+//! the embedded backend, Debian's clickhouse-server 18.16 and psql. When one
+//! is missing the tests fail and say what to install, rather than skip.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+pub use tokio_postgres;
+
+/// How long a process may take to become ready before a test gives up.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The kafkahouse binary: `$KAFKAHOUSE_BIN`, or the one cargo built next to
+/// this test (`target/debug/deps/<test>` → `target/debug/kafkahouse`).
+pub fn kafkahouse_bin() -> PathBuf {
+    if let Some(bin) = std::env::var_os("KAFKAHOUSE_BIN") {
+        return PathBuf::from(bin);
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|dir| dir.join("kafkahouse"))
+        .expect("target directory");
+    assert!(
+        bin.exists(),
+        "{} is missing: build it first with `cargo build -p kafkahouse` (scripts/test does)",
+        bin.display()
+    );
+    bin
+}
+
+/// libchdb for the embedded backend: `$KAFKAHOUSE_LIBCHDB` or the default
+/// cache path that `scripts/fetch-libchdb` fills.
+pub fn libchdb() -> PathBuf {
+    let path = std::env::var_os("KAFKAHOUSE_LIBCHDB")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let cache = std::env::var_os("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| {
+                    PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache")
+                });
+            cache.join("kafkahouse").join("libchdb.so")
+        });
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/fetch-libchdb (scripts/test does)",
+        path.display()
+    );
+    path
+}
+
+/// A file under `tests/`.
+pub fn fixture(relative: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(relative);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A kafkahouse server process. Killed when dropped.
+pub struct Kafkahouse {
+    child: Child,
+    pub pg_addr: SocketAddr,
+    stderr: PathBuf,
+}
+
+impl Kafkahouse {
+    /// Starts kafkahouse on the embedded backend with its data in `data_dir`.
+    pub fn embedded(data_dir: &Path) -> Kafkahouse {
+        let lib = libchdb();
+        Kafkahouse::start(data_dir, &["--libchdb", lib.to_str().expect("utf-8 path")])
+    }
+
+    /// Starts kafkahouse against a ClickHouse server's HTTP interface.
+    pub fn remote(data_dir: &Path, url: &str) -> Kafkahouse {
+        Kafkahouse::start(data_dir, &["--clickhouse-url", url])
+    }
+
+    /// Starts kafkahouse with `args` and waits for its ready line.
+    pub fn start(data_dir: &Path, args: &[&str]) -> Kafkahouse {
+        match Kafkahouse::try_start(data_dir, args) {
+            Ok(k) => k,
+            Err(why) => panic!("kafkahouse did not start: {why}"),
+        }
+    }
+
+    /// Like `start`, but returns what went wrong instead of panicking.
+    pub fn try_start(data_dir: &Path, args: &[&str]) -> Result<Kafkahouse, String> {
+        let stderr = data_dir.with_extension("stderr.log");
+        let log = std::fs::File::create(&stderr).map_err(|e| e.to_string())?;
+        let mut child = Command::new(kafkahouse_bin())
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args([
+                "--pg-listen",
+                "127.0.0.1:0",
+                "--log-level",
+                "kafkahouse=debug,info",
+            ])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .map_err(|e| format!("cannot run {}: {e}", kafkahouse_bin().display()))?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(addr) = line.strip_prefix("kafkahouse ready: postgres://") {
+                    let _ = tx.send(addr.to_string());
+                }
+            }
+        });
+        match rx.recv_timeout(START_TIMEOUT) {
+            Ok(addr) => Ok(Kafkahouse {
+                child,
+                pg_addr: addr
+                    .parse()
+                    .map_err(|e| format!("bad address {addr}: {e}"))?,
+                stderr,
+            }),
+            Err(_) => {
+                let _ = child.kill();
+                let status = child.wait().map(|s| s.to_string()).unwrap_or_default();
+                let log = std::fs::read_to_string(&stderr).unwrap_or_default();
+                Err(format!("exit {status}; stderr:\n{log}"))
+            }
+        }
+    }
+
+    /// A tokio-postgres client; its connection task runs on the current runtime.
+    pub async fn connect(&self) -> tokio_postgres::Client {
+        self.connect_to("default").await
+    }
+
+    /// A client whose startup packet names `dbname`.
+    pub async fn connect_to(&self, dbname: &str) -> tokio_postgres::Client {
+        let config = format!(
+            "host={} port={} user=default dbname={dbname}",
+            self.pg_addr.ip(),
+            self.pg_addr.port()
+        );
+        let (client, connection) = tokio_postgres::connect(&config, tokio_postgres::NoTls)
+            .await
+            .unwrap_or_else(|e| panic!("connect to kafkahouse: {e}"));
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        client
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// SIGTERM, then waits for the exit.
+    pub fn stop(mut self) {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + START_TIMEOUT;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("kafkahouse did not stop on SIGTERM");
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+}
+
+impl Drop for Kafkahouse {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The text of a simple query's rows: one Vec per row, NULL as "NULL".
+pub async fn rows(client: &tokio_postgres::Client, sql: &str) -> Vec<Vec<String>> {
+    let messages = client
+        .simple_query(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {}", error_text(&e)));
+    messages
+        .into_iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(row) => Some(
+                (0..row.len())
+                    .map(|i| row.get(i).unwrap_or("NULL").to_string())
+                    .collect(),
+            ),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The single value of a one-row, one-column simple query.
+pub async fn scalar(client: &tokio_postgres::Client, sql: &str) -> String {
+    let rows = rows(client, sql).await;
+    assert_eq!(rows.len(), 1, "{sql} returned {rows:?}");
+    rows[0][0].clone()
+}
+
+/// The error message a failing statement gets (panics if it succeeds).
+pub async fn error_of(client: &tokio_postgres::Client, sql: &str) -> String {
+    match client.simple_query(sql).await {
+        Ok(m) => panic!("{sql} should fail, got {} messages", m.len()),
+        Err(e) => error_text(&e),
+    }
+}
+
+/// The server's message of a tokio-postgres error.
+pub fn error_text(e: &tokio_postgres::Error) -> String {
+    e.as_db_error()
+        .map(|db| db.message().to_string())
+        .unwrap_or_else(|| e.to_string())
+}
+
+/// A free TCP port on loopback.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// A real ClickHouse server (Debian's `clickhouse-server`), in a temporary
+/// directory, listening on loopback only. Killed when dropped.
+pub struct ClickHouseServer {
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+    pub http_port: u16,
+}
+
+impl ClickHouseServer {
+    pub fn start() -> ClickHouseServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut server = ClickHouseServer {
+            child: None,
+            dir,
+            http_port: free_port(),
+        };
+        server.write_config();
+        server.launch();
+        server
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/", self.http_port)
+    }
+
+    fn write_config(&self) {
+        let d = self.dir.path().display();
+        let tcp_port = free_port();
+        let config = format!(
+            r#"<yandex>
+  <logger><level>warning</level><log>{d}/log/server.log</log><errorlog>{d}/log/error.log</errorlog></logger>
+  <listen_host>127.0.0.1</listen_host>
+  <http_port>{http}</http_port>
+  <tcp_port>{tcp_port}</tcp_port>
+  <path>{d}/data/</path>
+  <tmp_path>{d}/tmp/</tmp_path>
+  <users_config>{d}/users.xml</users_config>
+  <default_profile>default</default_profile>
+  <default_database>default</default_database>
+  <mark_cache_size>5368709120</mark_cache_size>
+</yandex>
+"#,
+            http = self.http_port
+        );
+        // LowCardinality is experimental in 18.16 and must be allowed.
+        let users = r#"<yandex>
+  <profiles><default><allow_experimental_low_cardinality_type>1</allow_experimental_low_cardinality_type></default></profiles>
+  <users><default><password></password><networks><ip>127.0.0.1</ip><ip>::1</ip></networks><profile>default</profile><quota>default</quota></default></users>
+  <quotas><default></default></quotas>
+</yandex>
+"#;
+        std::fs::write(self.dir.path().join("config.xml"), config).expect("write config");
+        std::fs::write(self.dir.path().join("users.xml"), users).expect("write users");
+    }
+
+    fn launch(&mut self) {
+        let binary = which("clickhouse-server").unwrap_or_else(|| {
+            panic!("clickhouse-server is not installed: apt-get install clickhouse-server (scripts/test does)")
+        });
+        let out = std::fs::File::create(self.dir.path().join("stdout.log")).expect("log file");
+        let child = Command::new(binary)
+            .arg(format!(
+                "--config-file={}",
+                self.dir.path().join("config.xml").display()
+            ))
+            .stdout(out.try_clone().expect("log file"))
+            .stderr(out)
+            .spawn()
+            .expect("start clickhouse-server");
+        self.child = Some(child);
+        let deadline = Instant::now() + START_TIMEOUT;
+        while Instant::now() < deadline {
+            if self.ping() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!(
+            "clickhouse-server did not answer /ping; its log:\n{}",
+            std::fs::read_to_string(self.dir.path().join("log/error.log")).unwrap_or_default()
+        );
+    }
+
+    fn ping(&self) -> bool {
+        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.http_port)) else {
+            return false;
+        };
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+        if stream.write_all(b"GET /ping HTTP/1.0\r\n\r\n").is_err() {
+            return false;
+        }
+        let mut response = String::new();
+        let _ = stream.read_to_string(&mut response);
+        response.contains("Ok.")
+    }
+
+    /// Kills the server (its data stays), as a crash or network loss would.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same port and data.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.launch();
+    }
+}
+
+impl Drop for ClickHouseServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+}

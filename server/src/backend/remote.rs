@@ -1,0 +1,224 @@
+//! The remote backend: a ClickHouse server over its HTTP interface.
+//!
+//! Plain HTTP (reqwest) rather than the `clickhouse` crate: the crate treats
+//! `?` in SQL as a bind placeholder and appends its own FORMAT, and kafkahouse
+//! must forward the user's text untouched (ARCHITECTURE.md, invariant 4).
+//! What is used here exists in every server since 18.x: `session_id`,
+//! `database`, `default_format`, `wait_end_of_query` and settings as URL
+//! parameters, and exception text in the body of a non-200 response.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use reqwest::{Client, Url};
+
+use super::{Backend, BackendSession, Output};
+use crate::error::{codes, ChError};
+use crate::session::SessionState;
+
+/// The server's version, as `SELECT version()` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerVersion {
+    pub text: String,
+    pub major: u32,
+    pub minor: u32,
+}
+
+impl ServerVersion {
+    pub fn parse(text: &str) -> ServerVersion {
+        let mut parts = text
+            .trim()
+            .split('.')
+            .map(|p| p.parse::<u32>().unwrap_or(0));
+        ServerVersion {
+            text: text.trim().to_string(),
+            major: parts.next().unwrap_or(0),
+            minor: parts.next().unwrap_or(0),
+        }
+    }
+}
+
+struct RemoteInner {
+    client: Client,
+    url: Url,
+    user: String,
+    password: Option<String>,
+    version: ServerVersion,
+}
+
+/// A ClickHouse server reached over HTTP(S).
+pub struct Remote {
+    inner: Arc<RemoteInner>,
+}
+
+impl Remote {
+    /// Connects to `url` and asks the server for its version.
+    pub async fn connect(
+        url: &str,
+        user: &str,
+        password: Option<String>,
+    ) -> Result<Remote, ChError> {
+        let parsed = Url::parse(url).map_err(|e| {
+            ChError::new(
+                codes::BAD_ARGUMENTS,
+                format!("Invalid --clickhouse-url {url:?}: {e}"),
+            )
+        })?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(ChError::new(
+                codes::BAD_ARGUMENTS,
+                format!("--clickhouse-url must be http:// or https://, got {url:?}"),
+            ));
+        }
+        let client = Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| ChError::new(codes::NETWORK_ERROR, format!("HTTP client: {e}")))?;
+        let mut inner = RemoteInner {
+            client,
+            url: parsed,
+            user: user.to_string(),
+            password,
+            version: ServerVersion::parse(""),
+        };
+        let probe = SessionState::new("default");
+        let out = inner
+            .post("SELECT version()", &probe, "TabSeparated", None)
+            .await?;
+        inner.version = ServerVersion::parse(&String::from_utf8_lossy(&out.body));
+        tracing::info!(version = %inner.version.text, url = %inner.url, "connected to ClickHouse");
+        Ok(Remote {
+            inner: Arc::new(inner),
+        })
+    }
+}
+
+impl RemoteInner {
+    async fn post(
+        &self,
+        sql: &str,
+        state: &SessionState,
+        default_format: &str,
+        session_id: Option<&str>,
+    ) -> Result<Output, ChError> {
+        let mut url = self.url.clone();
+        {
+            let mut query = url.query_pairs_mut();
+            query
+                .append_pair("database", &state.database)
+                .append_pair("default_format", default_format)
+                // Buffer the result server-side so that an error in the middle
+                // of a query arrives as an error, not as a truncated body.
+                .append_pair("wait_end_of_query", "1");
+            if let Some(id) = session_id {
+                query.append_pair("session_id", id);
+            }
+            for (name, value) in &state.settings {
+                query.append_pair(name, value);
+            }
+        }
+        let response = self
+            .client
+            .post(url)
+            .basic_auth(&self.user, self.password.as_deref())
+            .body(sql.to_string())
+            .send()
+            .await
+            .map_err(|e| self.network_error(e))?;
+        let status = response.status();
+        let written_rows = response
+            .headers()
+            .get("X-ClickHouse-Summary")
+            .and_then(|h| h.to_str().ok())
+            .and_then(written_rows);
+        let body = response.bytes().await.map_err(|e| self.network_error(e))?;
+        if !status.is_success() {
+            return Err(ChError::from_server_text(&String::from_utf8_lossy(&body)));
+        }
+        Ok(Output {
+            body: body.to_vec(),
+            written_rows,
+        })
+    }
+
+    fn network_error(&self, e: reqwest::Error) -> ChError {
+        // Strip credentials that a URL might carry before showing it.
+        let mut shown = self.url.clone();
+        let _ = shown.set_password(None);
+        ChError::new(
+            codes::NETWORK_ERROR,
+            format!("Cannot reach ClickHouse at {shown}: {e}"),
+        )
+    }
+}
+
+/// `{"written_rows":"3",...}` → 3.
+fn written_rows(summary: &str) -> Option<u64> {
+    let value: serde_json::Value = serde_json::from_str(summary).ok()?;
+    match value.get("written_rows")? {
+        serde_json::Value::String(s) => s.parse().ok(),
+        serde_json::Value::Number(n) => n.as_u64(),
+        _ => None,
+    }
+}
+
+#[async_trait]
+impl Backend for Remote {
+    fn description(&self) -> String {
+        let mut shown = self.inner.url.clone();
+        let _ = shown.set_password(None);
+        format!("ClickHouse {} at {shown}", self.inner.version.text)
+    }
+
+    async fn open_session(&self) -> Result<Box<dyn BackendSession>, ChError> {
+        Ok(Box::new(RemoteSession {
+            inner: self.inner.clone(),
+            session_id: format!("kafkahouse-{}", uuid::Uuid::new_v4()),
+        }))
+    }
+}
+
+/// A client session. The server-side HTTP session exists so that `USE` and
+/// `SET` are accepted and checked by the server (18.x refuses them without
+/// one); the database and settings are also sent with every request, so a
+/// server session that timed out loses nothing.
+struct RemoteSession {
+    inner: Arc<RemoteInner>,
+    session_id: String,
+}
+
+#[async_trait]
+impl BackendSession for RemoteSession {
+    async fn execute(
+        &mut self,
+        sql: &str,
+        state: &SessionState,
+        default_format: &str,
+    ) -> Result<Output, ChError> {
+        self.inner
+            .post(sql, state, default_format, Some(&self.session_id))
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions() {
+        let old = ServerVersion::parse("18.16.1\n");
+        assert_eq!((old.major, old.minor), (18, 16));
+        assert_eq!(ServerVersion::parse("24.8.4.13").major, 24);
+    }
+
+    #[test]
+    fn summary_header() {
+        assert_eq!(
+            written_rows(r#"{"read_rows":"0","written_rows":"3","written_bytes":"12"}"#),
+            Some(3)
+        );
+        assert_eq!(written_rows("garbage"), None);
+    }
+}

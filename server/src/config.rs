@@ -1,0 +1,334 @@
+//! Configuration: command-line flags, `KAFKAHOUSE_*` environment variables and
+//! an optional TOML file, in that order of precedence.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use clap::Parser;
+use serde::Deserialize;
+
+/// Defaults sit next to ClickHouse's own ports (8123 HTTP, 9000 native, 9005
+/// PostgreSQL) without colliding with a ClickHouse server on the same host.
+pub const DEFAULT_PG_LISTEN: &str = "127.0.0.1:15432";
+pub const DEFAULT_HTTP_LISTEN: &str = "127.0.0.1:18123";
+pub const DEFAULT_NATIVE_LISTEN: &str = "127.0.0.1:19000";
+pub const DEFAULT_DATA_DIR: &str = "kafkahouse-data";
+
+/// ClickHouse's Kafka table engine as a standalone server.
+///
+/// Every flag can also be given as the environment variable shown, or as a key
+/// of the same name (with underscores) in the --config TOML file.
+#[derive(Debug, Parser)]
+#[command(name = "kafkahouse", version, about)]
+pub struct Args {
+    /// TOML file with any of the settings below (e.g. `pg_listen = "0.0.0.0:15432"`).
+    #[arg(long, env = "KAFKAHOUSE_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Directory for kafkahouse's state: the catalog of Kafka tables and views,
+    /// and the embedded ClickHouse's databases. [default: ./kafkahouse-data]
+    #[arg(long, env = "KAFKAHOUSE_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Address for PostgreSQL clients (psql, psycopg, tokio-postgres). [default: 127.0.0.1:15432]
+    #[arg(long, env = "KAFKAHOUSE_PG_LISTEN")]
+    pub pg_listen: Option<SocketAddr>,
+
+    /// Address reserved for the ClickHouse HTTP interface. Not served yet: the
+    /// HTTP frontend is planned work. [default: 127.0.0.1:18123]
+    #[arg(long, env = "KAFKAHOUSE_HTTP_LISTEN")]
+    pub http_listen: Option<SocketAddr>,
+
+    /// Address reserved for the ClickHouse native protocol (clickhouse-client).
+    /// Not served yet: the native frontend is planned work. [default: 127.0.0.1:19000]
+    #[arg(long, env = "KAFKAHOUSE_NATIVE_LISTEN")]
+    pub native_listen: Option<SocketAddr>,
+
+    /// URL of a ClickHouse server's HTTP interface (http:// or https://). When
+    /// absent, kafkahouse uses its embedded ClickHouse engine (libchdb).
+    #[arg(long, env = "KAFKAHOUSE_CLICKHOUSE_URL")]
+    pub clickhouse_url: Option<String>,
+
+    /// User for --clickhouse-url. [default: default]
+    #[arg(long, env = "KAFKAHOUSE_CLICKHOUSE_USER")]
+    pub clickhouse_user: Option<String>,
+
+    /// Password for --clickhouse-url. Prefer the environment variable or the
+    /// config file: command lines are visible to other users.
+    #[arg(long, env = "KAFKAHOUSE_CLICKHOUSE_PASSWORD", hide_env_values = true)]
+    pub clickhouse_password: Option<String>,
+
+    /// Database that new sessions start in. [default: default]
+    #[arg(long, env = "KAFKAHOUSE_CLICKHOUSE_DATABASE")]
+    pub clickhouse_database: Option<String>,
+
+    /// Path of libchdb.so for the embedded backend.
+    /// [default: $XDG_CACHE_HOME/kafkahouse/libchdb.so, i.e. ~/.cache/kafkahouse/libchdb.so]
+    #[arg(long, env = "KAFKAHOUSE_LIBCHDB")]
+    pub libchdb: Option<PathBuf>,
+
+    /// Log filter: error, warn, info, debug, trace, or a tracing directive
+    /// such as `kafkahouse=debug`. [default: info]
+    #[arg(long, env = "KAFKAHOUSE_LOG_LEVEL")]
+    pub log_level: Option<String>,
+
+    /// Log format: text or json. [default: text]
+    #[arg(long, env = "KAFKAHOUSE_LOG_FORMAT")]
+    pub log_format: Option<LogFormat>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The TOML file: the same keys as the flags.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    data_dir: Option<PathBuf>,
+    pg_listen: Option<SocketAddr>,
+    http_listen: Option<SocketAddr>,
+    native_listen: Option<SocketAddr>,
+    clickhouse_url: Option<String>,
+    clickhouse_user: Option<String>,
+    clickhouse_password: Option<String>,
+    clickhouse_database: Option<String>,
+    libchdb: Option<PathBuf>,
+    log_level: Option<String>,
+    log_format: Option<LogFormat>,
+}
+
+/// Where the ClickHouse side lives.
+#[derive(Clone)]
+pub enum BackendConfig {
+    Embedded {
+        library: PathBuf,
+        path: PathBuf,
+    },
+    Remote {
+        url: String,
+        user: String,
+        password: Option<String>,
+    },
+}
+
+// Written by hand so that the password never reaches a log line.
+impl std::fmt::Debug for BackendConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BackendConfig::Embedded { library, path } => f
+                .debug_struct("Embedded")
+                .field("library", library)
+                .field("path", path)
+                .finish(),
+            BackendConfig::Remote {
+                url,
+                user,
+                password,
+            } => f
+                .debug_struct("Remote")
+                .field("url", url)
+                .field("user", user)
+                .field("password", &password.as_ref().map(|_| "<hidden>"))
+                .finish(),
+        }
+    }
+}
+
+/// The resolved configuration the server runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub pg_listen: SocketAddr,
+    pub http_listen: SocketAddr,
+    pub native_listen: SocketAddr,
+    pub backend: BackendConfig,
+    pub default_database: String,
+    pub log_level: String,
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path} is invalid: {source}")]
+    Parse {
+        path: PathBuf,
+        source: Box<toml::de::Error>,
+    },
+}
+
+impl Config {
+    /// Resolves flags and environment (already merged by clap) over the file.
+    pub fn resolve(args: Args) -> Result<Config, ConfigError> {
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let data_dir = args
+            .data_dir
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        let backend = match args.clickhouse_url.or(file.clickhouse_url) {
+            Some(url) => BackendConfig::Remote {
+                url,
+                user: args
+                    .clickhouse_user
+                    .or(file.clickhouse_user)
+                    .unwrap_or_else(|| "default".to_string()),
+                password: args.clickhouse_password.or(file.clickhouse_password),
+            },
+            None => BackendConfig::Embedded {
+                library: args
+                    .libchdb
+                    .or(file.libchdb)
+                    .unwrap_or_else(default_libchdb_path),
+                path: data_dir.join("clickhouse"),
+            },
+        };
+        Ok(Config {
+            pg_listen: args
+                .pg_listen
+                .or(file.pg_listen)
+                .unwrap_or_else(|| parse_default(DEFAULT_PG_LISTEN)),
+            http_listen: args
+                .http_listen
+                .or(file.http_listen)
+                .unwrap_or_else(|| parse_default(DEFAULT_HTTP_LISTEN)),
+            native_listen: args
+                .native_listen
+                .or(file.native_listen)
+                .unwrap_or_else(|| parse_default(DEFAULT_NATIVE_LISTEN)),
+            default_database: args
+                .clickhouse_database
+                .or(file.clickhouse_database)
+                .unwrap_or_else(|| "default".to_string()),
+            log_level: args
+                .log_level
+                .or(file.log_level)
+                .unwrap_or_else(|| "info".to_string()),
+            log_format: args
+                .log_format
+                .or(file.log_format)
+                .unwrap_or(LogFormat::Text),
+            data_dir,
+            backend,
+        })
+    }
+}
+
+fn parse_default(addr: &str) -> SocketAddr {
+    // The defaults are constants above; a typo there is a programming error.
+    addr.parse().expect("default listen address is valid")
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|source| ConfigError::Parse {
+        path: path.to_path_buf(),
+        source: Box::new(source),
+    })
+}
+
+/// `$XDG_CACHE_HOME/kafkahouse/libchdb.so`, where `scripts/run` puts it.
+pub fn default_libchdb_path() -> PathBuf {
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(|| PathBuf::from(".cache"));
+    cache.join("kafkahouse").join("libchdb.so")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Args {
+        let mut full = vec!["kafkahouse"];
+        full.extend_from_slice(list);
+        Args::try_parse_from(full).unwrap()
+    }
+
+    #[test]
+    fn flags_win_over_the_file_and_defaults_fill_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("k.toml");
+        std::fs::write(
+            &file,
+            "pg_listen = \"127.0.0.1:7000\"\nclickhouse_url = \"http://ch:8123\"\nclickhouse_password = \"s3cret\"\n",
+        )
+        .unwrap();
+        let config = Config::resolve(args(&[
+            "--config",
+            file.to_str().unwrap(),
+            "--pg-listen",
+            "127.0.0.1:7001",
+        ]))
+        .unwrap();
+        assert_eq!(config.pg_listen.port(), 7001);
+        assert_eq!(config.http_listen, parse_default(DEFAULT_HTTP_LISTEN));
+        match &config.backend {
+            BackendConfig::Remote {
+                url,
+                user,
+                password,
+            } => {
+                assert_eq!(url, "http://ch:8123");
+                assert_eq!(user, "default");
+                assert_eq!(password.as_deref(), Some("s3cret"));
+            }
+            other => panic!("expected remote, got {other:?}"),
+        }
+        assert!(
+            !format!("{config:?}").contains("s3cret"),
+            "password leaked into Debug"
+        );
+    }
+
+    #[test]
+    fn no_url_means_embedded_under_the_data_dir() {
+        let config = Config::resolve(args(&["--data-dir", "/tmp/kh"])).unwrap();
+        match config.backend {
+            BackendConfig::Embedded { path, .. } => {
+                assert_eq!(path, Path::new("/tmp/kh/clickhouse"))
+            }
+            other => panic!("expected embedded, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn unknown_file_keys_are_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("k.toml");
+        std::fs::write(&file, "pg_lsten = \"127.0.0.1:7000\"\n").unwrap();
+        assert!(matches!(
+            Config::resolve(args(&["--config", file.to_str().unwrap()])),
+            Err(ConfigError::Parse { .. })
+        ));
+    }
+
+    #[test]
+    fn default_ports_differ_from_clickhouse_defaults() {
+        for addr in [
+            DEFAULT_PG_LISTEN,
+            DEFAULT_HTTP_LISTEN,
+            DEFAULT_NATIVE_LISTEN,
+        ] {
+            let port = parse_default(addr).port();
+            assert!(
+                ![8123, 9000, 9004, 9005, 9009, 5432].contains(&port),
+                "{addr}"
+            );
+        }
+    }
+}

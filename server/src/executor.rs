@@ -1,0 +1,243 @@
+//! Runs classified statements for a client session. Wire-agnostic: frontends
+//! turn text into statements with the planner, call this, and render what
+//! comes back in their own protocol.
+
+use std::sync::Arc;
+
+use catalog::ChType;
+use planner::{Kind, Statement};
+
+use crate::backend::{tsv, Backend, BackendSession, RESULT_FORMAT};
+use crate::error::{codes, ChError};
+use crate::session::SessionState;
+
+/// What a statement produced.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Rows with typed columns.
+    Rows(ResultSet),
+    /// Done, no rows: `tag` names the command (`CREATE TABLE`, `INSERT`);
+    /// `rows` is how many rows it wrote, when known.
+    Done { tag: String, rows: Option<u64> },
+}
+
+/// A result: columns with their ClickHouse types and the values as text.
+#[derive(Debug, Default)]
+pub struct ResultSet {
+    pub columns: Vec<ResultColumn>,
+    pub rows: Vec<Vec<Option<String>>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ResultColumn {
+    pub name: String,
+    /// The parsed type; `None` for a type kafkahouse's model does not know,
+    /// whose values then travel as text.
+    pub ty: Option<ChType>,
+}
+
+/// Shared by all sessions: the backend and the defaults new sessions get.
+pub struct Executor {
+    backend: Arc<dyn Backend>,
+    default_database: String,
+}
+
+impl Executor {
+    pub fn new(backend: Arc<dyn Backend>, default_database: impl Into<String>) -> Self {
+        Self {
+            backend,
+            default_database: default_database.into(),
+        }
+    }
+
+    /// Opens a session in `database` (or the configured default).
+    pub async fn open_session(&self, database: Option<&str>) -> Result<ClientSession, ChError> {
+        let conn = self.backend.open_session().await?;
+        let mut session = ClientSession {
+            state: SessionState::new("default"),
+            conn,
+        };
+        let database = database.unwrap_or(&self.default_database);
+        if database != "default" {
+            let sql = format!("USE {}", quote_identifier(database));
+            session.execute_text(&sql).await?;
+        }
+        Ok(session)
+    }
+}
+
+/// One client's session: its state and its backend connection.
+pub struct ClientSession {
+    state: SessionState,
+    conn: Box<dyn BackendSession>,
+}
+
+impl ClientSession {
+    /// Runs every statement of `text`, stopping at the first error.
+    pub async fn execute_text(&mut self, text: &str) -> Result<Vec<Outcome>, ChError> {
+        let mut outcomes = Vec::new();
+        for statement in planner::split(text) {
+            outcomes.push(self.execute(&statement).await?);
+        }
+        Ok(outcomes)
+    }
+
+    /// Runs one statement.
+    pub async fn execute(&mut self, statement: &Statement<'_>) -> Result<Outcome, ChError> {
+        tracing::debug!(kind = ?statement.kind, "statement");
+        match &statement.kind {
+            Kind::CreateKafkaTable => Err(ChError::new(
+                codes::NOT_IMPLEMENTED,
+                "Kafka tables are not supported by this kafkahouse build yet; \
+                 nothing was created",
+            )),
+            Kind::Use { database } => {
+                self.forward(statement.sql, RESULT_FORMAT).await?;
+                self.state.database = database.clone();
+                Ok(done("USE", None))
+            }
+            Kind::Set { settings } => {
+                self.forward(statement.sql, RESULT_FORMAT).await?;
+                for s in settings {
+                    self.state.settings.insert(s.name.clone(), s.value.clone());
+                }
+                Ok(done("SET", None))
+            }
+            Kind::Query {
+                format: Some(format),
+            } => {
+                let out = self.forward(statement.sql, RESULT_FORMAT).await?;
+                Ok(Outcome::Rows(formatted_lines(format, &out.body)))
+            }
+            Kind::Query { format: None } | Kind::Insert | Kind::Other => {
+                let out = self.forward(statement.sql, RESULT_FORMAT).await?;
+                if out.body.is_empty() && !matches!(statement.kind, Kind::Query { .. }) {
+                    return Ok(done(&command_tag(statement.sql), out.written_rows));
+                }
+                Ok(Outcome::Rows(typed_result(&out.body)?))
+            }
+        }
+    }
+
+    async fn forward(
+        &mut self,
+        sql: &str,
+        format: &str,
+    ) -> Result<crate::backend::Output, ChError> {
+        let out = self.conn.execute(sql, &self.state, format).await;
+        if let Err(e) = &out {
+            tracing::debug!(code = e.code, error = %e.message, "backend error");
+        }
+        out
+    }
+}
+
+fn done(tag: &str, rows: Option<u64>) -> Outcome {
+    Outcome::Done {
+        tag: tag.to_string(),
+        rows,
+    }
+}
+
+fn typed_result(body: &[u8]) -> Result<ResultSet, ChError> {
+    let text = tsv::parse(body)?;
+    let columns = text
+        .names
+        .into_iter()
+        .zip(text.types)
+        .map(|(name, type_name)| {
+            let ty = ChType::parse(&type_name).ok();
+            if ty.is_none() {
+                tracing::debug!(column = %name, r#type = %type_name, "unknown type; sent as text");
+            }
+            ResultColumn { name, ty }
+        })
+        .collect();
+    Ok(ResultSet {
+        columns,
+        rows: text.rows,
+    })
+}
+
+/// Output in a format the user chose: one text column named after the
+/// format, one row per line, exactly as ClickHouse wrote it.
+fn formatted_lines(format: &str, body: &[u8]) -> ResultSet {
+    let text = String::from_utf8_lossy(body);
+    let text = text.strip_suffix('\n').unwrap_or(&text);
+    let rows = if text.is_empty() {
+        Vec::new()
+    } else {
+        text.split('\n')
+            .map(|l| vec![Some(l.to_string())])
+            .collect()
+    };
+    ResultSet {
+        columns: vec![ResultColumn {
+            name: format.to_string(),
+            ty: Some(ChType::String),
+        }],
+        rows,
+    }
+}
+
+/// `CREATE TABLE`, `ALTER TABLE`, `INSERT`, `OPTIMIZE`...: the words a client
+/// shows as the command's completion.
+fn command_tag(sql: &str) -> String {
+    let mut words = sql
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .filter(|w| !w.is_empty())
+        .map(|w| w.to_ascii_uppercase());
+    let first = words.next().unwrap_or_default();
+    match first.as_str() {
+        "CREATE" | "DROP" | "ALTER" | "ATTACH" | "DETACH" | "RENAME" | "TRUNCATE" => {
+            match words.find(|w| w != "OR" && w != "REPLACE" && w != "TEMPORARY") {
+                Some(second) => format!("{first} {second}"),
+                None => first,
+            }
+        }
+        _ => first,
+    }
+}
+
+/// A ClickHouse identifier in backquotes.
+pub fn quote_identifier(name: &str) -> String {
+    format!("`{}`", name.replace('\\', "\\\\").replace('`', "\\`"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_tags() {
+        assert_eq!(
+            command_tag("CREATE TABLE github (a String)"),
+            "CREATE TABLE"
+        );
+        assert_eq!(
+            command_tag("create or replace view v as select 1"),
+            "CREATE VIEW"
+        );
+        assert_eq!(
+            command_tag("ALTER TABLE github ADD COLUMN x String"),
+            "ALTER TABLE"
+        );
+        assert_eq!(command_tag("INSERT INTO t VALUES (1)"), "INSERT");
+        assert_eq!(command_tag("OPTIMIZE TABLE t FINAL"), "OPTIMIZE");
+    }
+
+    #[test]
+    fn formatted_output_becomes_lines() {
+        let r = formatted_lines("JSONEachRow", b"{\"a\":1}\n{\"a\":2}\n");
+        assert_eq!(r.columns[0].name, "JSONEachRow");
+        assert_eq!(r.rows.len(), 2);
+        assert_eq!(r.rows[1][0].as_deref(), Some("{\"a\":2}"));
+        assert!(formatted_lines("CSV", b"").rows.is_empty());
+    }
+
+    #[test]
+    fn identifiers_are_quoted() {
+        assert_eq!(quote_identifier("KafkaEngine"), "`KafkaEngine`");
+        assert_eq!(quote_identifier("a`b"), "`a\\`b`");
+    }
+}
