@@ -1,6 +1,7 @@
 //! kafkahouse's catalog: what a Kafka table or a view is, in ClickHouse's
 //! terms, and where those definitions are kept.
 
+pub mod kafka;
 pub mod store;
 pub mod types;
 

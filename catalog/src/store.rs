@@ -55,6 +55,42 @@ pub struct KafkaTableDef {
     pub attached: bool,
 }
 
+impl KafkaTableDef {
+    /// The engine settings with ClickHouse's defaults applied.
+    pub fn settings(&self) -> Result<crate::kafka::KafkaSettings, crate::kafka::SettingsError> {
+        crate::kafka::KafkaSettings::resolve(&self.settings)
+    }
+
+    /// `SHOW CREATE TABLE`: the definition in ClickHouse's normal form, with
+    /// secret settings hidden.
+    pub fn show_create(&self) -> String {
+        let columns: Vec<String> = self
+            .columns
+            .iter()
+            .map(|c| format!("    `{}` {}", c.name.replace('`', "\\`"), c.ty))
+            .collect();
+        let settings: Vec<String> = self
+            .settings
+            .iter()
+            .map(|(k, v)| {
+                let shown = if crate::kafka::SECRET_SETTINGS.contains(&k.as_str()) {
+                    "[HIDDEN]".to_string()
+                } else {
+                    v.replace('\\', "\\\\").replace('\'', "\\'")
+                };
+                format!("{k} = '{shown}'")
+            })
+            .collect();
+        format!(
+            "CREATE TABLE {}.{}\n(\n{}\n)\nENGINE = Kafka\nSETTINGS {}",
+            self.name.database,
+            self.name.name,
+            columns.join(",\n"),
+            settings.join(", ")
+        )
+    }
+}
+
 /// A materialized view: `CREATE MATERIALIZED VIEW name TO destination AS select`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ViewDef {
@@ -222,7 +258,12 @@ impl Catalog {
         let bytes = serde_json::to_vec_pretty(&file).map_err(|e| write_err(e.into()))?;
         let tmp = self.path.with_extension("json.tmp");
         {
-            let mut f = fs::File::create(&tmp).map_err(write_err)?;
+            // Engine settings can hold a SASL password: owner-only file.
+            let mut options = fs::OpenOptions::new();
+            options.write(true).create(true).truncate(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            let mut f = options.open(&tmp).map_err(write_err)?;
             f.write_all(&bytes).map_err(write_err)?;
             f.sync_all().map_err(write_err)?;
         }
@@ -316,6 +357,25 @@ mod tests {
             Some(Definition::KafkaTable(t)) => assert!(!t.attached),
             other => panic!("got {other:?}"),
         }
+    }
+
+    #[test]
+    fn show_create_hides_the_sasl_password() {
+        let Definition::KafkaTable(mut t) = table("q") else {
+            unreachable!()
+        };
+        t.settings
+            .insert("kafka_sasl_password".into(), "hunter2".into());
+        let shown = t.show_create();
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(
+            shown.contains("kafka_sasl_password = '[HIDDEN]'"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("`labels` Array(LowCardinality(String))"),
+            "{shown}"
+        );
     }
 
     #[test]

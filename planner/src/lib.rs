@@ -2,6 +2,17 @@
 //! is. It never touches sockets or backends; frontends hand it text and act
 //! on what it returns.
 
+pub mod ddl;
+pub mod functions;
 pub mod split;
+pub mod tokens;
+pub mod view;
 
-pub use split::{bind_placeholders, placeholder_count, split, Kind, Setting, Statement};
+pub use ddl::{
+    parse_create_kafka_table, parse_create_materialized_view, CreateKafkaTable, CreateView,
+    DdlError,
+};
+pub use split::{
+    bind_placeholders, placeholder_count, split, Kind, ObjectName, Setting, Statement,
+};
+pub use view::{match_destination, source_schema, ViewError, ViewPlan};

@@ -5,9 +5,10 @@
 //! ENGINE, DETACH/ATTACH, SYSTEM, ...), and whatever we cannot classify is
 //! still forwarded, as written, for the backend to judge.
 
-use sqlparser::dialect::ClickHouseDialect;
 use sqlparser::keywords::Keyword;
-use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
+use sqlparser::tokenizer::Token;
+
+use crate::tokens::{significant, Tok};
 
 /// One statement of a query string, with the text to forward verbatim.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,6 +19,13 @@ pub struct Statement<'a> {
     pub kind: Kind,
 }
 
+/// `[database.]name` as written (quotes removed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectName {
+    pub database: Option<String>,
+    pub name: String,
+}
+
 /// What a statement is, as far as kafkahouse needs to know.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Kind {
@@ -26,14 +34,51 @@ pub enum Kind {
     /// `SET name = value, ...`: changes session settings.
     Set { settings: Vec<Setting> },
     /// A statement that returns rows (SELECT, WITH, SHOW, DESCRIBE, EXISTS,
-    /// EXPLAIN). `format` is set when the user asked for an output format.
-    Query { format: Option<String> },
-    /// `INSERT ...`, with or without inline data.
-    Insert,
+    /// EXPLAIN). `format` is set when the user asked for an output format;
+    /// `tables` are the tables named after FROM or JOIN.
+    Query {
+        format: Option<String>,
+        tables: Vec<ObjectName>,
+    },
+    /// `DESCRIBE [TABLE] name` of a plain table name.
+    Describe { name: ObjectName },
+    /// `EXISTS [TABLE] name`.
+    Exists { name: ObjectName },
+    /// `SHOW CREATE [TABLE] name`.
+    ShowCreate { name: ObjectName },
+    /// `INSERT INTO name ...`, with or without inline data.
+    Insert { table: Option<ObjectName> },
     /// `CREATE TABLE ... ENGINE = Kafka ...`.
     CreateKafkaTable,
+    /// `CREATE MATERIALIZED VIEW ...` (whatever its source).
+    CreateMaterializedView,
+    /// `DROP TABLE|VIEW [IF EXISTS] name`.
+    Drop { name: ObjectName, if_exists: bool },
+    /// `DROP DATABASE [IF EXISTS] name`.
+    DropDatabase { database: String },
+    /// `DETACH TABLE|VIEW [IF EXISTS] name`.
+    Detach { name: ObjectName, if_exists: bool },
+    /// `ATTACH TABLE|VIEW [IF NOT EXISTS] name` (the short form, without a
+    /// definition).
+    Attach {
+        name: ObjectName,
+        if_not_exists: bool,
+    },
     /// Anything else: DDL and commands that return no rows.
     Other,
+}
+
+impl Kind {
+    /// Whether the statement answers with rows.
+    pub fn returns_rows(&self) -> bool {
+        matches!(
+            self,
+            Kind::Query { .. }
+                | Kind::Describe { .. }
+                | Kind::Exists { .. }
+                | Kind::ShowCreate { .. }
+        )
+    }
 }
 
 /// One `name = value` of a SET statement; `value` has quotes removed.
@@ -50,23 +95,21 @@ pub fn split(text: &str) -> Vec<Statement<'_>> {
     let mut pos = 0;
     while pos < text.len() {
         let rest = &text[pos..];
-        let tokens = tokenize(rest);
-        let cut = cut_statement(rest, &tokens);
-        let sql = rest[..cut.end].trim();
+        let end = match statement_end(rest) {
+            0 => rest.len(),
+            end => end,
+        };
+        let sql = rest[..end].trim();
         let sql = sql.strip_suffix(';').map(str::trim_end).unwrap_or(sql);
-        if !sql.is_empty() {
-            let tokens = tokenize(sql);
-            let significant: Vec<&Token> = tokens
-                .iter()
-                .map(|t| &t.token)
-                .filter(|t| !matches!(t, Token::Whitespace(_)))
-                .collect();
+        let tokens = significant(sql);
+        // Text that is only comments is no statement.
+        if !tokens.is_empty() {
             statements.push(Statement {
                 sql,
-                kind: classify(&significant),
+                kind: classify(&tokens),
             });
         }
-        pos += cut.next;
+        pos += end;
     }
     statements
 }
@@ -74,17 +117,13 @@ pub fn split(text: &str) -> Vec<Statement<'_>> {
 /// Replaces `$1`, `$2`, ... with the SQL literals `literal(n)` returns (1-based).
 /// Returns `None` when a placeholder has no value.
 pub fn bind_placeholders(sql: &str, literal: impl Fn(usize) -> Option<String>) -> Option<String> {
-    let tokens = tokenize(sql);
-    let offsets = byte_offsets(sql, &tokens);
     let mut out = String::with_capacity(sql.len());
     let mut last = 0;
-    for (i, t) in tokens.iter().enumerate() {
-        if let Token::Placeholder(p) = &t.token {
-            if let Some(n) = p.strip_prefix('$').and_then(|n| n.parse::<usize>().ok()) {
-                out.push_str(&sql[last..offsets[i]]);
-                out.push_str(&literal(n)?);
-                last = offsets[i] + p.len();
-            }
+    for t in significant(sql) {
+        if let Some(n) = placeholder_number(&t.token) {
+            out.push_str(&sql[last..t.start]);
+            out.push_str(&literal(n)?);
+            last = t.end;
         }
     }
     out.push_str(&sql[last..]);
@@ -93,201 +132,262 @@ pub fn bind_placeholders(sql: &str, literal: impl Fn(usize) -> Option<String>) -
 
 /// How many `$n` parameters a statement takes (the highest n).
 pub fn placeholder_count(sql: &str) -> usize {
-    let tokens = tokenize(sql);
-    tokens
+    significant(sql)
         .iter()
-        .filter_map(|t| match &t.token {
-            Token::Placeholder(p) => p.strip_prefix('$')?.parse::<usize>().ok(),
-            _ => None,
-        })
+        .filter_map(|t| placeholder_number(&t.token))
         .max()
         .unwrap_or(0)
 }
 
-/// Tokens of `text` up to the first tokenizer error, if any: what follows an
-/// unreadable token stays part of the statement it is in.
-fn tokenize(text: &str) -> Vec<TokenWithSpan> {
-    let dialect = ClickHouseDialect {};
-    let mut buf = Vec::new();
-    // An error only ends the token list early; see above.
-    let _ = Tokenizer::new(&dialect, text)
-        .with_unescape(false)
-        .tokenize_with_location_into_buf(&mut buf);
-    buf
-}
-
-/// Byte offset of each token's start (the tokenizer counts lines and chars).
-fn byte_offsets(text: &str, tokens: &[TokenWithSpan]) -> Vec<usize> {
-    let mut offsets = Vec::with_capacity(tokens.len());
-    let (mut line, mut column, mut byte) = (1u64, 1u64, 0usize);
-    let mut chars = text.char_indices().peekable();
-    for t in tokens {
-        let target = t.span.start;
-        while (line, column) < (target.line, target.column) {
-            match chars.next() {
-                Some((_, '\n')) => {
-                    line += 1;
-                    column = 1;
-                }
-                Some(_) => column += 1,
-                None => break,
-            }
-            byte = chars.peek().map(|(i, _)| *i).unwrap_or(text.len());
-        }
-        offsets.push(byte);
+fn placeholder_number(token: &Token) -> Option<usize> {
+    match token {
+        Token::Placeholder(p) => p.strip_prefix('$')?.parse().ok(),
+        _ => None,
     }
-    offsets
 }
 
-struct Cut {
-    /// End of the statement's text (before `;` handling, which trims it).
-    end: usize,
-    /// Where the next statement starts.
-    next: usize,
-}
-
-/// Finds where the first statement of `text` ends.
-fn cut_statement(text: &str, tokens: &[TokenWithSpan]) -> Cut {
-    let offsets = byte_offsets(text, tokens);
-    let mut first_word: Option<Keyword> = None;
+/// Where the first statement of `text` ends: after its `;`, or at the end.
+fn statement_end(text: &str) -> usize {
+    let tokens = significant(text);
+    let first = tokens.first().and_then(Tok::keyword);
     let mut seen_select = false;
-    let mut i = 0;
-    while i < tokens.len() {
-        match &tokens[i].token {
-            Token::SemiColon => {
-                let end = offsets[i] + 1;
-                return Cut { end, next: end };
-            }
-            Token::Whitespace(_) => {}
-            Token::Word(w) => {
-                if first_word.is_none() {
-                    first_word = Some(w.keyword);
-                }
-                if matches!(w.keyword, Keyword::SELECT | Keyword::WITH) {
-                    seen_select = true;
-                }
-                // INSERT ... FORMAT Name <data>: the data is not SQL; it runs to a
-                // `;` that ends a line, or to the end of the text.
-                if first_word == Some(Keyword::INSERT)
-                    && !seen_select
-                    && w.keyword == Keyword::FORMAT
-                    && w.quote_style.is_none()
+    for (i, t) in tokens.iter().enumerate() {
+        if t.token == Token::SemiColon {
+            return t.end;
+        }
+        if matches!(t.keyword(), Some(Keyword::SELECT | Keyword::WITH)) {
+            seen_select = true;
+        }
+        // INSERT ... FORMAT Name <data>: the data is not SQL; it runs to a
+        // `;` that ends a line, or to the end of the text.
+        if first == Some(Keyword::INSERT) && !seen_select && t.is_keyword(Keyword::FORMAT) {
+            if let Some(name) = tokens.get(i + 1).filter(|n| n.name().is_some()) {
+                if !name
+                    .name()
+                    .is_some_and(|n| n.eq_ignore_ascii_case("Values"))
                 {
-                    if let Some((j, Token::Word(name))) = next_significant(tokens, i + 1) {
-                        if !name.value.eq_ignore_ascii_case("Values") {
-                            let data_start = offsets[j] + name.value.len();
-                            return cut_inline_data(text, data_start);
-                        }
-                    }
-                }
-            }
-            _ => {
-                if first_word.is_none() {
-                    first_word = Some(Keyword::NoKeyword);
+                    return inline_data_end(text, name.end);
                 }
             }
         }
-        i += 1;
     }
-    // No `;`: the statement runs to the end. That includes the case where the
-    // tokenizer stopped on something it cannot read: the backend judges it.
-    Cut {
-        end: text.len(),
-        next: text.len(),
-    }
+    text.len()
 }
 
-fn cut_inline_data(text: &str, data_start: usize) -> Cut {
+fn inline_data_end(text: &str, data_start: usize) -> usize {
     let bytes = text.as_bytes();
     let mut i = data_start;
     while let Some(off) = text[i..].find(';') {
         let semi = i + off;
         let after = &bytes[semi + 1..];
-        let line_end = after
+        let ends_line = after
             .iter()
             .position(|b| !matches!(b, b' ' | b'\t' | b'\r'))
             .map(|p| after[p] == b'\n')
             .unwrap_or(true);
-        if line_end {
-            return Cut {
-                end: semi + 1,
-                next: semi + 1,
-            };
+        if ends_line {
+            return semi + 1;
         }
         i = semi + 1;
     }
-    Cut {
-        end: text.len(),
-        next: text.len(),
-    }
+    text.len()
 }
 
-fn next_significant(tokens: &[TokenWithSpan], from: usize) -> Option<(usize, &Token)> {
-    tokens
-        .iter()
-        .enumerate()
-        .skip(from)
-        .find(|(_, t)| !matches!(t.token, Token::Whitespace(_)))
-        .map(|(i, t)| (i, &t.token))
-}
-
-fn classify(tokens: &[&Token]) -> Kind {
+fn classify(tokens: &[Tok]) -> Kind {
     let Some(first) = tokens.first() else {
         return Kind::Other;
     };
-    let keyword = match first {
-        Token::Word(w) if w.quote_style.is_none() => w.keyword,
-        Token::LParen => {
-            return Kind::Query {
-                format: output_format(tokens),
-            }
-        }
-        _ => return Kind::Other,
+    if first.token == Token::LParen {
+        return query(tokens);
+    }
+    let Some(keyword) = first.keyword() else {
+        return Kind::Other;
     };
+    let rest = &tokens[1..];
     match keyword {
-        Keyword::SELECT
-        | Keyword::WITH
-        | Keyword::SHOW
-        | Keyword::DESCRIBE
-        | Keyword::DESC
-        | Keyword::EXISTS
-        | Keyword::EXPLAIN => Kind::Query {
-            format: output_format(tokens),
+        Keyword::SELECT | Keyword::WITH | Keyword::EXPLAIN => query(tokens),
+        Keyword::SHOW => match rest {
+            [c, ..] if c.is_keyword(Keyword::CREATE) => {
+                simple_target(&rest[1..], &[Keyword::TABLE, Keyword::VIEW])
+                    .map(|name| Kind::ShowCreate { name })
+                    .unwrap_or_else(|| query(tokens))
+            }
+            _ => query(tokens),
         },
-        Keyword::INSERT => Kind::Insert,
-        Keyword::USE => match tokens {
-            [_, Token::Word(db)] => Kind::Use {
-                database: db.value.clone(),
-            },
+        Keyword::DESCRIBE | Keyword::DESC => simple_target(rest, &[Keyword::TABLE])
+            .map(|name| Kind::Describe { name })
+            .unwrap_or_else(|| query(tokens)),
+        Keyword::EXISTS => simple_target(rest, &[Keyword::TABLE, Keyword::VIEW])
+            .map(|name| Kind::Exists { name })
+            .unwrap_or_else(|| query(tokens)),
+        Keyword::INSERT => Kind::Insert {
+            table: insert_target(rest),
+        },
+        Keyword::USE => match rest {
+            [db] => db
+                .name()
+                .map(|d| Kind::Use {
+                    database: d.to_string(),
+                })
+                .unwrap_or(Kind::Other),
             _ => Kind::Other,
         },
-        Keyword::SET => parse_set(&tokens[1..])
+        Keyword::SET => parse_set(rest)
             .map(|settings| Kind::Set { settings })
             .unwrap_or(Kind::Other),
+        Keyword::CREATE if is_materialized_view(rest) => Kind::CreateMaterializedView,
         Keyword::CREATE if is_kafka_engine(tokens) => Kind::CreateKafkaTable,
+        Keyword::DROP
+            if rest
+                .first()
+                .is_some_and(|t| t.is_keyword(Keyword::DATABASE)) =>
+        {
+            let mut at = 1;
+            if rest.get(1).is_some_and(|t| t.is_keyword(Keyword::IF))
+                && rest.get(2).is_some_and(|t| t.is_keyword(Keyword::EXISTS))
+            {
+                at = 3;
+            }
+            rest.get(at)
+                .and_then(Tok::name)
+                .map(|d| Kind::DropDatabase {
+                    database: d.to_string(),
+                })
+                .unwrap_or(Kind::Other)
+        }
+        Keyword::DROP => object_statement(rest, &[Keyword::IF, Keyword::EXISTS])
+            .map(|(name, flag)| Kind::Drop {
+                name,
+                if_exists: flag,
+            })
+            .unwrap_or(Kind::Other),
+        Keyword::DETACH => object_statement(rest, &[Keyword::IF, Keyword::EXISTS])
+            .map(|(name, flag)| Kind::Detach {
+                name,
+                if_exists: flag,
+            })
+            .unwrap_or(Kind::Other),
+        Keyword::ATTACH => object_statement(rest, &[Keyword::IF, Keyword::NOT, Keyword::EXISTS])
+            .filter(|_| {
+                !rest
+                    .iter()
+                    .any(|t| t.token == Token::LParen || t.is_keyword(Keyword::AS))
+            })
+            .map(|(name, flag)| Kind::Attach {
+                name,
+                if_not_exists: flag,
+            })
+            .unwrap_or(Kind::Other),
         _ => Kind::Other,
     }
 }
 
+fn query(tokens: &[Tok]) -> Kind {
+    Kind::Query {
+        format: output_format(tokens),
+        tables: referenced_tables(tokens),
+    }
+}
+
+/// `[db.]name` at the start of `tokens`, and how many tokens it took.
+fn object_name(tokens: &[Tok]) -> Option<(ObjectName, usize)> {
+    let first = tokens.first()?.name()?.to_string();
+    match (tokens.get(1), tokens.get(2).and_then(Tok::name)) {
+        (Some(dot), Some(name)) if dot.token == Token::Period => Some((
+            ObjectName {
+                database: Some(first),
+                name: name.to_string(),
+            },
+            3,
+        )),
+        _ => Some((
+            ObjectName {
+                database: None,
+                name: first,
+            },
+            1,
+        )),
+    }
+}
+
+/// `[TABLE] [db.]name` and nothing else (then it is about one table).
+fn simple_target(tokens: &[Tok], optional: &[Keyword]) -> Option<ObjectName> {
+    let skip = usize::from(
+        tokens
+            .first()
+            .is_some_and(|t| optional.iter().any(|k| t.is_keyword(*k))),
+    );
+    let (name, used) = object_name(&tokens[skip..])?;
+    match &tokens[skip + used..] {
+        [] => Some(name),
+        // `DESCRIBE t FORMAT X` and the like go to the backend.
+        _ => None,
+    }
+}
+
+/// `TABLE|VIEW [flag words] [db.]name [ON CLUSTER ..|SYNC|PERMANENTLY ...]`.
+fn object_statement(tokens: &[Tok], flag: &[Keyword]) -> Option<(ObjectName, bool)> {
+    let kind = tokens.first()?;
+    if !(kind.is_keyword(Keyword::TABLE) || kind.is_keyword(Keyword::VIEW)) {
+        return None;
+    }
+    let mut rest = &tokens[1..];
+    let has_flag = rest.len() > flag.len() && rest.iter().zip(flag).all(|(t, k)| t.is_keyword(*k));
+    if has_flag {
+        rest = &rest[flag.len()..];
+    }
+    let (name, _) = object_name(rest)?;
+    Some((name, has_flag))
+}
+
+fn insert_target(tokens: &[Tok]) -> Option<ObjectName> {
+    let mut rest = tokens;
+    if rest.first()?.is_keyword(Keyword::INTO) {
+        rest = &rest[1..];
+    }
+    if rest.first()?.is_keyword(Keyword::TABLE) {
+        rest = &rest[1..];
+    }
+    if rest.first()?.is_keyword(Keyword::FUNCTION) {
+        return None;
+    }
+    object_name(rest).map(|(name, _)| name)
+}
+
+/// Tables named right after FROM or JOIN (not subqueries or functions).
+fn referenced_tables(tokens: &[Tok]) -> Vec<ObjectName> {
+    let mut tables = Vec::new();
+    for (i, t) in tokens.iter().enumerate() {
+        if t.is_keyword(Keyword::FROM) || t.is_keyword(Keyword::JOIN) {
+            if let Some((name, used)) = object_name(&tokens[i + 1..]) {
+                let is_function = tokens
+                    .get(i + 1 + used)
+                    .is_some_and(|n| n.token == Token::LParen);
+                if !is_function {
+                    tables.push(name);
+                }
+            }
+        }
+    }
+    tables
+}
+
 /// `FORMAT Name` at the top level of a query, as the last clause (optionally
 /// followed by SETTINGS). `format(...)` the function does not count.
-fn output_format(tokens: &[&Token]) -> Option<String> {
+fn output_format(tokens: &[Tok]) -> Option<String> {
     let mut depth = 0i32;
     for (i, t) in tokens.iter().enumerate() {
-        match t {
+        match &t.token {
             Token::LParen => depth += 1,
             Token::RParen => depth -= 1,
-            Token::Word(w)
-                if depth == 0 && w.keyword == Keyword::FORMAT && w.quote_style.is_none() =>
-            {
-                if let Some(Token::Word(name)) = tokens.get(i + 1) {
+            _ if depth == 0 && t.is_keyword(Keyword::FORMAT) => {
+                if let Some(name) = tokens.get(i + 1).and_then(Tok::name) {
                     let ends = match tokens.get(i + 2) {
                         None => true,
-                        Some(Token::Word(next)) => next.keyword == Keyword::SETTINGS,
-                        Some(_) => false,
+                        Some(next) => next.is_keyword(Keyword::SETTINGS),
                     };
                     if ends {
-                        return Some(name.value.clone());
+                        return Some(name.to_string());
                     }
                 }
             }
@@ -297,41 +397,44 @@ fn output_format(tokens: &[&Token]) -> Option<String> {
     None
 }
 
-fn parse_set(tokens: &[&Token]) -> Option<Vec<Setting>> {
+fn parse_set(tokens: &[Tok]) -> Option<Vec<Setting>> {
     let mut settings = Vec::new();
     let mut i = 0;
     loop {
-        let name = match tokens.get(i)? {
-            Token::Word(w) => w.value.clone(),
-            _ => return None,
-        };
-        if tokens.get(i + 1) != Some(&&Token::Eq) {
+        let name = tokens.get(i)?.name()?.to_string();
+        if tokens.get(i + 1)?.token != Token::Eq {
             return None;
         }
         i += 2;
-        let negative = tokens.get(i) == Some(&&Token::Minus);
+        let negative = tokens.get(i)?.token == Token::Minus;
         if negative {
             i += 1;
         }
-        let value = match tokens.get(i)? {
-            Token::Number(n, _) if negative => format!("-{n}"),
-            Token::Number(n, _) => n.clone(),
-            Token::SingleQuotedString(s) if !negative => unescape(s),
-            Token::Word(w) if !negative && w.quote_style.is_none() => w.value.clone(),
-            _ => return None,
-        };
+        let value = literal_value(&tokens.get(i)?.token, negative)?;
         settings.push(Setting { name, value });
         i += 1;
         match tokens.get(i) {
             None => return Some(settings),
-            Some(Token::Comma) => i += 1,
+            Some(t) if t.token == Token::Comma => i += 1,
             Some(_) => return None,
         }
     }
 }
 
+/// The value of a literal token: numbers as written, strings unescaped,
+/// bare words (true, best_effort) as they are.
+pub(crate) fn literal_value(token: &Token, negative: bool) -> Option<String> {
+    match token {
+        Token::Number(n, _) if negative => Some(format!("-{n}")),
+        Token::Number(n, _) => Some(n.clone()),
+        Token::SingleQuotedString(s) if !negative => Some(unescape(s)),
+        Token::Word(w) if !negative && w.quote_style.is_none() => Some(w.value.clone()),
+        _ => None,
+    }
+}
+
 /// Undoes ClickHouse string escapes (`\'`, `\\`, `''`, `\n`, `\t`).
-fn unescape(s: &str) -> String {
+pub(crate) fn unescape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut chars = s.chars().peekable();
     while let Some(c) = chars.next() {
@@ -354,20 +457,30 @@ fn unescape(s: &str) -> String {
     out
 }
 
+fn is_materialized_view(tokens: &[Tok]) -> bool {
+    let mut rest = tokens;
+    if rest.len() >= 2 && rest[0].is_keyword(Keyword::OR) && rest[1].is_keyword(Keyword::REPLACE) {
+        rest = &rest[2..];
+    }
+    rest.len() >= 2
+        && rest[0].is_keyword(Keyword::MATERIALIZED)
+        && rest[1].is_keyword(Keyword::VIEW)
+}
+
 /// `CREATE ... ENGINE = Kafka` at the top level.
-fn is_kafka_engine(tokens: &[&Token]) -> bool {
+fn is_kafka_engine(tokens: &[Tok]) -> bool {
     let mut depth = 0i32;
     for (i, t) in tokens.iter().enumerate() {
-        match t {
+        match &t.token {
             Token::LParen => depth += 1,
             Token::RParen => depth -= 1,
-            Token::Word(w) if depth == 0 && w.keyword == Keyword::ENGINE => {
+            _ if depth == 0 && t.is_keyword(Keyword::ENGINE) => {
                 let mut j = i + 1;
-                if tokens.get(j) == Some(&&Token::Eq) {
+                if tokens.get(j).is_some_and(|e| e.token == Token::Eq) {
                     j += 1;
                 }
                 // Engine names are case-sensitive in ClickHouse.
-                return matches!(tokens.get(j), Some(Token::Word(e)) if e.value == "Kafka");
+                return tokens.get(j).and_then(Tok::name) == Some("Kafka");
             }
             _ => {}
         }
@@ -386,12 +499,26 @@ mod tests {
             .collect()
     }
 
+    fn name(database: Option<&str>, name: &str) -> ObjectName {
+        ObjectName {
+            database: database.map(str::to_string),
+            name: name.to_string(),
+        }
+    }
+
+    fn plain_query() -> Kind {
+        Kind::Query {
+            format: None,
+            tables: vec![],
+        }
+    }
+
     #[test]
     fn one_statement_with_or_without_semicolon() {
         for text in ["SELECT 1", "SELECT 1;", "  SELECT 1 ;  \n", "SELECT 1;;"] {
             assert_eq!(
                 kinds(text),
-                vec![("SELECT 1".to_string(), Kind::Query { format: None })],
+                vec![("SELECT 1".to_string(), plain_query())],
                 "{text:?}"
             );
         }
@@ -401,6 +528,7 @@ mod tests {
     fn empty_and_comment_only_text_has_no_statements() {
         assert!(split("").is_empty());
         assert!(split(" ; ;\n").is_empty());
+        assert!(split("-- nothing\n/* at all */").is_empty());
     }
 
     #[test]
@@ -457,30 +585,108 @@ mod tests {
 
     #[test]
     fn output_format_is_detected_only_as_a_clause() {
+        let format = |text: &str| match &kinds(text)[0].1 {
+            Kind::Query { format, .. } => format.clone(),
+            other => panic!("{text}: {other:?}"),
+        };
         assert_eq!(
-            kinds("SELECT count() FROM github FORMAT JSONEachRow")[0].1,
-            Kind::Query {
-                format: Some("JSONEachRow".into())
+            format("SELECT count() FROM github FORMAT JSONEachRow").as_deref(),
+            Some("JSONEachRow")
+        );
+        assert_eq!(format("SELECT format('{}', 'x')"), None);
+        assert_eq!(
+            format("SELECT 1 FORMAT CSV SETTINGS max_threads = 1").as_deref(),
+            Some("CSV")
+        );
+        assert_eq!(format("SHOW TABLES"), None);
+    }
+
+    #[test]
+    fn tables_of_a_query() {
+        match &kinds("SELECT * FROM KafkaEngine.github_queue AS q JOIN other o ON 1 WHERE x IN (SELECT y FROM numbers(3))")[0].1 {
+            Kind::Query { tables, .. } => assert_eq!(
+                tables,
+                &vec![name(Some("KafkaEngine"), "github_queue"), name(None, "other")]
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn statements_about_one_table() {
+        assert_eq!(
+            kinds("DESCRIBE TABLE q")[0].1,
+            Kind::Describe {
+                name: name(None, "q")
             }
         );
         assert_eq!(
-            kinds("SELECT format('{}', 'x')")[0].1,
-            Kind::Query { format: None }
-        );
-        assert_eq!(
-            kinds("SELECT 1 FORMAT CSV SETTINGS max_threads = 1")[0].1,
-            Kind::Query {
-                format: Some("CSV".into())
+            kinds("DESC db.q")[0].1,
+            Kind::Describe {
+                name: name(Some("db"), "q")
             }
         );
-        assert_eq!(kinds("SHOW TABLES")[0].1, Kind::Query { format: None });
         assert_eq!(
-            kinds("DESCRIBE TABLE github")[0].1,
-            Kind::Query { format: None }
+            kinds("EXISTS TABLE q")[0].1,
+            Kind::Exists {
+                name: name(None, "q")
+            }
         );
         assert_eq!(
-            kinds("EXISTS TABLE github")[0].1,
-            Kind::Query { format: None }
+            kinds("SHOW CREATE TABLE q")[0].1,
+            Kind::ShowCreate {
+                name: name(None, "q")
+            }
+        );
+        assert_eq!(
+            kinds("DROP TABLE IF EXISTS db.q SYNC")[0].1,
+            Kind::Drop {
+                name: name(Some("db"), "q"),
+                if_exists: true
+            }
+        );
+        assert_eq!(
+            kinds("DROP VIEW github_mv")[0].1,
+            Kind::Drop {
+                name: name(None, "github_mv"),
+                if_exists: false
+            }
+        );
+        assert_eq!(
+            kinds("DETACH TABLE github_queue")[0].1,
+            Kind::Detach {
+                name: name(None, "github_queue"),
+                if_exists: false
+            }
+        );
+        assert_eq!(
+            kinds("ATTACH TABLE github_queue")[0].1,
+            Kind::Attach {
+                name: name(None, "github_queue"),
+                if_not_exists: false
+            }
+        );
+        // ATTACH with a definition is ClickHouse's business.
+        assert_eq!(
+            kinds("ATTACH TABLE t (a UInt8) ENGINE = Memory")[0].1,
+            Kind::Other
+        );
+        assert_eq!(
+            kinds("DROP DATABASE IF EXISTS KafkaEngine")[0].1,
+            Kind::DropDatabase {
+                database: "KafkaEngine".into()
+            }
+        );
+        assert_eq!(
+            kinds("INSERT INTO db.t VALUES (1)")[0].1,
+            Kind::Insert {
+                table: Some(name(Some("db"), "t"))
+            }
+        );
+        assert_eq!(
+            kinds("CREATE MATERIALIZED VIEW github_mv TO github AS SELECT * FROM github_queue")[0]
+                .1,
+            Kind::CreateMaterializedView
         );
     }
 
@@ -491,7 +697,7 @@ mod tests {
         let text = "INSERT INTO github FORMAT JSONEachRow {\"title\":\"a \\\"q\\\"; b\"}\n{\"title\":\"c\"};\nSELECT count() FROM github";
         let got = kinds(text);
         assert_eq!(got.len(), 2, "{got:?}");
-        assert_eq!(got[0].1, Kind::Insert);
+        assert!(matches!(got[0].1, Kind::Insert { .. }));
         assert!(got[0].0.ends_with("{\"title\":\"c\"}"), "{:?}", got[0].0);
         assert_eq!(got[1].0, "SELECT count() FROM github");
     }
@@ -500,10 +706,7 @@ mod tests {
     fn insert_values_is_sql() {
         let got = kinds("INSERT INTO t VALUES (1, 'x;y'); SELECT 1");
         assert_eq!(got.len(), 2);
-        assert_eq!(
-            got[0],
-            ("INSERT INTO t VALUES (1, 'x;y')".into(), Kind::Insert)
-        );
+        assert_eq!(got[0].0, "INSERT INTO t VALUES (1, 'x;y')");
         let got = kinds("INSERT INTO t FORMAT Values (1, 'a'); SELECT 1");
         assert_eq!(got.len(), 2);
     }

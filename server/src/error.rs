@@ -5,6 +5,7 @@ use std::fmt;
 
 /// ClickHouse error codes kafkahouse itself raises.
 pub mod codes {
+    pub const DUPLICATE_COLUMN: i32 = 15;
     pub const BAD_ARGUMENTS: i32 = 36;
     pub const NOT_IMPLEMENTED: i32 = 48;
     pub const UNKNOWN_TABLE: i32 = 60;
@@ -12,7 +13,14 @@ pub mod codes {
     pub const UNKNOWN_DATABASE: i32 = 81;
     pub const NETWORK_ERROR: i32 = 210;
     pub const CANNOT_PARSE_TEXT: i32 = 6;
+    pub const INCORRECT_DATA: i32 = 117;
+    pub const CANNOT_CONVERT_TYPE: i32 = 70;
+    pub const QUERY_NOT_ALLOWED: i32 = 620;
+    pub const UNKNOWN_TYPE: i32 = 50;
+    pub const TABLE_ALREADY_EXISTS: i32 = 57;
     pub const UNKNOWN_EXCEPTION: i32 = 1002;
+    /// ClickHouse reports librdkafka failures as std exceptions.
+    pub const KAFKA_ERROR: i32 = 1001;
 }
 
 /// An error with ClickHouse's code and message.

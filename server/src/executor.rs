@@ -4,11 +4,12 @@
 
 use std::sync::Arc;
 
-use catalog::ChType;
-use planner::{Kind, Statement};
+use catalog::{Catalog, ChType, QualifiedName};
+use planner::{Kind, ObjectName, Statement};
 
 use crate::backend::{tsv, Backend, BackendSession, RESULT_FORMAT};
-use crate::error::{codes, ChError};
+use crate::error::ChError;
+use crate::pipeline::Pipelines;
 use crate::session::SessionState;
 
 /// What a statement produced.
@@ -36,16 +37,26 @@ pub struct ResultColumn {
     pub ty: Option<ChType>,
 }
 
-/// Shared by all sessions: the backend and the defaults new sessions get.
+/// What every session shares: the backend, the catalog of Kafka tables and
+/// views, the running pipelines, and the defaults new sessions get.
 pub struct Executor {
     backend: Arc<dyn Backend>,
+    catalog: Arc<Catalog>,
+    pipelines: Arc<Pipelines>,
     default_database: String,
 }
 
 impl Executor {
-    pub fn new(backend: Arc<dyn Backend>, default_database: impl Into<String>) -> Self {
+    pub fn new(
+        backend: Arc<dyn Backend>,
+        catalog: Arc<Catalog>,
+        pipelines: Arc<Pipelines>,
+        default_database: impl Into<String>,
+    ) -> Self {
         Self {
             backend,
+            catalog,
+            pipelines,
             default_database: default_database.into(),
         }
     }
@@ -56,6 +67,9 @@ impl Executor {
         let mut session = ClientSession {
             state: SessionState::new("default"),
             conn,
+            backend: self.backend.clone(),
+            catalog: self.catalog.clone(),
+            pipelines: self.pipelines.clone(),
         };
         let database = database.unwrap_or(&self.default_database);
         if database != "default" {
@@ -68,8 +82,11 @@ impl Executor {
 
 /// One client's session: its state and its backend connection.
 pub struct ClientSession {
-    state: SessionState,
-    conn: Box<dyn BackendSession>,
+    pub(crate) state: SessionState,
+    pub(crate) conn: Box<dyn BackendSession>,
+    pub(crate) backend: Arc<dyn Backend>,
+    pub(crate) catalog: Arc<Catalog>,
+    pub(crate) pipelines: Arc<Pipelines>,
 }
 
 impl ClientSession {
@@ -82,15 +99,14 @@ impl ClientSession {
         Ok(outcomes)
     }
 
-    /// Runs one statement.
+    /// Runs one statement: Kafka tables and their views here, the rest in
+    /// the backend.
     pub async fn execute(&mut self, statement: &Statement<'_>) -> Result<Outcome, ChError> {
         tracing::debug!(kind = ?statement.kind, "statement");
+        if let Some(outcome) = self.kafka_statement(statement).await? {
+            return Ok(outcome);
+        }
         match &statement.kind {
-            Kind::CreateKafkaTable => Err(ChError::new(
-                codes::NOT_IMPLEMENTED,
-                "Kafka tables are not supported by this kafkahouse build yet; \
-                 nothing was created",
-            )),
             Kind::Use { database } => {
                 self.forward(statement.sql, RESULT_FORMAT).await?;
                 self.state.database = database.clone();
@@ -105,13 +121,14 @@ impl ClientSession {
             }
             Kind::Query {
                 format: Some(format),
+                ..
             } => {
                 let out = self.forward(statement.sql, RESULT_FORMAT).await?;
                 Ok(Outcome::Rows(formatted_lines(format, &out.body)))
             }
-            Kind::Query { format: None } | Kind::Insert | Kind::Other => {
+            kind => {
                 let out = self.forward(statement.sql, RESULT_FORMAT).await?;
-                if out.body.is_empty() && !matches!(statement.kind, Kind::Query { .. }) {
+                if out.body.is_empty() && !kind.returns_rows() {
                     return Ok(done(&command_tag(statement.sql), out.written_rows));
                 }
                 Ok(Outcome::Rows(typed_result(&out.body)?))
@@ -119,7 +136,17 @@ impl ClientSession {
         }
     }
 
-    async fn forward(
+    /// `[db.]name` with the session's database filled in.
+    pub(crate) fn qualify(&self, name: &ObjectName) -> QualifiedName {
+        QualifiedName::new(
+            name.database
+                .clone()
+                .unwrap_or_else(|| self.state.database.clone()),
+            name.name.clone(),
+        )
+    }
+
+    pub(crate) async fn forward(
         &mut self,
         sql: &str,
         format: &str,
@@ -132,14 +159,14 @@ impl ClientSession {
     }
 }
 
-fn done(tag: &str, rows: Option<u64>) -> Outcome {
+pub(crate) fn done(tag: &str, rows: Option<u64>) -> Outcome {
     Outcome::Done {
         tag: tag.to_string(),
         rows,
     }
 }
 
-fn typed_result(body: &[u8]) -> Result<ResultSet, ChError> {
+pub(crate) fn typed_result(body: &[u8]) -> Result<ResultSet, ChError> {
     let text = tsv::parse(body)?;
     let columns = text
         .names

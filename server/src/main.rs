@@ -5,6 +5,8 @@ mod config;
 mod error;
 mod executor;
 mod frontend;
+mod kafka_statements;
+mod pipeline;
 mod session;
 
 use std::fs::File;
@@ -19,9 +21,11 @@ use tracing_subscriber::EnvFilter;
 use backend::embedded::Embedded;
 use backend::remote::Remote;
 use backend::Backend;
+use catalog::Catalog;
 use config::{Args, BackendConfig, Config, LogFormat};
 use error::ChError;
 use executor::Executor;
+use pipeline::Pipelines;
 
 #[derive(Debug, thiserror::Error)]
 enum StartError {
@@ -36,6 +40,8 @@ enum StartError {
     },
     #[error("cannot use data directory {dir}: {source}")]
     DataDir { dir: String, source: std::io::Error },
+    #[error("cannot open the catalog: {0}")]
+    Catalog(String),
     #[error("data directory {0} is in use by another kafkahouse process")]
     DataDirLocked(String),
 }
@@ -91,7 +97,18 @@ async fn run(config: Config) -> Result<(), StartError> {
         } => Arc::new(Remote::connect(url, user, password.clone()).await?),
     };
     tracing::info!(backend = %backend.description(), "backend ready");
-    let executor = Arc::new(Executor::new(backend, config.default_database.clone()));
+    let catalog_dir = config.data_dir.join("catalog");
+    let catalog =
+        Arc::new(Catalog::open(&catalog_dir).map_err(|e| StartError::Catalog(e.to_string()))?);
+    let pipelines = Arc::new(Pipelines::new(catalog.clone(), backend.clone()));
+    // Consumption resumes from the committed offsets of every attached table.
+    pipelines.reconcile().await;
+    let executor = Arc::new(Executor::new(
+        backend,
+        catalog,
+        pipelines.clone(),
+        config.default_database.clone(),
+    ));
 
     let listener = TcpListener::bind(config.pg_listen)
         .await
@@ -116,6 +133,7 @@ async fn run(config: Config) -> Result<(), StartError> {
         () = frontend::pg::serve(listener, executor) => {}
         () = shutdown_signal() => tracing::info!("shutting down"),
     }
+    pipelines.stop_all().await;
     Ok(())
 }
 

@@ -265,26 +265,75 @@ async fn a_client_leaving_mid_result_does_not_hurt_the_server() {
 }
 
 #[tokio::test]
-async fn kafka_tables_are_refused_and_clickhouse_is_untouched() {
+async fn kafka_tables_live_in_the_catalog_and_never_reach_clickhouse() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let server = Kafkahouse::embedded(&data);
     let client = server.connect().await;
-    let err = error_of(
+    client
+        .simple_query(
+            "CREATE TABLE q (a String, n UInt32) ENGINE = Kafka('localhost:9092', 't', 'g', 'JSONEachRow') \
+             SETTINGS kafka_num_consumers = 1, kafka_sasl_password = 'hunter2'",
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{}", error_text(&e)));
+    assert_eq!(scalar(&client, "EXISTS TABLE q").await, "1");
+    let described = rows(&client, "DESCRIBE TABLE q").await;
+    assert_eq!(described[1][..2], ["n".to_string(), "UInt32".to_string()]);
+    let shown = scalar(&client, "SHOW CREATE TABLE q").await;
+    assert!(shown.contains("ENGINE = Kafka"), "{shown}");
+    assert!(
+        !shown.contains("hunter2"),
+        "the SASL password leaked: {shown}"
+    );
+    let direct = error_of(&client, "SELECT * FROM q").await;
+    assert!(direct.starts_with("Code: 620."), "{direct}");
+    let again = error_of(
         &client,
-        "CREATE TABLE q (a String) ENGINE = Kafka('localhost:9092', 't', 'g', 'JSONEachRow') \
-         SETTINGS kafka_num_consumers = 1",
+        "CREATE TABLE q (a String) ENGINE = Kafka('b:1', 't', 'g', 'JSONEachRow')",
     )
     .await;
-    assert!(err.starts_with("Code: 48."), "{err}");
-    assert_eq!(scalar(&client, "EXISTS TABLE q").await, "0");
+    assert!(again.starts_with("Code: 57."), "{again}");
     drop(client);
     server.stop();
-    // A Kafka table created inside chDB would stop its data directory from
-    // opening again; this one never reached it.
+
+    // The definition survives a restart; chDB never saw a Kafka engine (one
+    // there would stop its data directory from opening again).
     let server = Kafkahouse::embedded(&data);
+    assert!(
+        !server.log().contains("hunter2"),
+        "the SASL password reached the log"
+    );
     let client = server.connect().await;
-    assert_eq!(scalar(&client, "SELECT 1").await, "1");
+    assert_eq!(scalar(&client, "EXISTS TABLE q").await, "1");
+    client
+        .simple_query("DROP TABLE q")
+        .await
+        .expect("DROP TABLE");
+    assert_eq!(scalar(&client, "EXISTS TABLE q").await, "0");
+}
+
+#[tokio::test]
+async fn bad_kafka_table_definitions_are_clickhouse_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Kafkahouse::embedded(&dir.path().join("data"));
+    let client = server.connect().await;
+    let cases = [
+        ("CREATE TABLE q (a String) ENGINE = Kafka('b:1', 't', 'g', 'JSONEachRow') SETTINGS kafka_bogus = 1", "Code: 115."),
+        ("CREATE TABLE q (a String) ENGINE = Kafka('b:1', 't')", "Code: 36."),
+        ("CREATE TABLE q (a Strin) ENGINE = Kafka('b:1', 't', 'g', 'JSONEachRow')", "Code: 50."),
+        ("CREATE TABLE q (a String) ENGINE = Kafka('b:1', 't', 'g', 'Protobuf')", "Code: 73."),
+        ("CREATE TABLE q (a UUID) ENGINE = Kafka('b:1', 't', 'g', 'JSONEachRow')", "Code: 44."),
+        ("CREATE TABLE q (a String, a UInt8) ENGINE = Kafka('b:1', 't', 'g', 'JSONEachRow')", "Code: 15."),
+        ("CREATE TABLE nowhere.q (a String) ENGINE = Kafka('b:1', 't', 'g', 'JSONEachRow')", "Code: 81."),
+        ("CREATE TABLE q (a String) ENGINE = Kafka('b:1' 't')", "Code: 62."),
+    ];
+    for (sql, code) in cases {
+        let e = error_of(&client, sql).await;
+        assert!(e.starts_with(code), "{sql}\n  gave {e}");
+    }
+    // Nothing was created by any of them.
+    assert_eq!(scalar(&client, "EXISTS TABLE q").await, "0");
 }
 
 #[tokio::test]

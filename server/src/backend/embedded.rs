@@ -131,7 +131,7 @@ impl Connection {
         Ok(Connection { api, handle })
     }
 
-    fn query(&self, sql: &str, format: &str) -> Result<Output, ChError> {
+    fn query(&self, sql: &[u8], format: &str) -> Result<Output, ChError> {
         let api = &self.api;
         // SAFETY: the handle is open (closed only on drop); the buffers are
         // passed with explicit lengths, so they need no NUL terminator.
@@ -208,7 +208,7 @@ impl Embedded {
         let (api, engine) = blocking(move || {
             let api = Arc::new(ChdbApi::load(&library)?);
             let engine = Connection::open(api.clone(), &data)?;
-            engine.query("SELECT 1", "TabSeparated")?;
+            engine.query(b"SELECT 1", "TabSeparated")?;
             Ok((api, engine))
         })
         .await?;
@@ -229,6 +229,10 @@ impl Backend for Embedded {
             self.library_path.display(),
             self.data_path.display()
         )
+    }
+
+    fn insert_format(&self) -> super::InsertFormat {
+        super::InsertFormat::ArrowStream
     }
 
     async fn open_session(&self) -> Result<Box<dyn BackendSession>, ChError> {
@@ -260,7 +264,23 @@ impl BackendSession for EmbeddedSession {
         let format = default_format.to_string();
         blocking(move || {
             let connection = connection.lock().unwrap_or_else(|p| p.into_inner());
-            connection.query(&sql, &format)
+            connection.query(sql.as_bytes(), &format)
+        })
+        .await
+    }
+
+    async fn insert(&mut self, insert_sql: &str, data: Vec<u8>) -> Result<Output, ChError> {
+        // ClickHouse reads inline data after the query text; chDB takes the
+        // whole buffer with its length, so binary formats pass untouched.
+        let mut query = Vec::with_capacity(insert_sql.len() + 1 + data.len());
+        query.extend_from_slice(insert_sql.as_bytes());
+        query.push(b'\n');
+        query.extend_from_slice(&data);
+        drop(data);
+        let connection = self.connection.clone();
+        blocking(move || {
+            let connection = connection.lock().unwrap_or_else(|p| p.into_inner());
+            connection.query(&query, "TabSeparated")
         })
         .await
     }

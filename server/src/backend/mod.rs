@@ -23,11 +23,23 @@ pub struct Output {
     pub written_rows: Option<u64>,
 }
 
+/// How blocks from Kafka are sent to the backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InsertFormat {
+    /// Arrow IPC stream: Arrow batches as they are.
+    ArrowStream,
+    /// Newline-delimited JSON, for servers older than Arrow support (18.x).
+    JsonEachRow,
+}
+
 /// A ClickHouse backend: hands out sessions.
 #[async_trait]
 pub trait Backend: Send + Sync + 'static {
     /// What this backend is, for logs (never includes credentials).
     fn description(&self) -> String;
+
+    /// The best format this backend reads inserts in.
+    fn insert_format(&self) -> InsertFormat;
 
     /// Opens a session: a connection with its own current database and settings.
     async fn open_session(&self) -> Result<Box<dyn BackendSession>, ChError>;
@@ -44,4 +56,43 @@ pub trait BackendSession: Send {
         state: &SessionState,
         default_format: &str,
     ) -> Result<Output, ChError>;
+
+    /// Runs `INSERT ... FORMAT X` (without data) with `data` in that format.
+    async fn insert(&mut self, insert_sql: &str, data: Vec<u8>) -> Result<Output, ChError>;
+}
+
+/// The insertable columns of `database.table` and their types, as the
+/// backend describes them (MATERIALIZED and ALIAS columns left out).
+pub async fn describe_table(
+    session: &mut dyn BackendSession,
+    database: &str,
+    table: &str,
+) -> Result<Vec<(String, catalog::ChType)>, ChError> {
+    let sql = format!(
+        "DESCRIBE TABLE {}.{}",
+        crate::executor::quote_identifier(database),
+        crate::executor::quote_identifier(table)
+    );
+    let out = session
+        .execute(&sql, &SessionState::new(database), RESULT_FORMAT)
+        .await?;
+    let result = tsv::parse(&out.body)?;
+    let mut columns = Vec::new();
+    for row in result.rows {
+        let (Some(Some(name)), Some(Some(type_name))) = (row.first(), row.get(1)) else {
+            continue;
+        };
+        let kind = row.get(2).cloned().flatten().unwrap_or_default();
+        if kind == "MATERIALIZED" || kind == "ALIAS" {
+            continue;
+        }
+        let ty = catalog::ChType::parse(type_name).map_err(|e| {
+            ChError::new(
+                crate::error::codes::NOT_IMPLEMENTED,
+                format!("Column {name} of {database}.{table}: {e}"),
+            )
+        })?;
+        columns.push((name.clone(), ty));
+    }
+    Ok(columns)
 }

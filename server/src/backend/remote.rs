@@ -102,9 +102,32 @@ impl RemoteInner {
         default_format: &str,
         session_id: Option<&str>,
     ) -> Result<Output, ChError> {
+        self.send(
+            None,
+            sql.as_bytes().to_vec(),
+            state,
+            default_format,
+            session_id,
+        )
+        .await
+    }
+
+    /// POSTs `body`; with `query`, the statement goes in the URL and the
+    /// body is its data (how ClickHouse takes INSERT data over HTTP).
+    async fn send(
+        &self,
+        query_text: Option<&str>,
+        body: Vec<u8>,
+        state: &SessionState,
+        default_format: &str,
+        session_id: Option<&str>,
+    ) -> Result<Output, ChError> {
         let mut url = self.url.clone();
         {
             let mut query = url.query_pairs_mut();
+            if let Some(text) = query_text {
+                query.append_pair("query", text);
+            }
             query
                 .append_pair("database", &state.database)
                 .append_pair("default_format", default_format)
@@ -122,7 +145,7 @@ impl RemoteInner {
             .client
             .post(url)
             .basic_auth(&self.user, self.password.as_deref())
-            .body(sql.to_string())
+            .body(body)
             .send()
             .await
             .map_err(|e| self.network_error(e))?;
@@ -171,6 +194,15 @@ impl Backend for Remote {
         format!("ClickHouse {} at {shown}", self.inner.version.text)
     }
 
+    fn insert_format(&self) -> super::InsertFormat {
+        // ArrowStream input arrived in ClickHouse 20.x; 18.x reads JSON.
+        if self.inner.version.major >= 21 {
+            super::InsertFormat::ArrowStream
+        } else {
+            super::InsertFormat::JsonEachRow
+        }
+    }
+
     async fn open_session(&self) -> Result<Box<dyn BackendSession>, ChError> {
         Ok(Box::new(RemoteSession {
             inner: self.inner.clone(),
@@ -198,6 +230,13 @@ impl BackendSession for RemoteSession {
     ) -> Result<Output, ChError> {
         self.inner
             .post(sql, state, default_format, Some(&self.session_id))
+            .await
+    }
+
+    async fn insert(&mut self, insert_sql: &str, data: Vec<u8>) -> Result<Output, ChError> {
+        let state = SessionState::new("default");
+        self.inner
+            .send(Some(insert_sql), data, &state, "TabSeparated", None)
             .await
     }
 }

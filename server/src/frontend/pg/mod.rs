@@ -162,7 +162,7 @@ impl PgFrontend {
     ) -> PgWireResult<Vec<FieldInfo>> {
         let returns_rows = matches!(
             planner::split(sql).as_slice(),
-            [s] if matches!(s.kind, planner::Kind::Query { .. })
+            [s] if s.kind.returns_rows()
         );
         if !returns_rows {
             return Ok(Vec::new());

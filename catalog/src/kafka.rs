@@ -1,0 +1,436 @@
+//! A Kafka table's engine settings: ClickHouse's names, defaults and checks
+//! (src/Storages/Kafka/KafkaSettings), and the virtual columns its rows carry.
+
+use std::collections::BTreeMap;
+
+use crate::types::ChType;
+
+/// The engine's positional arguments, in ClickHouse's order:
+/// `Kafka(broker_list, topic_list, group_name, format[, row_delimiter, schema,
+/// num_consumers, max_block_size, skip_broken_messages, commit_every_batch,
+/// client_id, max_rows_per_message])`.
+pub const POSITIONAL: [&str; 12] = [
+    "kafka_broker_list",
+    "kafka_topic_list",
+    "kafka_group_name",
+    "kafka_format",
+    "kafka_row_delimiter",
+    "kafka_schema",
+    "kafka_num_consumers",
+    "kafka_max_block_size",
+    "kafka_skip_broken_messages",
+    "kafka_commit_every_batch",
+    "kafka_client_id",
+    "kafka_max_rows_per_message",
+];
+
+/// Every `kafka_*` setting ClickHouse knows.
+const KNOWN: [&str; 27] = [
+    "kafka_broker_list",
+    "kafka_topic_list",
+    "kafka_group_name",
+    "kafka_format",
+    "kafka_schema",
+    "kafka_num_consumers",
+    "kafka_max_block_size",
+    "kafka_skip_broken_messages",
+    "kafka_commit_every_batch",
+    "kafka_client_id",
+    "kafka_poll_timeout_ms",
+    "kafka_poll_max_batch_size",
+    "kafka_consumers_pool_ttl_ms",
+    "kafka_flush_interval_ms",
+    "kafka_thread_per_consumer",
+    "kafka_handle_error_mode",
+    "kafka_commit_on_select",
+    "kafka_max_rows_per_message",
+    "kafka_keeper_path",
+    "kafka_replica_name",
+    "kafka_security_protocol",
+    "kafka_sasl_mechanism",
+    "kafka_sasl_username",
+    "kafka_sasl_password",
+    "kafka_row_delimiter",
+    "kafka_named_collection",
+    "kafka_auto_offset_reset",
+];
+
+/// Settings whose values are secrets: never logged, never shown.
+pub const SECRET_SETTINGS: [&str; 1] = ["kafka_sasl_password"];
+
+/// ClickHouse's defaults for the `0 = inherit` settings.
+const MAX_INSERT_BLOCK_SIZE: u64 = 1_048_576;
+const STREAM_FLUSH_INTERVAL_MS: u64 = 7_500;
+const STREAM_POLL_TIMEOUT_MS: u64 = 500;
+const MAX_BLOCK_SIZE: u64 = 65_409;
+
+/// Formats the pipeline decodes today. Others are refused at CREATE time.
+pub const SUPPORTED_FORMATS: [&str; 1] = ["JSONEachRow"];
+
+/// What is wrong with a Kafka table's settings; `code` is ClickHouse's.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct SettingsError {
+    pub code: i32,
+    pub message: String,
+}
+
+impl SettingsError {
+    fn new(code: i32, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+const UNKNOWN_SETTING: i32 = 115;
+const BAD_ARGUMENTS: i32 = 36;
+const NUMBER_OF_ARGUMENTS_DOESNT_MATCH: i32 = 42;
+const UNKNOWN_FORMAT: i32 = 73;
+const NOT_IMPLEMENTED: i32 = 48;
+const ILLEGAL_COLUMN: i32 = 44;
+
+/// Merges positional engine arguments and SETTINGS into one map by name,
+/// rejecting unknown names and a setting given twice.
+pub fn merge_engine_settings(
+    args: &[String],
+    settings: &[(String, String)],
+) -> Result<BTreeMap<String, String>, SettingsError> {
+    if args.len() > POSITIONAL.len() {
+        return Err(SettingsError::new(
+            NUMBER_OF_ARGUMENTS_DOESNT_MATCH,
+            format!(
+                "Storage Kafka takes at most {} arguments, got {}",
+                POSITIONAL.len(),
+                args.len()
+            ),
+        ));
+    }
+    let mut map = BTreeMap::new();
+    for (name, value) in POSITIONAL.iter().zip(args) {
+        map.insert(name.to_string(), value.clone());
+    }
+    for (name, value) in settings {
+        if !is_known(name) {
+            return Err(SettingsError::new(
+                UNKNOWN_SETTING,
+                format!("Unknown setting '{name}' for storage Kafka"),
+            ));
+        }
+        if map.insert(name.clone(), value.clone()).is_some() {
+            return Err(SettingsError::new(
+                BAD_ARGUMENTS,
+                format!("Setting '{name}' is given both as an engine argument and in SETTINGS"),
+            ));
+        }
+    }
+    Ok(map)
+}
+
+/// A `kafka_*` name ClickHouse knows, or a format setting (which ClickHouse
+/// also accepts on a Kafka table and applies to parsing).
+fn is_known(name: &str) -> bool {
+    KNOWN.contains(&name)
+        || ["input_format_", "output_format_", "format_", "date_time_"]
+            .iter()
+            .any(|p| name.starts_with(p))
+}
+
+/// Resolved settings with ClickHouse's defaults applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KafkaSettings {
+    pub broker_list: String,
+    pub topics: Vec<String>,
+    pub group_name: String,
+    pub format: String,
+    pub schema: String,
+    pub num_consumers: u64,
+    /// Rows per block, per consumer.
+    pub max_block_size: u64,
+    pub skip_broken_messages: u64,
+    pub commit_every_batch: bool,
+    pub client_id: String,
+    pub poll_timeout_ms: u64,
+    pub poll_max_batch_size: u64,
+    pub flush_interval_ms: u64,
+    pub thread_per_consumer: bool,
+    pub handle_error_mode: String,
+    pub commit_on_select: bool,
+    pub max_rows_per_message: u64,
+    pub security_protocol: String,
+    pub sasl_mechanism: String,
+    pub sasl_username: String,
+    pub sasl_password: String,
+    /// Format settings (`input_format_skip_unknown_fields`, ...).
+    pub format_settings: BTreeMap<String, String>,
+}
+
+impl KafkaSettings {
+    /// Checks a merged settings map and fills in defaults.
+    pub fn resolve(map: &BTreeMap<String, String>) -> Result<KafkaSettings, SettingsError> {
+        let required = |name: &str| -> Result<String, SettingsError> {
+            match map.get(name) {
+                Some(v) if !v.is_empty() => Ok(v.clone()),
+                _ => Err(SettingsError::new(
+                    BAD_ARGUMENTS,
+                    format!("Required setting '{name}' for storage Kafka is not specified"),
+                )),
+            }
+        };
+        let text = |name: &str| map.get(name).cloned().unwrap_or_default();
+        let number = |name: &str, default: u64| -> Result<u64, SettingsError> {
+            match map.get(name) {
+                None => Ok(default),
+                Some(v) => v.parse::<u64>().map_err(|_| {
+                    SettingsError::new(
+                        BAD_ARGUMENTS,
+                        format!("Setting '{name}' must be a non-negative integer, got '{v}'"),
+                    )
+                }),
+            }
+        };
+        let flag = |name: &str| -> Result<bool, SettingsError> {
+            match map.get(name).map(|v| v.to_ascii_lowercase()).as_deref() {
+                None | Some("0") | Some("false") => Ok(false),
+                Some("1") | Some("true") => Ok(true),
+                Some(v) => Err(SettingsError::new(
+                    BAD_ARGUMENTS,
+                    format!("Setting '{name}' must be 0 or 1, got '{v}'"),
+                )),
+            }
+        };
+
+        let broker_list = required("kafka_broker_list")?;
+        let topics: Vec<String> = required("kafka_topic_list")?
+            .split(',')
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())
+            .collect();
+        let group_name = required("kafka_group_name")?;
+        let format = required("kafka_format")?;
+        if !SUPPORTED_FORMATS.contains(&format.as_str()) {
+            return Err(SettingsError::new(
+                UNKNOWN_FORMAT,
+                format!(
+                    "Format {format} is not supported for Kafka tables by this kafkahouse build (supported: {})",
+                    SUPPORTED_FORMATS.join(", ")
+                ),
+            ));
+        }
+        let num_consumers = number("kafka_num_consumers", 1)?;
+        if num_consumers == 0 {
+            return Err(SettingsError::new(
+                BAD_ARGUMENTS,
+                "kafka_num_consumers must be at least 1",
+            ));
+        }
+        let max_block_size = match number("kafka_max_block_size", 0)? {
+            0 => (MAX_INSERT_BLOCK_SIZE / num_consumers).max(1),
+            n => n,
+        };
+        let handle_error_mode = map
+            .get("kafka_handle_error_mode")
+            .cloned()
+            .unwrap_or_else(|| "default".to_string());
+        if handle_error_mode != "default" {
+            return Err(SettingsError::new(
+                NOT_IMPLEMENTED,
+                format!("kafka_handle_error_mode = '{handle_error_mode}' is not supported yet"),
+            ));
+        }
+        let format_settings = map
+            .iter()
+            .filter(|(k, _)| !k.starts_with("kafka_"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        Ok(KafkaSettings {
+            broker_list,
+            topics,
+            group_name,
+            format,
+            schema: text("kafka_schema"),
+            num_consumers,
+            max_block_size,
+            skip_broken_messages: number("kafka_skip_broken_messages", 0)?,
+            commit_every_batch: flag("kafka_commit_every_batch")?,
+            client_id: text("kafka_client_id"),
+            poll_timeout_ms: match number("kafka_poll_timeout_ms", 0)? {
+                0 => STREAM_POLL_TIMEOUT_MS,
+                n => n,
+            },
+            poll_max_batch_size: match number("kafka_poll_max_batch_size", 0)? {
+                0 => MAX_BLOCK_SIZE,
+                n => n,
+            },
+            flush_interval_ms: match number("kafka_flush_interval_ms", 0)? {
+                0 => STREAM_FLUSH_INTERVAL_MS,
+                n => n,
+            },
+            thread_per_consumer: flag("kafka_thread_per_consumer")?,
+            handle_error_mode,
+            commit_on_select: flag("kafka_commit_on_select")?,
+            max_rows_per_message: number("kafka_max_rows_per_message", 1)?,
+            security_protocol: text("kafka_security_protocol"),
+            sasl_mechanism: text("kafka_sasl_mechanism"),
+            sasl_username: text("kafka_sasl_username"),
+            sasl_password: text("kafka_sasl_password"),
+            format_settings,
+        })
+    }
+}
+
+/// Checks that the table's format can fill a column of type `ty`.
+pub fn check_column(format: &str, name: &str, ty: &ChType) -> Result<(), SettingsError> {
+    if format == "JSONEachRow" && !json_decodable(ty) {
+        return Err(SettingsError::new(
+            ILLEGAL_COLUMN,
+            format!("Column {name} of type {ty} cannot be read from {format} by this kafkahouse build yet"),
+        ));
+    }
+    Ok(())
+}
+
+/// Types the Arrow JSON decoder fills.
+fn json_decodable(ty: &ChType) -> bool {
+    match ty {
+        ChType::Int128
+        | ChType::UInt128
+        | ChType::Int256
+        | ChType::UInt256
+        | ChType::FixedString(_)
+        | ChType::Uuid
+        | ChType::IPv6
+        | ChType::Nothing => false,
+        ChType::Decimal { precision, .. } => *precision <= 38,
+        ChType::LowCardinality(inner) | ChType::Nullable(inner) | ChType::Array(inner) => {
+            json_decodable(inner)
+        }
+        ChType::Map(key, value) => {
+            matches!(key.value_type(), ChType::String) && json_decodable(value)
+        }
+        ChType::Tuple(elements) => elements
+            .iter()
+            .all(|(name, t)| name.is_some() && json_decodable(t)),
+        _ => true,
+    }
+}
+
+/// The virtual columns of a Kafka table, as ClickHouse types them.
+pub fn virtual_columns() -> Vec<(&'static str, ChType)> {
+    let string = || ChType::String;
+    vec![
+        ("_topic", ChType::LowCardinality(Box::new(string()))),
+        ("_key", string()),
+        ("_offset", ChType::UInt64),
+        ("_partition", ChType::UInt64),
+        (
+            "_timestamp",
+            ChType::Nullable(Box::new(ChType::DateTime { timezone: None })),
+        ),
+        (
+            "_timestamp_ms",
+            ChType::Nullable(Box::new(ChType::DateTime64 {
+                precision: 3,
+                timezone: None,
+            })),
+        ),
+        ("_headers.name", ChType::Array(Box::new(string()))),
+        ("_headers.value", ChType::Array(Box::new(string()))),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn tutorial_arguments_and_defaults() {
+        let map = merge_engine_settings(
+            &args(&["kafka_host:9092", "github", "clickhouse", "JSONEachRow"]),
+            &[
+                ("kafka_thread_per_consumer".into(), "0".into()),
+                ("kafka_num_consumers".into(), "1".into()),
+            ],
+        )
+        .unwrap();
+        let s = KafkaSettings::resolve(&map).unwrap();
+        assert_eq!(s.broker_list, "kafka_host:9092");
+        assert_eq!(s.topics, ["github"]);
+        assert_eq!(s.group_name, "clickhouse");
+        assert_eq!(s.max_block_size, 1_048_576);
+        assert_eq!(s.flush_interval_ms, 7_500);
+        assert_eq!(s.poll_timeout_ms, 500);
+        assert!(!s.thread_per_consumer);
+    }
+
+    #[test]
+    fn settings_form_topic_lists_and_format_settings() {
+        let map = merge_engine_settings(
+            &[],
+            &[
+                ("kafka_broker_list".into(), "a:1,b:2".into()),
+                ("kafka_topic_list".into(), "t1, t2".into()),
+                ("kafka_group_name".into(), "g".into()),
+                ("kafka_format".into(), "JSONEachRow".into()),
+                ("kafka_num_consumers".into(), "4".into()),
+                ("input_format_skip_unknown_fields".into(), "1".into()),
+            ],
+        )
+        .unwrap();
+        let s = KafkaSettings::resolve(&map).unwrap();
+        assert_eq!(s.topics, ["t1", "t2"]);
+        assert_eq!(s.max_block_size, 1_048_576 / 4);
+        assert_eq!(
+            s.format_settings
+                .get("input_format_skip_unknown_fields")
+                .map(String::as_str),
+            Some("1")
+        );
+    }
+
+    #[test]
+    fn bad_settings_are_clickhouse_errors() {
+        let unknown =
+            merge_engine_settings(&[], &[("kafka_bogus".into(), "1".into())]).unwrap_err();
+        assert_eq!(unknown.code, 115);
+        let twice = merge_engine_settings(
+            &args(&["b:1"]),
+            &[("kafka_broker_list".into(), "c:2".into())],
+        )
+        .unwrap_err();
+        assert_eq!(twice.code, 36);
+        let too_many = merge_engine_settings(&vec!["x".to_string(); 13], &[]).unwrap_err();
+        assert_eq!(too_many.code, 42);
+
+        let missing = merge_engine_settings(&args(&["b:1", "t"]), &[]).unwrap();
+        let e = KafkaSettings::resolve(&missing).unwrap_err();
+        assert_eq!(e.code, 36);
+        assert!(e.message.contains("kafka_group_name"), "{e}");
+
+        let not_number = merge_engine_settings(
+            &args(&["b:1", "t", "g", "JSONEachRow"]),
+            &[("kafka_max_block_size".into(), "lots".into())],
+        )
+        .unwrap();
+        assert_eq!(KafkaSettings::resolve(&not_number).unwrap_err().code, 36);
+
+        let csv = merge_engine_settings(&args(&["b:1", "t", "g", "Protobuf"]), &[]).unwrap();
+        assert_eq!(KafkaSettings::resolve(&csv).unwrap_err().code, 73);
+    }
+
+    #[test]
+    fn columns_the_json_decoder_cannot_fill_are_refused() {
+        let uuid = ChType::parse("UUID").unwrap();
+        assert_eq!(
+            check_column("JSONEachRow", "id", &uuid).unwrap_err().code,
+            44
+        );
+        let fine = ChType::parse("Array(LowCardinality(String))").unwrap();
+        assert!(check_column("JSONEachRow", "labels", &fine).is_ok());
+    }
+}

@@ -1,0 +1,264 @@
+//! ClickHouse functions that views commonly use, as DataFusion functions
+//! with ClickHouse's names. DataFusion lower-cases function names when it
+//! plans, so each is registered under its ClickHouse spelling and in lower
+//! case. Functions DataFusion already has with ClickHouse's meaning (lower,
+//! upper, concat, substring, length, coalesce, now) are left to it.
+
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, BooleanArray, UInt32Array};
+use arrow::compute::kernels::zip::zip;
+use arrow::compute::{cast, date_part, DatePart};
+use arrow::datatypes::{DataType, TimeUnit};
+use datafusion::common::{exec_err, Result};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
+use datafusion::prelude::SessionContext;
+
+/// Registers every function of this module in `ctx`.
+pub fn register(ctx: &SessionContext) {
+    let conversions: [(&str, DataType); 14] = [
+        ("toString", DataType::Utf8),
+        ("toUInt8", DataType::UInt8),
+        ("toUInt16", DataType::UInt16),
+        ("toUInt32", DataType::UInt32),
+        ("toUInt64", DataType::UInt64),
+        ("toInt8", DataType::Int8),
+        ("toInt16", DataType::Int16),
+        ("toInt32", DataType::Int32),
+        ("toInt64", DataType::Int64),
+        ("toFloat32", DataType::Float32),
+        ("toFloat64", DataType::Float64),
+        ("toDate", DataType::Date32),
+        ("toDateTime", DataType::Timestamp(TimeUnit::Second, None)),
+        (
+            "toDateTime64",
+            DataType::Timestamp(TimeUnit::Millisecond, None),
+        ),
+    ];
+    for (name, target) in conversions {
+        ctx.register_udf(ScalarUDF::new_from_impl(Convert {
+            names: Names::new(name),
+            target,
+            signature: Signature::any(1, Volatility::Immutable),
+        }));
+    }
+    for (name, seconds) in [
+        ("toStartOfMinute", 60),
+        ("toStartOfHour", 3_600),
+        ("toStartOfDay", 86_400),
+    ] {
+        ctx.register_udf(ScalarUDF::new_from_impl(StartOf {
+            names: Names::new(name),
+            seconds,
+            signature: Signature::any(1, Volatility::Immutable),
+        }));
+    }
+    ctx.register_udf(ScalarUDF::new_from_impl(ToYyyymm {
+        names: Names::new("toYYYYMM"),
+        signature: Signature::any(1, Volatility::Immutable),
+    }));
+    ctx.register_udf(ScalarUDF::new_from_impl(MultiIf {
+        names: Names::new("multiIf"),
+        signature: Signature::variadic_any(Volatility::Immutable),
+    }));
+    ctx.register_udf(ScalarUDF::new_from_impl(MultiIf {
+        names: Names::new("if"),
+        signature: Signature::any(3, Volatility::Immutable),
+    }));
+}
+
+/// A ClickHouse name and its lower-case alias.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Names {
+    name: String,
+    aliases: Vec<String>,
+}
+
+impl Names {
+    fn new(name: &str) -> Self {
+        let lower = name.to_ascii_lowercase();
+        Names {
+            name: name.to_string(),
+            aliases: if lower == name { vec![] } else { vec![lower] },
+        }
+    }
+}
+
+/// `toUInt32(x)`, `toString(x)`, `toDate(x)`...: a cast to a fixed type.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Convert {
+    names: Names,
+    target: DataType,
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for Convert {
+    fn name(&self) -> &str {
+        &self.names.name
+    }
+    fn aliases(&self) -> &[String] {
+        &self.names.aliases
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
+        Ok(self.target.clone())
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let [value] = args.args.as_slice() else {
+            return exec_err!("{} takes one argument", self.names.name);
+        };
+        value.cast_to(&self.target, None)
+    }
+}
+
+/// `toStartOfHour(t)` and friends: a DateTime rounded down.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct StartOf {
+    names: Names,
+    seconds: i64,
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for StartOf {
+    fn name(&self) -> &str {
+        &self.names.name
+    }
+    fn aliases(&self) -> &[String] {
+        &self.names.aliases
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Timestamp(TimeUnit::Second, None))
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let rows = args.number_rows;
+        let [value] = args.args.as_slice() else {
+            return exec_err!("{} takes one argument", self.names.name);
+        };
+        let seconds = cast(
+            &value.to_array(rows)?,
+            &DataType::Timestamp(TimeUnit::Second, None),
+        )?;
+        let seconds = cast(&seconds, &DataType::Int64)?;
+        let step = self.seconds;
+        let values = seconds
+            .as_any()
+            .downcast_ref::<arrow::array::Int64Array>()
+            .map(|a| {
+                arrow::compute::kernels::arity::unary::<_, _, arrow::datatypes::Int64Type>(a, |v| {
+                    v - v.rem_euclid(step)
+                })
+            });
+        let Some(values) = values else {
+            return exec_err!("{} expects a date or time", self.names.name);
+        };
+        let rounded: ArrayRef = Arc::new(values);
+        Ok(ColumnarValue::Array(cast(
+            &rounded,
+            &DataType::Timestamp(TimeUnit::Second, None),
+        )?))
+    }
+}
+
+/// `toYYYYMM(d)`: year * 100 + month, as UInt32.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct ToYyyymm {
+    names: Names,
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for ToYyyymm {
+    fn name(&self) -> &str {
+        &self.names.name
+    }
+    fn aliases(&self) -> &[String] {
+        &self.names.aliases
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
+        Ok(DataType::UInt32)
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let rows = args.number_rows;
+        let [value] = args.args.as_slice() else {
+            return exec_err!("toYYYYMM takes one argument");
+        };
+        let mut array = value.to_array(rows)?;
+        if matches!(array.data_type(), DataType::Utf8 | DataType::LargeUtf8) {
+            array = cast(&array, &DataType::Timestamp(TimeUnit::Second, None))?;
+        }
+        let years = date_part(&array, DatePart::Year)?;
+        let months = date_part(&array, DatePart::Month)?;
+        let years = years.as_any().downcast_ref::<arrow::array::Int32Array>();
+        let months = months.as_any().downcast_ref::<arrow::array::Int32Array>();
+        let (Some(years), Some(months)) = (years, months) else {
+            return exec_err!("toYYYYMM expects a date or time");
+        };
+        let out: UInt32Array = years
+            .iter()
+            .zip(months.iter())
+            .map(|(y, m)| Some((y? * 100 + m?) as u32))
+            .collect();
+        Ok(ColumnarValue::Array(Arc::new(out)))
+    }
+}
+
+/// `if(c, a, b)` and `multiIf(c1, v1, c2, v2, ..., else)`.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct MultiIf {
+    names: Names,
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for MultiIf {
+    fn name(&self) -> &str {
+        &self.names.name
+    }
+    fn aliases(&self) -> &[String] {
+        &self.names.aliases
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, args: &[DataType]) -> Result<DataType> {
+        if args.len() < 3 || args.len() % 2 == 0 {
+            return exec_err!(
+                "{} takes condition, value pairs and an else value",
+                self.names.name
+            );
+        }
+        Ok(args[1].clone())
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let rows = args.number_rows;
+        let target = args.return_type().clone();
+        let arrays = args
+            .args
+            .iter()
+            .map(|a| a.to_array(rows))
+            .collect::<Result<Vec<ArrayRef>>>()?;
+        let Some(last) = arrays.last() else {
+            return exec_err!("{} needs arguments", self.names.name);
+        };
+        // Fold from the else value backwards: each pair picks its value where
+        // its condition holds.
+        let mut result = cast(last, &target)?;
+        for pair in arrays[..arrays.len() - 1].chunks(2).rev() {
+            let condition = cast(&pair[0], &DataType::Boolean)?;
+            let Some(mask) = condition.as_any().downcast_ref::<BooleanArray>() else {
+                return exec_err!("{}: a condition is not boolean", self.names.name);
+            };
+            let value = cast(&pair[1], &target)?;
+            result = zip(mask, &value, &result)?;
+        }
+        Ok(ColumnarValue::Array(result))
+    }
+}

@@ -1,0 +1,404 @@
+//! A materialized view's SELECT, planned once with DataFusion against the
+//! Kafka table's columns and virtual columns, then run over every block.
+
+use std::sync::{Arc, Mutex};
+
+use arrow::array::RecordBatch;
+use arrow::compute::can_cast_types;
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::catalog::streaming::StreamingTable;
+use datafusion::catalog::MemorySchemaProvider;
+use datafusion::common::TableReference;
+use datafusion::execution::TaskContext;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::streaming::PartitionStream;
+use datafusion::physical_plan::{ExecutionPlan, SendableRecordBatchStream};
+use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::sql::parser::{DFParser, Statement as DfStatement};
+use sqlparser::ast::{
+    Expr, Ident, ObjectNamePart, SelectItem, SelectItemQualifiedWildcardKind, SetExpr,
+    Statement as SqlStatement,
+};
+use sqlparser::dialect::ClickHouseDialect;
+
+use catalog::kafka::virtual_columns;
+use catalog::{ChType, ColumnDef};
+
+/// Why a view cannot be planned or run; `code` is ClickHouse's.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ViewError {
+    pub code: i32,
+    pub message: String,
+}
+
+impl ViewError {
+    fn new(code: i32, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+const SYNTAX_ERROR: i32 = 62;
+const UNKNOWN_IDENTIFIER: i32 = 47;
+const NO_SUCH_COLUMN_IN_TABLE: i32 = 16;
+const CANNOT_CONVERT_TYPE: i32 = 70;
+const LOGICAL_ERROR: i32 = 49;
+
+/// The schema a view reads: the table's columns, then its virtual columns.
+pub fn source_schema(columns: &[ColumnDef]) -> SchemaRef {
+    let mut fields: Vec<Field> = columns
+        .iter()
+        .map(|c| c.ty.to_arrow_field(&c.name))
+        .collect();
+    fields.extend(
+        virtual_columns()
+            .iter()
+            .map(|(name, ty)| ty.to_arrow_field(name)),
+    );
+    Arc::new(Schema::new(fields))
+}
+
+/// The block the plan reads next; filled before each run.
+#[derive(Debug, Default)]
+struct BlockSlot(Mutex<Option<RecordBatch>>);
+
+#[derive(Debug)]
+struct SlotPartition {
+    schema: SchemaRef,
+    slot: Arc<BlockSlot>,
+}
+
+impl PartitionStream for SlotPartition {
+    fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    fn execute(&self, _ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
+        let batch = self.slot.0.lock().unwrap_or_else(|p| p.into_inner()).take();
+        Box::pin(RecordBatchStreamAdapter::new(
+            self.schema.clone(),
+            futures::stream::iter(batch.map(Ok)),
+        ))
+    }
+}
+
+/// A view's physical plan, built once and executed per block.
+pub struct ViewPlan {
+    plan: Arc<dyn ExecutionPlan>,
+    slot: Arc<BlockSlot>,
+    task_ctx: Arc<TaskContext>,
+}
+
+impl std::fmt::Debug for ViewPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ViewPlan")
+            .field("output", &self.plan.schema())
+            .finish()
+    }
+}
+
+impl ViewPlan {
+    /// Plans `select_sql` against a Kafka table named `database.table` with
+    /// `columns`. `SELECT *` means the table's own columns, as in ClickHouse.
+    pub async fn new(
+        select_sql: &str,
+        database: &str,
+        table: &str,
+        columns: &[ColumnDef],
+    ) -> Result<ViewPlan, ViewError> {
+        let schema = source_schema(columns);
+        let slot = Arc::new(BlockSlot::default());
+        let partition = Arc::new(SlotPartition {
+            schema: schema.clone(),
+            slot: slot.clone(),
+        });
+        let provider = Arc::new(
+            StreamingTable::try_new(schema, vec![partition])
+                .map_err(|e| ViewError::new(LOGICAL_ERROR, e.to_string()))?,
+        );
+
+        // One partition: the plan is re-run per block, and a repartitioned
+        // plan keeps state between runs.
+        let mut config = SessionConfig::new()
+            .with_target_partitions(1)
+            .with_batch_size(65_536);
+        config.options_mut().sql_parser.enable_ident_normalization = false;
+        let ctx = SessionContext::new_with_config(config);
+        crate::functions::register(&ctx);
+        let internal =
+            |e: datafusion::error::DataFusionError| ViewError::new(LOGICAL_ERROR, e.to_string());
+        // Reachable as `table` and as `database.table`, names as written.
+        ctx.register_table(TableReference::bare(table), provider.clone())
+            .map_err(internal)?;
+        if let Some(catalog) = ctx.catalog("datafusion") {
+            catalog
+                .register_schema(database, Arc::new(MemorySchemaProvider::new()))
+                .map_err(internal)?;
+            ctx.register_table(TableReference::partial(database, table), provider)
+                .map_err(internal)?;
+        }
+
+        let statement = parse_select(select_sql, columns)?;
+        let state = ctx.state();
+        let logical = state
+            .statement_to_plan(statement)
+            .await
+            .map_err(|e| plan_error(&e))?;
+        let plan = state
+            .create_physical_plan(&logical)
+            .await
+            .map_err(|e| plan_error(&e))?;
+        Ok(ViewPlan {
+            plan,
+            slot,
+            task_ctx: ctx.task_ctx(),
+        })
+    }
+
+    /// The columns the SELECT produces.
+    pub fn output_schema(&self) -> SchemaRef {
+        self.plan.schema()
+    }
+
+    /// Runs the SELECT over one block. Not re-entrant: one block at a time.
+    pub async fn run(&self, block: RecordBatch) -> Result<Vec<RecordBatch>, ViewError> {
+        *self.slot.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(block);
+        datafusion::physical_plan::collect(self.plan.clone(), self.task_ctx.clone())
+            .await
+            .map_err(|e| ViewError::new(LOGICAL_ERROR, e.to_string()))
+    }
+}
+
+/// Parses the SELECT (ClickHouse dialect) and expands `*` to the table's own
+/// columns, leaving the virtual ones out as ClickHouse does.
+fn parse_select(select_sql: &str, columns: &[ColumnDef]) -> Result<DfStatement, ViewError> {
+    let mut statements = DFParser::parse_sql_with_dialect(select_sql, &ClickHouseDialect {})
+        .map_err(|e| {
+            ViewError::new(
+                SYNTAX_ERROR,
+                format!("Syntax error in the view's SELECT: {e}"),
+            )
+        })?;
+    if statements.len() != 1 {
+        return Err(ViewError::new(
+            SYNTAX_ERROR,
+            "A view has exactly one SELECT",
+        ));
+    }
+    let Some(DfStatement::Statement(mut statement)) = statements.pop_front() else {
+        return Err(ViewError::new(
+            SYNTAX_ERROR,
+            "A view's body must be a SELECT",
+        ));
+    };
+    let SqlStatement::Query(query) = statement.as_mut() else {
+        return Err(ViewError::new(
+            SYNTAX_ERROR,
+            "A view's body must be a SELECT",
+        ));
+    };
+    if let SetExpr::Select(select) = query.body.as_mut() {
+        let mut projection = Vec::with_capacity(select.projection.len());
+        for item in select.projection.drain(..) {
+            match item {
+                SelectItem::Wildcard(_) => projection.extend(columns.iter().map(|c| {
+                    SelectItem::UnnamedExpr(Expr::Identifier(Ident::with_quote('"', &c.name)))
+                })),
+                SelectItem::QualifiedWildcard(
+                    SelectItemQualifiedWildcardKind::ObjectName(name),
+                    _,
+                ) => projection.extend(columns.iter().map(|c| {
+                    let mut parts: Vec<Ident> = name
+                        .0
+                        .iter()
+                        .filter_map(|p| match p {
+                            ObjectNamePart::Identifier(i) => Some(i.clone()),
+                            _ => None,
+                        })
+                        .collect();
+                    parts.push(Ident::with_quote('"', &c.name));
+                    SelectItem::UnnamedExpr(Expr::CompoundIdentifier(parts))
+                })),
+                other => projection.push(other),
+            }
+        }
+        select.projection = projection;
+    }
+    Ok(DfStatement::Statement(statement))
+}
+
+fn plan_error(e: &datafusion::error::DataFusionError) -> ViewError {
+    let text = e.to_string();
+    let code = if text.contains("not found") || text.contains("No field named") {
+        UNKNOWN_IDENTIFIER
+    } else {
+        SYNTAX_ERROR
+    };
+    ViewError::new(code, format!("Cannot plan the view's SELECT: {text}"))
+}
+
+/// Matches a view's output to its destination's columns, by name as
+/// ClickHouse does. Returns, per output column, the destination column and
+/// the Arrow type to cast to.
+pub fn match_destination(
+    output: &Schema,
+    destination: &[(String, ChType)],
+    destination_name: &str,
+) -> Result<Vec<(String, DataType)>, ViewError> {
+    output
+        .fields()
+        .iter()
+        .map(|field| {
+            let (name, ty) = destination
+                .iter()
+                .find(|(name, _)| name == field.name())
+                .ok_or_else(|| {
+                    ViewError::new(
+                        NO_SUCH_COLUMN_IN_TABLE,
+                        format!(
+                            "No such column {} in table {destination_name}: the view's SELECT produces it",
+                            field.name()
+                        ),
+                    )
+                })?;
+            let target = ty.to_arrow();
+            if !can_cast_types(field.data_type(), &target) {
+                return Err(ViewError::new(
+                    CANNOT_CONVERT_TYPE,
+                    format!(
+                        "Column {} of the view's SELECT has type {} which cannot be converted to {ty} of {destination_name}",
+                        field.name(),
+                        field.data_type()
+                    ),
+                ));
+            }
+            Ok((name.clone(), target))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{ArrayRef, StringArray, UInt64Array};
+
+    fn columns() -> Vec<ColumnDef> {
+        vec![
+            ColumnDef {
+                name: "repo_name".into(),
+                ty: ChType::parse("LowCardinality(String)").unwrap(),
+            },
+            ColumnDef {
+                name: "number".into(),
+                ty: ChType::UInt32,
+            },
+        ]
+    }
+
+    fn block() -> RecordBatch {
+        let schema = source_schema(&columns());
+        let rows = 3;
+        let arrays: Vec<ArrayRef> = schema
+            .fields()
+            .iter()
+            .map(|f| match f.name().as_str() {
+                "repo_name" => Arc::new(StringArray::from(vec!["a", "b", "c"])) as ArrayRef,
+                "_topic" => Arc::new(StringArray::from(vec!["github"; rows])) as ArrayRef,
+                "_partition" => Arc::new(UInt64Array::from(vec![0, 1, 2])) as ArrayRef,
+                _ => arrow::array::new_null_array(f.data_type(), rows),
+            })
+            .collect();
+        // Test data: the null arrays stand for columns the test does not read.
+        let nullable: Vec<Field> = schema
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone().with_nullable(true))
+            .collect();
+        RecordBatch::try_new(Arc::new(Schema::new(nullable)), arrays).unwrap()
+    }
+
+    #[tokio::test]
+    async fn star_means_the_tables_own_columns() {
+        let plan = ViewPlan::new(
+            "SELECT *, _topic AS topic, _partition as partition FROM github_queue",
+            "KafkaEngine",
+            "github_queue",
+            &columns(),
+        )
+        .await
+        .unwrap();
+        let names: Vec<String> = plan
+            .output_schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        assert_eq!(names, ["repo_name", "number", "topic", "partition"]);
+    }
+
+    #[tokio::test]
+    async fn the_plan_runs_again_for_each_block() {
+        let plan = ViewPlan::new(
+            "SELECT repo_name, _partition AS p FROM KafkaEngine.github_queue WHERE _partition > 0",
+            "KafkaEngine",
+            "github_queue",
+            &columns(),
+        )
+        .await
+        .unwrap();
+        for _ in 0..3 {
+            let out = plan.run(block()).await.unwrap();
+            let rows: usize = out.iter().map(|b| b.num_rows()).sum();
+            assert_eq!(rows, 2);
+        }
+    }
+
+    #[tokio::test]
+    async fn unknown_columns_fail_at_plan_time() {
+        let e = ViewPlan::new(
+            "SELECT nope FROM github_queue",
+            "db",
+            "github_queue",
+            &columns(),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(e.code, UNKNOWN_IDENTIFIER, "{e}");
+    }
+
+    #[test]
+    fn destination_columns_are_matched_by_name_and_type() {
+        let output = Schema::new(vec![
+            Field::new("repo_name", DataType::Utf8, false),
+            Field::new("partition", DataType::UInt64, false),
+        ]);
+        let dest = vec![
+            (
+                "repo_name".to_string(),
+                ChType::parse("LowCardinality(String)").unwrap(),
+            ),
+            ("partition".to_string(), ChType::UInt64),
+            ("extra".to_string(), ChType::String),
+        ];
+        let matched = match_destination(&output, &dest, "db.github").unwrap();
+        assert_eq!(matched[1], ("partition".to_string(), DataType::UInt64));
+        let missing = match_destination(&output, &dest[..1], "db.github").unwrap_err();
+        assert_eq!(missing.code, NO_SUCH_COLUMN_IN_TABLE);
+        let bad = vec![
+            (
+                "repo_name".to_string(),
+                ChType::parse("Map(String, UInt8)").unwrap(),
+            ),
+            ("partition".to_string(), ChType::UInt64),
+        ];
+        assert_eq!(
+            match_destination(&output, &bad, "db.github")
+                .unwrap_err()
+                .code,
+            CANNOT_CONVERT_TYPE
+        );
+    }
+}

@@ -1,0 +1,336 @@
+//! Statements about Kafka tables and their views: kafkahouse answers these
+//! from its catalog instead of the backend (which has no Kafka tables).
+
+use catalog::kafka::{check_column, merge_engine_settings, KafkaSettings};
+use catalog::{ChType, ColumnDef, Definition, KafkaTableDef, QualifiedName, ViewDef};
+use planner::{Kind, Statement};
+
+use crate::backend::RESULT_FORMAT;
+use crate::error::{codes, ChError};
+use crate::executor::{done, quote_identifier, ClientSession, Outcome, ResultColumn, ResultSet};
+use crate::pipeline::sink::ViewSink;
+
+impl ClientSession {
+    /// Handles `statement` when it is about a Kafka table or one of its
+    /// views; `None` means it is the backend's business.
+    pub(crate) async fn kafka_statement(
+        &mut self,
+        statement: &Statement<'_>,
+    ) -> Result<Option<Outcome>, ChError> {
+        let outcome = match &statement.kind {
+            Kind::CreateKafkaTable => Some(self.create_kafka_table(statement.sql).await?),
+            Kind::CreateMaterializedView => self.create_view(statement.sql).await?,
+            Kind::Drop { name, .. } => {
+                let name = self.qualify(name);
+                match self.catalog.get(&name) {
+                    Some(definition) => {
+                        self.catalog.remove(&name).map_err(catalog_error)?;
+                        self.pipelines.reconcile().await;
+                        tracing::info!(name = %name, "dropped");
+                        Some(done(
+                            match definition {
+                                Definition::KafkaTable(_) => "DROP TABLE",
+                                Definition::View(_) => "DROP VIEW",
+                            },
+                            None,
+                        ))
+                    }
+                    None => None,
+                }
+            }
+            Kind::Detach { name, .. } => self.set_attached(&self.qualify(name), false).await?,
+            Kind::Attach { name, .. } => self.set_attached(&self.qualify(name), true).await?,
+            Kind::Describe { name } => match self.kafka_table(&self.qualify(name)) {
+                Some(table) => Some(describe(&table)),
+                None => None,
+            },
+            Kind::Exists { name } => match self.catalog.get(&self.qualify(name)) {
+                Some(_) => Some(single("result", ChType::UInt8, "1")),
+                None => None,
+            },
+            Kind::ShowCreate { name } => match self.catalog.get(&self.qualify(name)) {
+                Some(Definition::KafkaTable(table)) => {
+                    Some(single("statement", ChType::String, &table.show_create()))
+                }
+                Some(Definition::View(view)) => Some(single(
+                    "statement",
+                    ChType::String,
+                    &format!(
+                        "CREATE MATERIALIZED VIEW {} TO {}\nAS {}",
+                        view.name, view.destination, view.select_sql
+                    ),
+                )),
+                None => None,
+            },
+            Kind::Query { tables, .. } => {
+                if let Some(table) = tables
+                    .iter()
+                    .find_map(|t| self.kafka_table(&self.qualify(t)))
+                {
+                    return Err(self.direct_select(&table));
+                }
+                None
+            }
+            Kind::Insert { table: Some(t) } if self.kafka_table(&self.qualify(t)).is_some() => {
+                return Err(ChError::new(
+                    codes::NOT_IMPLEMENTED,
+                    "INSERT INTO a Kafka table (producing to Kafka) is not supported yet",
+                ));
+            }
+            Kind::DropDatabase { database } => {
+                // The backend drops its tables; the catalog drops ours after it.
+                self.forward(statement.sql, RESULT_FORMAT).await?;
+                for definition in self.catalog.list() {
+                    if &definition.name().database == database {
+                        self.catalog
+                            .remove(definition.name())
+                            .map_err(catalog_error)?;
+                    }
+                }
+                self.pipelines.reconcile().await;
+                Some(done("DROP DATABASE", None))
+            }
+            _ => None,
+        };
+        Ok(outcome)
+    }
+
+    fn kafka_table(&self, name: &QualifiedName) -> Option<KafkaTableDef> {
+        match self.catalog.get(name) {
+            Some(Definition::KafkaTable(t)) => Some(t),
+            _ => None,
+        }
+    }
+
+    fn direct_select(&self, table: &KafkaTableDef) -> ChError {
+        let allowed = self
+            .state
+            .settings
+            .get("stream_like_engine_allow_direct_select")
+            .is_some_and(|v| v == "1" || v == "true");
+        if allowed {
+            ChError::new(
+                codes::NOT_IMPLEMENTED,
+                format!(
+                    "Direct SELECT from Kafka table {} is not supported yet",
+                    table.name
+                ),
+            )
+        } else {
+            ChError::new(
+                codes::QUERY_NOT_ALLOWED,
+                "Direct select is not allowed. To enable use setting `stream_like_engine_allow_direct_select`. (QUERY_NOT_ALLOWED)",
+            )
+        }
+    }
+
+    async fn create_kafka_table(&mut self, sql: &str) -> Result<Outcome, ChError> {
+        let ddl = planner::parse_create_kafka_table(sql)
+            .map_err(|e| ChError::new(codes::SYNTAX_ERROR, e.to_string()))?;
+        let name = self.qualify(&ddl.name);
+        if self.catalog.get(&name).is_some() || self.backend_has_table(&name).await? {
+            if ddl.if_not_exists {
+                return Ok(done("CREATE TABLE", None));
+            }
+            return Err(already_exists(&name));
+        }
+        self.check_database(&name.database).await?;
+
+        let mut columns = Vec::with_capacity(ddl.columns.len());
+        for (column, type_text) in &ddl.columns {
+            if columns.iter().any(|c: &ColumnDef| &c.name == column) {
+                return Err(ChError::new(
+                    codes::DUPLICATE_COLUMN,
+                    format!("Column {column} is specified more than once"),
+                ));
+            }
+            let ty = ChType::parse(type_text)
+                .map_err(|e| ChError::new(codes::UNKNOWN_TYPE, e.to_string()))?;
+            columns.push(ColumnDef {
+                name: column.clone(),
+                ty,
+            });
+        }
+        let pairs: Vec<(String, String)> = ddl
+            .settings
+            .iter()
+            .map(|s| (s.name.clone(), s.value.clone()))
+            .collect();
+        let settings = merge_engine_settings(&ddl.engine_args, &pairs).map_err(settings_error)?;
+        let resolved = KafkaSettings::resolve(&settings).map_err(settings_error)?;
+        for c in &columns {
+            check_column(&resolved.format, &c.name, &c.ty).map_err(settings_error)?;
+        }
+        self.catalog
+            .create(Definition::KafkaTable(KafkaTableDef {
+                name: name.clone(),
+                columns,
+                settings,
+                attached: true,
+            }))
+            .map_err(catalog_error)?;
+        tracing::info!(table = %name, topics = ?resolved.topics, group = %resolved.group_name, "Kafka table created");
+        self.pipelines.reconcile().await;
+        Ok(done("CREATE TABLE", None))
+    }
+
+    /// A view over a Kafka table is kafkahouse's; any other goes to the
+    /// backend (`None`).
+    async fn create_view(&mut self, sql: &str) -> Result<Option<Outcome>, ChError> {
+        let Ok(ddl) = planner::parse_create_materialized_view(sql) else {
+            return Ok(None);
+        };
+        let source = match planner::split(&ddl.select_sql).first().map(|s| &s.kind) {
+            Some(Kind::Query { tables, .. }) => tables.first().map(|t| self.qualify(t)),
+            _ => None,
+        };
+        let Some(table) = source.and_then(|s| self.kafka_table(&s)) else {
+            return Ok(None);
+        };
+        let Some(to) = &ddl.to else {
+            return Err(ChError::new(
+                codes::NOT_IMPLEMENTED,
+                "A materialized view reading a Kafka table needs TO <table>: kafkahouse stores no data itself",
+            ));
+        };
+        let name = self.qualify(&ddl.name);
+        if self.catalog.get(&name).is_some() || self.backend_has_table(&name).await? {
+            if ddl.if_not_exists {
+                return Ok(Some(done("CREATE MATERIALIZED VIEW", None)));
+            }
+            return Err(already_exists(&name));
+        }
+        let view = ViewDef {
+            name: name.clone(),
+            source: table.name.clone(),
+            destination: self.qualify(to),
+            select_sql: ddl.select_sql.clone(),
+        };
+        // Plans the SELECT and checks it against the destination's columns
+        // exactly as the pipeline will, so mistakes show up here.
+        let format = self.backend.insert_format();
+        ViewSink::prepare(&view, &table, self.conn.as_mut(), format).await?;
+        self.catalog
+            .create(Definition::View(view))
+            .map_err(catalog_error)?;
+        tracing::info!(view = %name, source = %table.name, "materialized view created");
+        self.pipelines.reconcile().await;
+        Ok(Some(done("CREATE MATERIALIZED VIEW", None)))
+    }
+
+    async fn set_attached(
+        &mut self,
+        name: &QualifiedName,
+        attached: bool,
+    ) -> Result<Option<Outcome>, ChError> {
+        let Some(mut table) = self.kafka_table(name) else {
+            return Ok(None);
+        };
+        let tag = if attached {
+            "ATTACH TABLE"
+        } else {
+            "DETACH TABLE"
+        };
+        if table.attached != attached {
+            table.attached = attached;
+            self.catalog
+                .replace(Definition::KafkaTable(table))
+                .map_err(catalog_error)?;
+            // On DETACH this returns once the consumers have finished (and
+            // committed) the block they were writing.
+            self.pipelines.reconcile().await;
+            tracing::info!(table = %name, attached, "Kafka table {}", if attached { "attached" } else { "detached" });
+        }
+        Ok(Some(done(tag, None)))
+    }
+
+    async fn backend_has_table(&mut self, name: &QualifiedName) -> Result<bool, ChError> {
+        let sql = format!(
+            "EXISTS TABLE {}.{}",
+            quote_identifier(&name.database),
+            quote_identifier(&name.name)
+        );
+        let out = self.forward(&sql, "TabSeparated").await?;
+        Ok(String::from_utf8_lossy(&out.body).trim() == "1")
+    }
+
+    async fn check_database(&mut self, database: &str) -> Result<(), ChError> {
+        let sql = format!(
+            "SELECT count() FROM system.databases WHERE name = '{}'",
+            database.replace('\\', "\\\\").replace('\'', "\\'")
+        );
+        let out = self.forward(&sql, "TabSeparated").await?;
+        if String::from_utf8_lossy(&out.body).trim() == "1" {
+            Ok(())
+        } else {
+            Err(ChError::new(
+                codes::UNKNOWN_DATABASE,
+                format!("Database {database} does not exist. (UNKNOWN_DATABASE)"),
+            ))
+        }
+    }
+}
+
+/// ClickHouse's DESCRIBE columns for a Kafka table.
+fn describe(table: &KafkaTableDef) -> Outcome {
+    let names = [
+        "name",
+        "type",
+        "default_type",
+        "default_expression",
+        "comment",
+        "codec_expression",
+        "ttl_expression",
+    ];
+    let rows = table
+        .columns
+        .iter()
+        .map(|c| {
+            let mut row = vec![Some(c.name.clone()), Some(c.ty.to_string())];
+            row.resize(names.len(), Some(String::new()));
+            row
+        })
+        .collect();
+    Outcome::Rows(ResultSet {
+        columns: names
+            .iter()
+            .map(|n| ResultColumn {
+                name: n.to_string(),
+                ty: Some(ChType::String),
+            })
+            .collect(),
+        rows,
+    })
+}
+
+fn single(name: &str, ty: ChType, value: &str) -> Outcome {
+    Outcome::Rows(ResultSet {
+        columns: vec![ResultColumn {
+            name: name.to_string(),
+            ty: Some(ty),
+        }],
+        rows: vec![vec![Some(value.to_string())]],
+    })
+}
+
+fn already_exists(name: &QualifiedName) -> ChError {
+    ChError::new(
+        codes::TABLE_ALREADY_EXISTS,
+        format!("Table {name} already exists. (TABLE_ALREADY_EXISTS)"),
+    )
+}
+
+fn settings_error(e: catalog::kafka::SettingsError) -> ChError {
+    ChError::new(e.code, e.message)
+}
+
+fn catalog_error(e: catalog::CatalogError) -> ChError {
+    match e {
+        catalog::CatalogError::AlreadyExists(name) => already_exists(&name),
+        catalog::CatalogError::NotFound(name) => ChError::new(
+            codes::UNKNOWN_TABLE,
+            format!("Table {name} does not exist. (UNKNOWN_TABLE)"),
+        ),
+        other => ChError::new(codes::UNKNOWN_EXCEPTION, other.to_string()),
+    }
+}

@@ -1,0 +1,308 @@
+//! One consumer of a Kafka table: reads its share of the partitions, cuts
+//! each partition's messages into blocks, writes every block through every
+//! view, and commits a block's offsets only after all its inserts succeeded.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::message::{Headers, Message as _};
+use rdkafka::{Offset, TopicPartitionList};
+use tokio::sync::watch;
+
+use catalog::kafka::KafkaSettings;
+use catalog::{KafkaTableDef, ViewDef};
+
+use super::decode::{BlockDecoder, Message};
+use super::sink::ViewSink;
+use crate::backend::{Backend, BackendSession};
+use crate::error::ChError;
+
+/// Longest wait between retries of a failing insert or preparation.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+const FIRST_BACKOFF: Duration = Duration::from_millis(200);
+
+/// What one consumer task needs.
+pub struct ConsumerTask {
+    pub table: KafkaTableDef,
+    pub views: Vec<ViewDef>,
+    pub settings: KafkaSettings,
+    pub backend: Arc<dyn Backend>,
+    /// 0-based number among the table's consumers, for the client id.
+    pub index: u64,
+}
+
+/// Messages of one partition waiting to become a block.
+struct Pending {
+    messages: Vec<Message>,
+    since: Instant,
+}
+
+/// Why the task ended early.
+enum Interrupted {
+    Stopped,
+}
+
+impl ConsumerTask {
+    /// Runs until `stop` turns true. Errors are logged and retried; only a
+    /// stop ends the task.
+    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        let table = self.table.name.to_string();
+        let mut backoff = FIRST_BACKOFF;
+        loop {
+            match self.prepare().await {
+                Ok((session, sinks, consumer)) => {
+                    tracing::info!(%table, consumer = self.index, views = sinks.len(), "consuming");
+                    self.consume(session, sinks, consumer, &mut stop).await;
+                    return;
+                }
+                Err(e) => {
+                    tracing::error!(%table, error = %e, "cannot start consuming; will retry");
+                    if wait(&mut stop, backoff).await.is_err() {
+                        return;
+                    }
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+            }
+        }
+    }
+
+    async fn prepare(
+        &self,
+    ) -> Result<(Box<dyn BackendSession>, Vec<ViewSink>, StreamConsumer), ChError> {
+        let mut session = self.backend.open_session().await?;
+        let mut sinks = Vec::with_capacity(self.views.len());
+        for view in &self.views {
+            sinks.push(
+                ViewSink::prepare(
+                    view,
+                    &self.table,
+                    session.as_mut(),
+                    self.backend.insert_format(),
+                )
+                .await?,
+            );
+        }
+        let consumer = self.consumer()?;
+        Ok((session, sinks, consumer))
+    }
+
+    fn consumer(&self) -> Result<StreamConsumer, ChError> {
+        let s = &self.settings;
+        let client_id = if s.client_id.is_empty() {
+            format!("kafkahouse-{}-{}", self.table.name, self.index)
+        } else {
+            s.client_id.clone()
+        };
+        let mut config = ClientConfig::new();
+        config
+            .set("bootstrap.servers", &s.broker_list)
+            .set("group.id", &s.group_name)
+            .set("client.id", &client_id)
+            // Offsets are committed by hand, after the inserts.
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            // A new group reads the topic from the start, as ClickHouse does.
+            .set("auto.offset.reset", "earliest");
+        if !s.security_protocol.is_empty() {
+            config.set("security.protocol", &s.security_protocol);
+        }
+        if !s.sasl_mechanism.is_empty() {
+            config.set("sasl.mechanism", &s.sasl_mechanism);
+        }
+        if !s.sasl_username.is_empty() {
+            config.set("sasl.username", &s.sasl_username);
+        }
+        if !s.sasl_password.is_empty() {
+            config.set("sasl.password", &s.sasl_password);
+        }
+        let consumer: StreamConsumer = config.create().map_err(kafka_error)?;
+        let topics: Vec<&str> = s.topics.iter().map(String::as_str).collect();
+        consumer.subscribe(&topics).map_err(kafka_error)?;
+        Ok(consumer)
+    }
+
+    async fn consume(
+        &self,
+        mut session: Box<dyn BackendSession>,
+        sinks: Vec<ViewSink>,
+        consumer: StreamConsumer,
+        stop: &mut watch::Receiver<bool>,
+    ) {
+        let s = &self.settings;
+        let decoder = BlockDecoder::new(&self.table.columns);
+        let poll_timeout = Duration::from_millis(s.poll_timeout_ms);
+        let flush_interval = Duration::from_millis(s.flush_interval_ms);
+        let max_block = s.max_block_size as usize;
+        let mut pending: HashMap<(String, i32), Pending> = HashMap::new();
+        loop {
+            let received = tokio::select! {
+                biased;
+                _ = stop.changed() => return,
+                r = tokio::time::timeout(poll_timeout, consumer.recv()) => r,
+            };
+            let mut ready: Vec<(String, i32)> = Vec::new();
+            match received {
+                Ok(Ok(m)) => {
+                    let key = (m.topic().to_string(), m.partition());
+                    let entry = pending.entry(key.clone()).or_insert_with(|| Pending {
+                        messages: Vec::new(),
+                        since: Instant::now(),
+                    });
+                    entry.messages.push(Message {
+                        payload: m.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+                        key: m.key().map(<[u8]>::to_vec),
+                        offset: m.offset(),
+                        timestamp_ms: m.timestamp().to_millis(),
+                        headers: m
+                            .headers()
+                            .map(|h| {
+                                h.iter()
+                                    .map(|h| {
+                                        (
+                                            h.key.to_string(),
+                                            h.value.map(<[u8]>::to_vec).unwrap_or_default(),
+                                        )
+                                    })
+                                    .collect()
+                            })
+                            .unwrap_or_default(),
+                    });
+                    if entry.messages.len() >= max_block {
+                        ready.push(key);
+                    }
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(table = %self.table.name, error = %e, "kafka poll failed");
+                    if wait(stop, FIRST_BACKOFF).await.is_err() {
+                        return;
+                    }
+                }
+                // Nothing arrived for a whole poll: what is pending is all
+                // there is for now, so it goes out (as ClickHouse ends a block
+                // on an empty poll).
+                Err(_) => ready.extend(pending.keys().cloned()),
+            }
+            ready.extend(
+                pending
+                    .iter()
+                    .filter(|(_, p)| p.since.elapsed() >= flush_interval)
+                    .map(|(k, _)| k.clone()),
+            );
+            ready.sort();
+            ready.dedup();
+            for key in ready {
+                let Some(block) = pending.remove(&key) else {
+                    continue;
+                };
+                if block.messages.is_empty() {
+                    continue;
+                }
+                let written = self
+                    .write_block(
+                        &key.0,
+                        key.1,
+                        &block.messages,
+                        &decoder,
+                        &sinks,
+                        session.as_mut(),
+                        stop,
+                    )
+                    .await;
+                match written {
+                    Ok(()) => {
+                        let next = block.messages.last().map(|m| m.offset + 1).unwrap_or(0);
+                        if let Err(e) = commit(&consumer, &key.0, key.1, next) {
+                            // The rows are in; the offsets will be committed with
+                            // the next block, or the block read again (at least once).
+                            tracing::warn!(table = %self.table.name, error = %e, "offset commit failed");
+                        }
+                    }
+                    Err(Interrupted::Stopped) => return,
+                }
+            }
+        }
+    }
+
+    /// Decodes a block and inserts it through every view, retrying failures
+    /// with backoff; a view that already wrote the block is not written again.
+    #[allow(clippy::too_many_arguments)]
+    async fn write_block(
+        &self,
+        topic: &str,
+        partition: i32,
+        messages: &[Message],
+        decoder: &BlockDecoder,
+        sinks: &[ViewSink],
+        session: &mut dyn BackendSession,
+        stop: &mut watch::Receiver<bool>,
+    ) -> Result<(), Interrupted> {
+        let first = messages.first().map(|m| m.offset).unwrap_or(0);
+        let last = messages.last().map(|m| m.offset).unwrap_or(0);
+        let mut backoff = FIRST_BACKOFF;
+        let block = loop {
+            match decoder.decode(topic, partition, messages) {
+                Ok(block) => break block,
+                Err(e) => {
+                    tracing::error!(table = %self.table.name, topic, partition, first, last, error = %e, "cannot decode block; nothing past it is committed");
+                    wait(stop, backoff).await?;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+            }
+        };
+        let mut done = vec![false; sinks.len()];
+        backoff = FIRST_BACKOFF;
+        loop {
+            for (sink, done) in sinks.iter().zip(done.iter_mut()) {
+                if *done {
+                    continue;
+                }
+                match sink.write(&block, session).await {
+                    Ok(rows) => {
+                        *done = true;
+                        tracing::debug!(view = %sink.view.name, topic, partition, first, last, rows, "block inserted");
+                    }
+                    Err(e) => {
+                        tracing::error!(view = %sink.view.name, topic, partition, first, last, error = %e, "insert failed; will retry");
+                    }
+                }
+            }
+            if done.iter().all(|d| *d) {
+                return Ok(());
+            }
+            wait(stop, backoff).await?;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+}
+
+/// Commits `next` as the group's position in `topic[partition]`.
+fn commit(
+    consumer: &StreamConsumer,
+    topic: &str,
+    partition: i32,
+    next: i64,
+) -> Result<(), ChError> {
+    let mut list = TopicPartitionList::new();
+    list.add_partition_offset(topic, partition, Offset::Offset(next))
+        .map_err(kafka_error)?;
+    // A synchronous commit blocks on the broker: keep it off the async workers.
+    tokio::task::block_in_place(|| consumer.commit(&list, CommitMode::Sync)).map_err(kafka_error)
+}
+
+/// Waits `duration`, unless a stop comes first.
+async fn wait(stop: &mut watch::Receiver<bool>, duration: Duration) -> Result<(), Interrupted> {
+    if *stop.borrow() {
+        return Err(Interrupted::Stopped);
+    }
+    tokio::select! {
+        _ = stop.changed() => Err(Interrupted::Stopped),
+        () = tokio::time::sleep(duration) => Ok(()),
+    }
+}
+
+fn kafka_error(e: rdkafka::error::KafkaError) -> ChError {
+    ChError::new(crate::error::codes::KAFKA_ERROR, format!("Kafka: {e}"))
+}

@@ -1,0 +1,149 @@
+//! Consumption: one pipeline per attached Kafka table that has views, run
+//! from the catalog. `reconcile` makes the running pipelines match the
+//! catalog after every DDL statement and at start-up.
+
+pub mod consumer;
+pub mod decode;
+pub mod sink;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tokio::sync::{watch, Mutex};
+use tokio::task::JoinHandle;
+
+use catalog::{Catalog, Definition, KafkaTableDef, QualifiedName, ViewDef};
+
+use crate::backend::Backend;
+use consumer::ConsumerTask;
+
+/// What a pipeline runs: a table and its views, exactly as in the catalog.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Spec {
+    table: KafkaTableDef,
+    views: Vec<ViewDef>,
+}
+
+struct Running {
+    spec: Spec,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+/// The running pipelines.
+pub struct Pipelines {
+    catalog: Arc<Catalog>,
+    backend: Arc<dyn Backend>,
+    running: Mutex<HashMap<QualifiedName, Running>>,
+}
+
+impl Pipelines {
+    pub fn new(catalog: Arc<Catalog>, backend: Arc<dyn Backend>) -> Self {
+        Self {
+            catalog,
+            backend,
+            running: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Starts, stops and restarts pipelines so that every attached Kafka
+    /// table with views consumes, and nothing else does. A stopped pipeline
+    /// finishes the block it is writing (insert and commit) first.
+    pub async fn reconcile(&self) {
+        let desired = desired(&self.catalog.list());
+        let mut running = self.running.lock().await;
+        let stale: Vec<QualifiedName> = running
+            .iter()
+            .filter(|(name, r)| desired.get(*name) != Some(&r.spec))
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in stale {
+            if let Some(r) = running.remove(&name) {
+                stop(r).await;
+                tracing::info!(table = %name, "stopped consuming");
+            }
+        }
+        for (name, spec) in desired {
+            if running.contains_key(&name) {
+                continue;
+            }
+            running.insert(name, self.start(spec));
+        }
+    }
+
+    /// Stops every pipeline (at shutdown).
+    pub async fn stop_all(&self) {
+        let mut running = self.running.lock().await;
+        for (_, r) in running.drain() {
+            stop(r).await;
+        }
+    }
+
+    fn start(&self, spec: Spec) -> Running {
+        let (tx, rx) = watch::channel(false);
+        let settings = match spec.table.settings() {
+            Ok(s) => s,
+            Err(e) => {
+                // The catalog only holds checked settings; this is a bug.
+                tracing::error!(table = %spec.table.name, error = %e, "invalid settings in the catalog");
+                return Running {
+                    spec,
+                    stop: tx,
+                    tasks: Vec::new(),
+                };
+            }
+        };
+        let tasks = (0..settings.num_consumers)
+            .map(|index| {
+                let task = ConsumerTask {
+                    table: spec.table.clone(),
+                    views: spec.views.clone(),
+                    settings: settings.clone(),
+                    backend: self.backend.clone(),
+                    index,
+                };
+                tokio::spawn(task.run(rx.clone()))
+            })
+            .collect();
+        Running {
+            spec,
+            stop: tx,
+            tasks,
+        }
+    }
+}
+
+async fn stop(running: Running) {
+    let _ = running.stop.send(true);
+    for task in running.tasks {
+        if let Err(e) = task.await {
+            tracing::error!(error = %e, "a consumer task failed");
+        }
+    }
+}
+
+/// Attached Kafka tables with at least one view, and their views.
+fn desired(definitions: &[Definition]) -> HashMap<QualifiedName, Spec> {
+    let mut specs: HashMap<QualifiedName, Spec> = definitions
+        .iter()
+        .filter_map(|d| match d {
+            Definition::KafkaTable(t) if t.attached => Some((
+                t.name.clone(),
+                Spec {
+                    table: t.clone(),
+                    views: Vec::new(),
+                },
+            )),
+            _ => None,
+        })
+        .collect();
+    for d in definitions {
+        if let Definition::View(v) = d {
+            if let Some(spec) = specs.get_mut(&v.source) {
+                spec.views.push(v.clone());
+            }
+        }
+    }
+    specs.retain(|_, spec| !spec.views.is_empty());
+    specs
+}

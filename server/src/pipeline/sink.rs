@@ -1,0 +1,160 @@
+//! One view of a Kafka table: its SELECT over a block, the result cast to
+//! the destination's types, and one insert per block.
+
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, RecordBatch};
+use arrow::compute::{cast, concat_batches};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+
+use catalog::{KafkaTableDef, ViewDef};
+use planner::ViewPlan;
+
+use crate::backend::{describe_table, BackendSession, InsertFormat};
+use crate::error::{codes, ChError};
+use crate::executor::quote_identifier;
+
+/// A view ready to write blocks.
+pub struct ViewSink {
+    pub view: ViewDef,
+    plan: ViewPlan,
+    /// The destination's schema for what the view produces, in its order.
+    target: SchemaRef,
+    format: InsertFormat,
+    insert_sql: String,
+}
+
+impl ViewSink {
+    /// Plans the view and checks it against its destination's columns.
+    pub async fn prepare(
+        view: &ViewDef,
+        table: &KafkaTableDef,
+        session: &mut dyn BackendSession,
+        format: InsertFormat,
+    ) -> Result<ViewSink, ChError> {
+        let plan = ViewPlan::new(
+            &view.select_sql,
+            &table.name.database,
+            &table.name.name,
+            &table.columns,
+        )
+        .await
+        .map_err(|e| ChError::new(e.code, e.message))?;
+        let destination =
+            describe_table(session, &view.destination.database, &view.destination.name).await?;
+        let matched = planner::match_destination(
+            &plan.output_schema(),
+            &destination,
+            &view.destination.to_string(),
+        )
+        .map_err(|e| ChError::new(e.code, e.message))?;
+        let target = Arc::new(Schema::new(
+            matched
+                .iter()
+                .map(|(name, ty)| Field::new(name, ty.clone(), true))
+                .collect::<Vec<_>>(),
+        ));
+        let columns: Vec<String> = matched.iter().map(|(n, _)| quote_identifier(n)).collect();
+        let format_name = match format {
+            InsertFormat::ArrowStream => "ArrowStream",
+            InsertFormat::JsonEachRow => "JSONEachRow",
+        };
+        let insert_sql = format!(
+            "INSERT INTO {}.{} ({}) FORMAT {format_name}",
+            quote_identifier(&view.destination.database),
+            quote_identifier(&view.destination.name),
+            columns.join(", ")
+        );
+        Ok(ViewSink {
+            view: view.clone(),
+            plan,
+            target,
+            format,
+            insert_sql,
+        })
+    }
+
+    /// Runs the view over `block` and inserts the result; returns the rows
+    /// written.
+    pub async fn write(
+        &self,
+        block: &RecordBatch,
+        session: &mut dyn BackendSession,
+    ) -> Result<usize, ChError> {
+        let out =
+            self.plan.run(block.clone()).await.map_err(|e| {
+                ChError::new(e.code, format!("view {}: {}", self.view.name, e.message))
+            })?;
+        let rows: usize = out.iter().map(RecordBatch::num_rows).sum();
+        if rows == 0 {
+            return Ok(0);
+        }
+        let batch = concat_batches(&self.plan.output_schema(), &out).map_err(internal)?;
+        let columns = batch
+            .columns()
+            .iter()
+            .zip(self.target.fields())
+            .map(|(array, field)| cast(array, field.data_type()))
+            .collect::<Result<Vec<ArrayRef>, _>>()
+            .map_err(|e| {
+                ChError::new(
+                    codes::CANNOT_CONVERT_TYPE,
+                    format!("view {}: {e}", self.view.name),
+                )
+            })?;
+        let batch = RecordBatch::try_new(self.target.clone(), columns).map_err(internal)?;
+        let data = match self.format {
+            InsertFormat::ArrowStream => arrow_stream(&batch)?,
+            InsertFormat::JsonEachRow => json_rows(&batch)?,
+        };
+        session.insert(&self.insert_sql, data).await?;
+        Ok(rows)
+    }
+}
+
+fn arrow_stream(batch: &RecordBatch) -> Result<Vec<u8>, ChError> {
+    let mut out = Vec::new();
+    let mut writer =
+        arrow::ipc::writer::StreamWriter::try_new(&mut out, &batch.schema()).map_err(internal)?;
+    writer.write(batch).map_err(internal)?;
+    writer.finish().map_err(internal)?;
+    drop(writer);
+    Ok(out)
+}
+
+/// JSON for servers without Arrow input: timestamps go as Unix seconds,
+/// which every ClickHouse version reads into DateTime.
+fn json_rows(batch: &RecordBatch) -> Result<Vec<u8>, ChError> {
+    let mut fields = Vec::new();
+    let mut columns = Vec::new();
+    for (field, array) in batch.schema().fields().iter().zip(batch.columns()) {
+        match field.data_type() {
+            DataType::Timestamp(unit, _) => {
+                let seconds = match unit {
+                    TimeUnit::Second => cast(array, &DataType::Int64).map_err(internal)?,
+                    _ => cast(
+                        &cast(array, &DataType::Timestamp(TimeUnit::Second, None))
+                            .map_err(internal)?,
+                        &DataType::Int64,
+                    )
+                    .map_err(internal)?,
+                };
+                fields.push(Field::new(field.name(), DataType::Int64, true));
+                columns.push(seconds);
+            }
+            _ => {
+                fields.push(field.as_ref().clone());
+                columns.push(array.clone());
+            }
+        }
+    }
+    let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(internal)?;
+    let mut writer = arrow::json::LineDelimitedWriter::new(Vec::new());
+    writer.write(&batch).map_err(internal)?;
+    writer.finish().map_err(internal)?;
+    Ok(writer.into_inner())
+}
+
+fn internal(e: impl std::fmt::Display) -> ChError {
+    ChError::new(codes::UNKNOWN_EXCEPTION, e.to_string())
+}
