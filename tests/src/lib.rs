@@ -102,7 +102,7 @@ impl Kafkahouse {
                 "--pg-listen",
                 "127.0.0.1:0",
                 "--log-level",
-                "kafkahouse=debug,info",
+                "kafkahouse=debug,rdkafka=info,info",
             ])
             .args(args)
             .stdout(Stdio::piped())
@@ -359,4 +359,78 @@ fn which(name: &str) -> Option<PathBuf> {
     std::env::split_paths(&path)
         .map(|dir| dir.join(name))
         .find(|p| p.is_file())
+}
+
+pub mod github;
+
+/// A Kafka-protocol broker for the test: librdkafka's mock cluster, on real
+/// TCP sockets, alive as long as this value.
+pub struct Broker {
+    cluster: rdkafka::mocking::MockCluster<'static, rdkafka::producer::DefaultProducerContext>,
+    producer: rdkafka::producer::FutureProducer,
+    pub bootstrap: String,
+}
+
+impl Broker {
+    pub fn start() -> Broker {
+        let cluster = rdkafka::mocking::MockCluster::new(1).expect("mock cluster");
+        let bootstrap = cluster.bootstrap_servers();
+        let producer = rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", &bootstrap)
+            .set("enable.idempotence", "true")
+            .set("linger.ms", "5")
+            .create()
+            .expect("producer");
+        Broker {
+            cluster,
+            producer,
+            bootstrap,
+        }
+    }
+
+    pub fn create_topic(&self, name: &str, partitions: i32) {
+        self.cluster
+            .create_topic(name, partitions, 1)
+            .unwrap_or_else(|e| panic!("create topic {name}: {e}"));
+    }
+
+    /// Produces `rows` to `topic`, row i to partition i % partitions, and
+    /// waits for every acknowledgement.
+    pub async fn produce(&self, topic: &str, partitions: i32, rows: &[String]) {
+        use rdkafka::producer::FutureRecord;
+        for chunk in rows.chunks(1000).enumerate() {
+            let (chunk_index, chunk) = chunk;
+            let sends = chunk.iter().enumerate().map(|(j, row)| {
+                let i = chunk_index * 1000 + j;
+                let record = FutureRecord::<(), String>::to(topic)
+                    .payload(row)
+                    .partition((i as i32) % partitions);
+                self.producer.send(record, Duration::from_secs(30))
+            });
+            for result in futures::future::join_all(sends).await {
+                if let Err((e, _)) = result {
+                    panic!("produce to {topic}: {e}");
+                }
+            }
+        }
+    }
+}
+
+/// Polls `sql` (a one-value query) until it returns `expected`, for at most
+/// `timeout`; returns the last value seen. Consumption is asynchronous, so
+/// tests wait for the condition, never for a fixed time.
+pub async fn wait_for(
+    client: &tokio_postgres::Client,
+    sql: &str,
+    expected: &str,
+    timeout: Duration,
+) -> String {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let value = scalar(client, sql).await;
+        if value == expected || Instant::now() >= deadline {
+            return value;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

@@ -32,6 +32,18 @@ type ErrorFn = unsafe extern "C" fn(ResultHandle) -> *const c_char;
 type RowsFn = unsafe extern "C" fn(ResultHandle) -> u64;
 type DestroyFn = unsafe extern "C" fn(ResultHandle);
 type SignalsFn = unsafe extern "C" fn(c_int);
+type InsertStreamHandle = *mut c_void;
+type StreamInsertFn = unsafe extern "C" fn(
+    ConnHandle,
+    *const c_char,
+    usize,
+    *const c_char,
+    usize,
+) -> InsertStreamHandle;
+type StreamAppendFn = unsafe extern "C" fn(InsertStreamHandle, *const c_void, usize) -> c_int;
+type StreamDoneFn = unsafe extern "C" fn(InsertStreamHandle) -> ResultHandle;
+type StreamErrorFn = unsafe extern "C" fn(InsertStreamHandle) -> *const c_char;
+type StreamDestroyFn = unsafe extern "C" fn(InsertStreamHandle);
 
 /// The C API, resolved once. The library stays loaded as long as this lives.
 struct ChdbApi {
@@ -43,6 +55,11 @@ struct ChdbApi {
     error: ErrorFn,
     rows_written: RowsFn,
     destroy: DestroyFn,
+    stream_insert: StreamInsertFn,
+    stream_append: StreamAppendFn,
+    stream_done: StreamDoneFn,
+    stream_error: StreamErrorFn,
+    stream_destroy: StreamDestroyFn,
     _library: Library,
 }
 
@@ -70,6 +87,11 @@ impl ChdbApi {
                 error: *symbol(&library, b"chdb_result_error\0")?,
                 rows_written: *symbol(&library, b"chdb_result_rows_written\0")?,
                 destroy: *symbol(&library, b"chdb_destroy_query_result\0")?,
+                stream_insert: *symbol(&library, b"chdb_stream_insert_n\0")?,
+                stream_append: *symbol(&library, b"chdb_stream_append\0")?,
+                stream_done: *symbol(&library, b"chdb_stream_done\0")?,
+                stream_error: *symbol(&library, b"chdb_stream_insert_error\0")?,
+                stream_destroy: *symbol(&library, b"chdb_destroy_insert_stream\0")?,
                 _library: library,
             };
             // ClickHouse otherwise installs process-wide signal handlers, which
@@ -129,6 +151,69 @@ impl Connection {
             ));
         }
         Ok(Connection { api, handle })
+    }
+
+    /// An INSERT through chDB's streaming insert: the data travels as data,
+    /// not appended to the query text (where a binary format is not safe).
+    fn insert(&self, sql: &str, format: &str, data: &[u8]) -> Result<Output, ChError> {
+        let api = &self.api;
+        let failed = |what: &str, error: *const c_char| {
+            let text = if error.is_null() {
+                format!("the embedded ClickHouse failed to {what}")
+            } else {
+                // SAFETY: a non-null error is a NUL-terminated string owned by
+                // the stream, read before the stream is destroyed.
+                unsafe { CStr::from_ptr(error) }
+                    .to_string_lossy()
+                    .into_owned()
+            };
+            ChError::from_server_text(&text)
+        };
+        // SAFETY: the connection is open; buffers are passed with lengths; the
+        // stream is destroyed exactly once on every path.
+        unsafe {
+            let stream = (api.stream_insert)(
+                *self.handle,
+                sql.as_ptr().cast(),
+                sql.len(),
+                format.as_ptr().cast(),
+                format.len(),
+            );
+            if stream.is_null() {
+                return Err(failed("start an insert", std::ptr::null()));
+            }
+            let start_error = (api.stream_error)(stream);
+            if !start_error.is_null() {
+                let e = failed("start an insert", start_error);
+                (api.stream_destroy)(stream);
+                return Err(e);
+            }
+            if (api.stream_append)(stream, data.as_ptr().cast(), data.len()) != 0 {
+                let e = failed("append insert data", (api.stream_error)(stream));
+                (api.stream_destroy)(stream);
+                return Err(e);
+            }
+            let result = (api.stream_done)(stream);
+            let outcome = if result.is_null() {
+                Err(failed("finish an insert", (api.stream_error)(stream)))
+            } else {
+                let error = (api.error)(result);
+                let outcome = if error.is_null() {
+                    Ok(Output {
+                        body: Vec::new(),
+                        written_rows: Some((api.rows_written)(result)),
+                    })
+                } else {
+                    Err(ChError::from_server_text(
+                        &CStr::from_ptr(error).to_string_lossy(),
+                    ))
+                };
+                (api.destroy)(result);
+                outcome
+            };
+            (api.stream_destroy)(stream);
+            outcome
+        }
     }
 
     fn query(&self, sql: &[u8], format: &str) -> Result<Output, ChError> {
@@ -269,18 +354,18 @@ impl BackendSession for EmbeddedSession {
         .await
     }
 
-    async fn insert(&mut self, insert_sql: &str, data: Vec<u8>) -> Result<Output, ChError> {
-        // ClickHouse reads inline data after the query text; chDB takes the
-        // whole buffer with its length, so binary formats pass untouched.
-        let mut query = Vec::with_capacity(insert_sql.len() + 1 + data.len());
-        query.extend_from_slice(insert_sql.as_bytes());
-        query.push(b'\n');
-        query.extend_from_slice(&data);
-        drop(data);
+    async fn insert(
+        &mut self,
+        insert_sql: &str,
+        format: &str,
+        data: Vec<u8>,
+    ) -> Result<Output, ChError> {
         let connection = self.connection.clone();
+        let sql = insert_sql.to_string();
+        let format = format.to_string();
         blocking(move || {
             let connection = connection.lock().unwrap_or_else(|p| p.into_inner());
-            connection.query(&query, "TabSeparated")
+            connection.insert(&sql, &format, &data)
         })
         .await
     }

@@ -57,8 +57,14 @@ pub trait BackendSession: Send {
         default_format: &str,
     ) -> Result<Output, ChError>;
 
-    /// Runs `INSERT ... FORMAT X` (without data) with `data` in that format.
-    async fn insert(&mut self, insert_sql: &str, data: Vec<u8>) -> Result<Output, ChError>;
+    /// Runs `insert_sql` (`INSERT INTO t (cols)`, no FORMAT) with `data` in
+    /// `format`.
+    async fn insert(
+        &mut self,
+        insert_sql: &str,
+        format: &str,
+        data: Vec<u8>,
+    ) -> Result<Output, ChError>;
 }
 
 /// The insertable columns of `database.table` and their types, as the

@@ -233,10 +233,16 @@ impl BackendSession for RemoteSession {
             .await
     }
 
-    async fn insert(&mut self, insert_sql: &str, data: Vec<u8>) -> Result<Output, ChError> {
+    async fn insert(
+        &mut self,
+        insert_sql: &str,
+        format: &str,
+        data: Vec<u8>,
+    ) -> Result<Output, ChError> {
         let state = SessionState::new("default");
+        let query = format!("{insert_sql} FORMAT {format}");
         self.inner
-            .send(Some(insert_sql), data, &state, "TabSeparated", None)
+            .send(Some(&query), data, &state, "TabSeparated", None)
             .await
     }
 }

@@ -55,12 +55,8 @@ impl ViewSink {
                 .collect::<Vec<_>>(),
         ));
         let columns: Vec<String> = matched.iter().map(|(n, _)| quote_identifier(n)).collect();
-        let format_name = match format {
-            InsertFormat::ArrowStream => "ArrowStream",
-            InsertFormat::JsonEachRow => "JSONEachRow",
-        };
         let insert_sql = format!(
-            "INSERT INTO {}.{} ({}) FORMAT {format_name}",
+            "INSERT INTO {}.{} ({})",
             quote_identifier(&view.destination.database),
             quote_identifier(&view.destination.name),
             columns.join(", ")
@@ -103,11 +99,11 @@ impl ViewSink {
                 )
             })?;
         let batch = RecordBatch::try_new(self.target.clone(), columns).map_err(internal)?;
-        let data = match self.format {
-            InsertFormat::ArrowStream => arrow_stream(&batch)?,
-            InsertFormat::JsonEachRow => json_rows(&batch)?,
+        let (format, data) = match self.format {
+            InsertFormat::ArrowStream => ("ArrowStream", arrow_stream(&batch)?),
+            InsertFormat::JsonEachRow => ("JSONEachRow", json_rows(&batch)?),
         };
-        session.insert(&self.insert_sql, data).await?;
+        session.insert(&self.insert_sql, format, data).await?;
         Ok(rows)
     }
 }

@@ -1,0 +1,199 @@
+//! The tutorial's "Kafka to ClickHouse" half, end to end: a real
+//! Kafka-protocol broker (librdkafka's mock cluster), kafkahouse as a
+//! process on its embedded ClickHouse, and the tutorial's statements
+//! through the PostgreSQL wire with only the broker address replaced.
+
+use std::time::Duration;
+
+use kafkahouse_tests::{
+    error_of, error_text, fixture, github, scalar, wait_for, Broker, Kafkahouse,
+};
+
+const PARTITIONS: i32 = 5;
+const WAIT: Duration = Duration::from_secs(70);
+
+/// Step 5's DDL, verbatim but for the broker address.
+fn github_queue(bootstrap: &str) -> String {
+    fixture("sql/github_mergetree.sql")
+        .trim_end()
+        .replace("CREATE TABLE github\n", "CREATE TABLE github_queue\n")
+        .replace(
+            ") ENGINE = MergeTree ORDER BY (event_type, repo_name, created_at)",
+            &format!(
+                ")\n   ENGINE = Kafka('{bootstrap}', 'github', 'clickhouse',\n            'JSONEachRow') SETTINGS kafka_thread_per_consumer = 0, kafka_num_consumers = 1;"
+            ),
+        )
+}
+
+async fn run(client: &tokio_postgres::Client, sql: &str) {
+    client
+        .simple_query(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}\n  failed: {}", error_text(&e)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tutorial_kafka_to_clickhouse() {
+    let broker = Broker::start();
+    broker.create_topic("github", PARTITIONS);
+    broker
+        .produce("github", PARTITIONS, &github::rows(1, 0, 2_000))
+        .await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Kafkahouse::embedded(&data);
+    let client = server.connect().await;
+    run(&client, "CREATE DATABASE KafkaEngine;").await;
+    run(&client, "USE KafkaEngine;").await;
+    run(&client, &fixture("sql/github_mergetree.sql")).await;
+    run(&client, &github_queue(&broker.bootstrap)).await;
+    run(
+        &client,
+        "CREATE MATERIALIZED VIEW github_mv TO github AS\nSELECT *\nFROM github_queue;",
+    )
+    .await;
+    let count = "SELECT count() FROM github";
+    let got = wait_for(&client, count, "2000", WAIT).await;
+    assert_eq!(got, "2000", "server log:\n{}", server.log());
+    // Every row exactly once: no duplicates across partitions and blocks.
+    assert_eq!(
+        scalar(
+            &client,
+            "SELECT uniqExact(comment_id, created_at, title) FROM github"
+        )
+        .await,
+        "2000"
+    );
+
+    // DETACH stops consumption; offsets stay with the group.
+    run(&client, "DETACH TABLE github_queue;").await;
+    broker
+        .produce("github", PARTITIONS, &github::rows(1, 2_000, 3_000))
+        .await;
+    assert_eq!(scalar(&client, count).await, "2000");
+    run(&client, "ATTACH TABLE github_queue;").await;
+    let got = wait_for(&client, count, "3000", WAIT).await;
+    assert_eq!(got, "3000", "server log:\n{}", server.log());
+
+    // "Adding Kafka metadata": detach, alter, re-create the view with
+    // virtual columns, attach.
+    run(&client, "DETACH TABLE github_queue;").await;
+    run(
+        &client,
+        "ALTER TABLE github\n   ADD COLUMN topic String,\n   ADD COLUMN partition UInt64;",
+    )
+    .await;
+    run(&client, "DROP VIEW github_mv;").await;
+    run(&client, "ATTACH TABLE github_queue;").await;
+    run(
+        &client,
+        "CREATE MATERIALIZED VIEW github_mv TO github AS\nSELECT *, _topic AS topic, _partition as partition\nFROM github_queue;",
+    )
+    .await;
+    broker
+        .produce("github", PARTITIONS, &github::rows(1, 3_000, 3_500))
+        .await;
+    assert_eq!(wait_for(&client, count, "3500", WAIT).await, "3500");
+    assert_eq!(
+        scalar(&client, "SELECT count() FROM github WHERE topic = 'github'").await,
+        "500"
+    );
+    assert_eq!(
+        scalar(
+            &client,
+            "SELECT uniqExact(partition) FROM github WHERE topic = 'github'"
+        )
+        .await,
+        PARTITIONS.to_string()
+    );
+
+    // SIGKILL, more rows, restart: consumption resumes from the committed
+    // offsets by itself, nothing lost or doubled.
+    drop(client);
+    drop(server);
+    broker
+        .produce("github", PARTITIONS, &github::rows(1, 3_500, 4_000))
+        .await;
+    let server = Kafkahouse::embedded(&data);
+    let client = server.connect_to("KafkaEngine").await;
+    assert_eq!(wait_for(&client, count, "4000", WAIT).await, "4000");
+    assert_eq!(
+        scalar(
+            &client,
+            "SELECT uniqExact(comment_id, created_at, title) FROM github"
+        )
+        .await,
+        "4000"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn views_are_checked_when_created() {
+    let broker = Broker::start();
+    broker.create_topic("events", 1);
+    let dir = tempfile::tempdir().unwrap();
+    let server = Kafkahouse::embedded(&dir.path().join("data"));
+    let client = server.connect().await;
+    run(
+        &client,
+        "CREATE TABLE dest (n UInt32, s String) ENGINE = MergeTree ORDER BY n",
+    )
+    .await;
+    run(
+        &client,
+        &format!(
+            "CREATE TABLE q (n UInt32, s String) ENGINE = Kafka SETTINGS kafka_broker_list = '{}', \
+             kafka_topic_list = 'events', kafka_group_name = 'g', kafka_format = 'JSONEachRow'",
+            broker.bootstrap
+        ),
+    )
+    .await;
+    let unknown = error_of(
+        &client,
+        "CREATE MATERIALIZED VIEW mv TO dest AS SELECT nope AS n FROM q",
+    )
+    .await;
+    assert!(unknown.starts_with("Code: 47."), "{unknown}");
+    let extra = error_of(
+        &client,
+        "CREATE MATERIALIZED VIEW mv TO dest AS SELECT n, s, _offset AS o FROM q",
+    )
+    .await;
+    assert!(extra.starts_with("Code: 16."), "{extra}");
+    let no_dest = error_of(
+        &client,
+        "CREATE MATERIALIZED VIEW mv TO missing AS SELECT * FROM q",
+    )
+    .await;
+    assert!(no_dest.starts_with("Code: 60."), "{no_dest}");
+    let no_to = error_of(
+        &client,
+        "CREATE MATERIALIZED VIEW mv ENGINE = Memory AS SELECT * FROM q",
+    )
+    .await;
+    assert!(no_to.starts_with("Code: 48."), "{no_to}");
+    assert_eq!(scalar(&client, "EXISTS TABLE mv").await, "0");
+
+    // A good one, with a filter and ClickHouse functions, consumes.
+    run(
+        &client,
+        "CREATE MATERIALIZED VIEW mv TO dest AS SELECT toUInt32(n * 2) AS n, upper(s) AS s FROM q WHERE n > 1",
+    )
+    .await;
+    let rows: Vec<String> = (1..=4)
+        .map(|n| format!(r#"{{"n":{n},"s":"r{n}"}}"#))
+        .collect();
+    broker.produce("events", 1, &rows).await;
+    let got = wait_for(&client, "SELECT count() FROM dest", "3", WAIT).await;
+    assert_eq!(got, "3", "server log:\n{}", server.log());
+    assert_eq!(
+        scalar(
+            &client,
+            "SELECT groupArray(s) FROM (SELECT s FROM dest ORDER BY n)"
+        )
+        .await,
+        "['R2','R3','R4']"
+    );
+    assert_eq!(scalar(&client, "SELECT sum(n) FROM dest").await, "18");
+}
