@@ -23,12 +23,13 @@ pub fn kafkahouse_bin() -> PathBuf {
     if let Some(bin) = std::env::var_os("KAFKAHOUSE_BIN") {
         return PathBuf::from(bin);
     }
+    // Tests live in target/<profile>/deps, binaries in target/<profile>.
     let exe = std::env::current_exe().expect("test executable path");
-    let bin = exe
-        .parent()
-        .and_then(Path::parent)
-        .map(|dir| dir.join("kafkahouse"))
-        .expect("target directory");
+    let dir = exe.parent().expect("executable directory");
+    let bin = [dir.join("kafkahouse"), dir.join("../kafkahouse")]
+        .into_iter()
+        .find(|p| p.exists())
+        .unwrap_or_else(|| dir.join("../kafkahouse"));
     assert!(
         bin.exists(),
         "{} is missing: build it first with `cargo build -p kafkahouse` (scripts/test does)",
@@ -98,12 +99,12 @@ impl Kafkahouse {
         let mut child = Command::new(kafkahouse_bin())
             .arg("--data-dir")
             .arg(data_dir)
-            .args([
-                "--pg-listen",
-                "127.0.0.1:0",
-                "--log-level",
-                "kafkahouse=debug,rdkafka=info,info",
-            ])
+            .args(["--pg-listen", "127.0.0.1:0"])
+            .args(if args.contains(&"--log-level") {
+                &[][..]
+            } else {
+                &["--log-level", "kafkahouse=debug,rdkafka=info,info"][..]
+            })
             .args(args)
             .stdout(Stdio::piped())
             .stderr(log)
@@ -154,6 +155,11 @@ impl Kafkahouse {
             let _ = connection.await;
         });
         client
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Whether the process is still running.
@@ -397,14 +403,19 @@ impl Broker {
     /// Produces `rows` to `topic`, row i to partition i % partitions, and
     /// waits for every acknowledgement.
     pub async fn produce(&self, topic: &str, partitions: i32, rows: &[String]) {
+        self.produce_from(topic, partitions, 0, rows).await;
+    }
+
+    /// Like `produce`, for rows numbered from `first`.
+    pub async fn produce_from(&self, topic: &str, partitions: i32, first: u64, rows: &[String]) {
         use rdkafka::producer::FutureRecord;
         for chunk in rows.chunks(1000).enumerate() {
             let (chunk_index, chunk) = chunk;
             let sends = chunk.iter().enumerate().map(|(j, row)| {
-                let i = chunk_index * 1000 + j;
+                let i = first + (chunk_index * 1000 + j) as u64;
                 let record = FutureRecord::<(), String>::to(topic)
                     .payload(row)
-                    .partition((i as i32) % partitions);
+                    .partition((i % partitions as u64) as i32);
                 self.producer.send(record, Duration::from_secs(30))
             });
             for result in futures::future::join_all(sends).await {

@@ -1,0 +1,136 @@
+//! End-to-end throughput of kafkahouse: produces N rows of the tutorial's
+//! github data into a topic with P partitions (librdkafka's mock cluster),
+//! starts kafkahouse on its embedded ClickHouse, runs the tutorial's DDL and
+//! reports rows/s until `SELECT count() FROM github` reaches N, and the
+//! server's peak memory. Run it through `scripts/bench` (release build).
+
+use std::time::{Duration, Instant};
+
+use kafkahouse_tests::{fixture, github, scalar, Broker, Kafkahouse};
+
+struct Options {
+    rows: u64,
+    partitions: i32,
+}
+
+fn options() -> Result<Options, String> {
+    let mut options = Options {
+        rows: 200_000,
+        partitions: 64,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let value = args.next().ok_or(format!("{arg} needs a value"))?;
+        match arg.as_str() {
+            "--rows" => options.rows = value.parse().map_err(|e| format!("--rows: {e}"))?,
+            "--partitions" => {
+                options.partitions = value.parse().map_err(|e| format!("--partitions: {e}"))?
+            }
+            other => return Err(format!("unknown option {other} (use --rows N --partitions P)")),
+        }
+    }
+    Ok(options)
+}
+
+/// `VmHWM` of a process, in MiB: its peak resident memory.
+fn peak_rss_mib(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    format!("{cores} cores, {cpu}")
+}
+
+#[tokio::main]
+async fn main() {
+    let options = match options() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("bench: {e}");
+            std::process::exit(2);
+        }
+    };
+    let n = options.rows;
+    let p = options.partitions;
+
+    let broker = Broker::start();
+    broker.create_topic("github", p);
+    let produce_start = Instant::now();
+    for from in (0..n).step_by(20_000) {
+        let to = (from + 20_000).min(n);
+        broker.produce_from("github", p, from, &github::rows(7, from, to)).await;
+    }
+    let produce_secs = produce_start.elapsed().as_secs_f64();
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let lib = kafkahouse_tests::libchdb();
+    let server = Kafkahouse::start(
+        &dir.path().join("data"),
+        &["--libchdb", lib.to_str().expect("utf-8 path"), "--log-level", "warn"],
+    );
+    let client = server.connect().await;
+    let run = |sql: String| {
+        let client = &client;
+        async move {
+            if let Err(e) = client.simple_query(&sql).await {
+                panic!("{sql}: {}", kafkahouse_tests::error_text(&e));
+            }
+        }
+    };
+    run("CREATE DATABASE KafkaEngine".into()).await;
+    run("USE KafkaEngine".into()).await;
+    run(fixture("sql/github_mergetree.sql")).await;
+    run(fixture("sql/github_mergetree.sql")
+        .trim_end()
+        .replace("CREATE TABLE github\n", "CREATE TABLE github_queue\n")
+        .replace(
+            ") ENGINE = MergeTree ORDER BY (event_type, repo_name, created_at)",
+            &format!(
+                ") ENGINE = Kafka('{}', 'github', 'clickhouse', 'JSONEachRow') SETTINGS kafka_thread_per_consumer = 0, kafka_num_consumers = 1",
+                broker.bootstrap
+            ),
+        ))
+    .await;
+
+    let start = Instant::now();
+    run("CREATE MATERIALIZED VIEW github_mv TO github AS SELECT * FROM github_queue".into()).await;
+    let mut first_rows: Option<Instant> = None;
+    let target = n.to_string();
+    loop {
+        let count = scalar(&client, "SELECT count() FROM github").await;
+        if first_rows.is_none() && count != "0" {
+            first_rows = Some(Instant::now());
+        }
+        if count == target {
+            break;
+        }
+        if start.elapsed() > Duration::from_secs(600) {
+            eprintln!("bench: gave up at {count} of {n} rows after 600 s");
+            std::process::exit(1);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let total = start.elapsed().as_secs_f64();
+    let streaming = first_rows.map(|t| t.elapsed().as_secs_f64()).unwrap_or(total);
+    let peak = peak_rss_mib(server.pid()).unwrap_or(f64::NAN);
+
+    println!("machine:           {}", machine());
+    println!("rows:              {n} ({p} partitions)");
+    println!("produced in:       {produce_secs:.2} s");
+    println!("end to end:        {total:.2} s, {:.0} rows/s (includes the consumer group join)", n as f64 / total);
+    println!("after first rows:  {streaming:.2} s, {:.0} rows/s", n as f64 / streaming.max(1e-9));
+    println!("kafkahouse peak RSS: {peak:.0} MiB");
+}
