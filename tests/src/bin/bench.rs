@@ -26,7 +26,11 @@ fn options() -> Result<Options, String> {
             "--partitions" => {
                 options.partitions = value.parse().map_err(|e| format!("--partitions: {e}"))?
             }
-            other => return Err(format!("unknown option {other} (use --rows N --partitions P)")),
+            other => {
+                return Err(format!(
+                    "unknown option {other} (use --rows N --partitions P)"
+                ))
+            }
         }
     }
     Ok(options)
@@ -50,7 +54,9 @@ fn machine() -> String {
                 .map(|m| m.trim().to_string())
         })
         .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
     format!("{cores} cores, {cpu}")
 }
 
@@ -71,7 +77,9 @@ async fn main() {
     let produce_start = Instant::now();
     for from in (0..n).step_by(20_000) {
         let to = (from + 20_000).min(n);
-        broker.produce_from("github", p, from, &github::rows(7, from, to)).await;
+        broker
+            .produce_from("github", p, from, &github::rows(7, from, to))
+            .await;
     }
     let produce_secs = produce_start.elapsed().as_secs_f64();
 
@@ -79,7 +87,12 @@ async fn main() {
     let lib = kafkahouse_tests::libchdb();
     let server = Kafkahouse::start(
         &dir.path().join("data"),
-        &["--libchdb", lib.to_str().expect("utf-8 path"), "--log-level", "warn"],
+        &[
+            "--libchdb",
+            lib.to_str().expect("utf-8 path"),
+            "--log-level",
+            "warn",
+        ],
     );
     let client = server.connect().await;
     let run = |sql: String| {
@@ -124,13 +137,21 @@ async fn main() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let total = start.elapsed().as_secs_f64();
-    let streaming = first_rows.map(|t| t.elapsed().as_secs_f64()).unwrap_or(total);
+    let streaming = first_rows
+        .map(|t| t.elapsed().as_secs_f64())
+        .unwrap_or(total);
     let peak = peak_rss_mib(server.pid()).unwrap_or(f64::NAN);
 
     println!("machine:           {}", machine());
     println!("rows:              {n} ({p} partitions)");
     println!("produced in:       {produce_secs:.2} s");
-    println!("end to end:        {total:.2} s, {:.0} rows/s (includes the consumer group join)", n as f64 / total);
-    println!("after first rows:  {streaming:.2} s, {:.0} rows/s", n as f64 / streaming.max(1e-9));
+    println!(
+        "end to end:        {total:.2} s, {:.0} rows/s (includes the consumer group join)",
+        n as f64 / total
+    );
+    println!(
+        "after first rows:  {streaming:.2} s, {:.0} rows/s",
+        n as f64 / streaming.max(1e-9)
+    );
     println!("kafkahouse peak RSS: {peak:.0} MiB");
 }
