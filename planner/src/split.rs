@@ -46,6 +46,8 @@ pub enum Kind {
     Exists { name: ObjectName },
     /// `SHOW CREATE [TABLE] name`.
     ShowCreate { name: ObjectName },
+    /// `SHOW TABLES [FROM|IN db]`, without filters.
+    ShowTables { database: Option<String> },
     /// `INSERT INTO name ...`, with or without inline data.
     Insert { table: Option<ObjectName> },
     /// `CREATE TABLE ... ENGINE = Kafka ...`.
@@ -77,6 +79,7 @@ impl Kind {
                 | Kind::Describe { .. }
                 | Kind::Exists { .. }
                 | Kind::ShowCreate { .. }
+                | Kind::ShowTables { .. }
         )
     }
 }
@@ -207,6 +210,17 @@ fn classify(tokens: &[Tok]) -> Kind {
     match keyword {
         Keyword::SELECT | Keyword::WITH | Keyword::EXPLAIN => query(tokens),
         Keyword::SHOW => match rest {
+            [t] if t.is_keyword(Keyword::TABLES) => Kind::ShowTables { database: None },
+            [t, from, db]
+                if t.is_keyword(Keyword::TABLES)
+                    && (from.is_keyword(Keyword::FROM) || from.is_keyword(Keyword::IN)) =>
+            {
+                db.name()
+                    .map(|d| Kind::ShowTables {
+                        database: Some(d.to_string()),
+                    })
+                    .unwrap_or_else(|| query(tokens))
+            }
             [c, ..] if c.is_keyword(Keyword::CREATE) => {
                 simple_target(&rest[1..], &[Keyword::TABLE, Keyword::VIEW])
                     .map(|name| Kind::ShowCreate { name })
@@ -598,7 +612,20 @@ mod tests {
             format("SELECT 1 FORMAT CSV SETTINGS max_threads = 1").as_deref(),
             Some("CSV")
         );
-        assert_eq!(format("SHOW TABLES"), None);
+        assert_eq!(
+            kinds("SHOW TABLES")[0].1,
+            Kind::ShowTables { database: None }
+        );
+        assert_eq!(
+            kinds("SHOW TABLES FROM KafkaEngine")[0].1,
+            Kind::ShowTables {
+                database: Some("KafkaEngine".into())
+            }
+        );
+        assert_eq!(
+            format("SHOW TABLES LIKE 'g%' FORMAT CSV").as_deref(),
+            Some("CSV")
+        );
     }
 
     #[test]

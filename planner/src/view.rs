@@ -357,6 +357,25 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn virtual_columns_with_dots_are_reachable_quoted() {
+        let plan = ViewPlan::new(
+            "SELECT \"_headers.name\" AS names, _key AS k, _timestamp_ms AS ts FROM q",
+            "db",
+            "q",
+            &columns(),
+        )
+        .await
+        .unwrap();
+        let names: Vec<String> = plan
+            .output_schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        assert_eq!(names, ["names", "k", "ts"]);
+    }
+
+    #[tokio::test]
     async fn unknown_columns_fail_at_plan_time() {
         let e = ViewPlan::new(
             "SELECT nope FROM github_queue",

@@ -7,7 +7,9 @@ use planner::{Kind, Statement};
 
 use crate::backend::RESULT_FORMAT;
 use crate::error::{codes, ChError};
-use crate::executor::{done, quote_identifier, ClientSession, Outcome, ResultColumn, ResultSet};
+use crate::executor::{
+    done, quote_identifier, typed_result, ClientSession, Outcome, ResultColumn, ResultSet,
+};
 use crate::pipeline::sink::ViewSink;
 
 impl ClientSession {
@@ -76,6 +78,21 @@ impl ClientSession {
                     codes::NOT_IMPLEMENTED,
                     "INSERT INTO a Kafka table (producing to Kafka) is not supported yet",
                 ));
+            }
+            Kind::ShowTables { database } => {
+                // ClickHouse lists Kafka tables and views with the others.
+                let out = self.forward(statement.sql, RESULT_FORMAT).await?;
+                let mut result = typed_result(&out.body)?;
+                let database = database
+                    .clone()
+                    .unwrap_or_else(|| self.state.database.clone());
+                for definition in self.catalog.list() {
+                    if definition.name().database == database {
+                        result.rows.push(vec![Some(definition.name().name.clone())]);
+                    }
+                }
+                result.rows.sort();
+                Some(Outcome::Rows(result))
             }
             Kind::DropDatabase { database } => {
                 // The backend drops its tables; the catalog drops ours after it.

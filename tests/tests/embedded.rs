@@ -278,6 +278,14 @@ async fn kafka_tables_live_in_the_catalog_and_never_reach_clickhouse() {
         .await
         .unwrap_or_else(|e| panic!("{}", error_text(&e)));
     assert_eq!(scalar(&client, "EXISTS TABLE q").await, "1");
+    client
+        .simple_query("CREATE TABLE plain (a UInt8) ENGINE = Memory")
+        .await
+        .expect("CREATE TABLE plain");
+    assert_eq!(
+        rows(&client, "SHOW TABLES").await,
+        vec![vec!["plain".to_string()], vec!["q".to_string()]]
+    );
     let described = rows(&client, "DESCRIBE TABLE q").await;
     assert_eq!(described[1][..2], ["n".to_string(), "UInt32".to_string()]);
     let shown = scalar(&client, "SHOW CREATE TABLE q").await;
