@@ -2,7 +2,8 @@
 //! with ClickHouse's names. DataFusion lower-cases function names when it
 //! plans, so each is registered under its ClickHouse spelling and in lower
 //! case. Functions DataFusion already has with ClickHouse's meaning (lower,
-//! upper, concat, substring, length, coalesce, now) are left to it.
+//! upper, concat, substring, coalesce, now) are left to it; `length` is
+//! replaced, since ClickHouse counts bytes.
 
 use std::sync::Arc;
 
@@ -66,6 +67,27 @@ pub fn register(ctx: &SessionContext) {
     ctx.register_udf(ScalarUDF::new_from_impl(MultiIf {
         names: Names::new("if"),
         signature: Signature::any(3, Volatility::Immutable),
+    }));
+    for (name, kind) in [
+        ("JSONExtractString", JsonKind::String),
+        ("JSONExtractInt", JsonKind::Int),
+        ("JSONExtractFloat", JsonKind::Float),
+        ("JSONExtractBool", JsonKind::Bool),
+        ("JSONExtractRaw", JsonKind::Raw),
+    ] {
+        ctx.register_udf(ScalarUDF::new_from_impl(JsonExtract {
+            names: Names::new(name),
+            kind,
+            signature: Signature::variadic_any(Volatility::Immutable),
+        }));
+    }
+    ctx.register_udf(ScalarUDF::new_from_impl(Length {
+        names: Names::new("length"),
+        signature: Signature::any(1, Volatility::Immutable),
+    }));
+    ctx.register_udf(ScalarUDF::new_from_impl(SplitByChar {
+        names: Names::new("splitByChar"),
+        signature: Signature::any(2, Volatility::Immutable),
     }));
 }
 
@@ -260,5 +282,227 @@ impl ScalarUDFImpl for MultiIf {
             result = zip(mask, &value, &result)?;
         }
         Ok(ColumnarValue::Array(result))
+    }
+}
+
+/// `JSONExtractString(json, key)` and friends: one field of a JSON text,
+/// with ClickHouse's defaults ('' / 0 / false) when it is missing or of
+/// another type. Keys are field names (or 1-based array indexes), nested as
+/// further arguments.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct JsonExtract {
+    names: Names,
+    kind: JsonKind,
+    signature: Signature,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum JsonKind {
+    String,
+    Int,
+    Float,
+    Bool,
+    Raw,
+}
+
+impl ScalarUDFImpl for JsonExtract {
+    fn name(&self) -> &str {
+        &self.names.name
+    }
+    fn aliases(&self) -> &[String] {
+        &self.names.aliases
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
+        Ok(match self.kind {
+            JsonKind::String | JsonKind::Raw => DataType::Utf8,
+            JsonKind::Int => DataType::Int64,
+            JsonKind::Float => DataType::Float64,
+            JsonKind::Bool => DataType::UInt8,
+        })
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        use arrow::array::{Float64Builder, Int64Builder, StringBuilder, UInt8Builder};
+        let rows = args.number_rows;
+        let arrays = args
+            .args
+            .iter()
+            .map(|a| {
+                a.to_array(rows)
+                    .and_then(|a| Ok(cast(&a, &DataType::Utf8)?))
+            })
+            .collect::<Result<Vec<ArrayRef>>>()?;
+        let Some((json, path)) = arrays.split_first() else {
+            return exec_err!("{} needs a JSON argument", self.names.name);
+        };
+        let text = |a: &ArrayRef, i: usize| {
+            a.as_any()
+                .downcast_ref::<arrow::array::StringArray>()
+                .filter(|s| !s.is_null(i))
+                .map(|s| s.value(i).to_string())
+        };
+        let lookup = |i: usize| -> Option<serde_json::Value> {
+            let mut value: serde_json::Value = serde_json::from_str(&text(json, i)?).ok()?;
+            for key in path {
+                let key = text(key, i)?;
+                value = match (&value, key.parse::<i64>()) {
+                    (serde_json::Value::Array(items), Ok(n)) if n != 0 => {
+                        let index = if n > 0 { n - 1 } else { items.len() as i64 + n };
+                        items.get(usize::try_from(index).ok()?)?.clone()
+                    }
+                    (serde_json::Value::Object(map), _) => map.get(&key)?.clone(),
+                    _ => return None,
+                };
+            }
+            Some(value)
+        };
+        let out: ArrayRef = match self.kind {
+            JsonKind::String => {
+                let mut b = StringBuilder::new();
+                for i in 0..rows {
+                    // ClickHouse gives a number's text too (`{"k":7}` → '7').
+                    match lookup(i) {
+                        Some(serde_json::Value::String(s)) => b.append_value(s),
+                        Some(serde_json::Value::Number(n)) => b.append_value(n.to_string()),
+                        _ => b.append_value(""),
+                    }
+                }
+                Arc::new(b.finish())
+            }
+            JsonKind::Raw => {
+                let mut b = StringBuilder::new();
+                for i in 0..rows {
+                    b.append_value(lookup(i).map(|v| v.to_string()).unwrap_or_default());
+                }
+                Arc::new(b.finish())
+            }
+            JsonKind::Int => {
+                let mut b = Int64Builder::new();
+                for i in 0..rows {
+                    let v = match lookup(i) {
+                        Some(serde_json::Value::Number(n)) => {
+                            n.as_i64().or_else(|| n.as_f64().map(|f| f as i64))
+                        }
+                        Some(serde_json::Value::Bool(v)) => Some(i64::from(v)),
+                        _ => None,
+                    };
+                    b.append_value(v.unwrap_or(0));
+                }
+                Arc::new(b.finish())
+            }
+            JsonKind::Float => {
+                let mut b = Float64Builder::new();
+                for i in 0..rows {
+                    let v = match lookup(i) {
+                        Some(serde_json::Value::Number(n)) => n.as_f64(),
+                        _ => None,
+                    };
+                    b.append_value(v.unwrap_or(0.0));
+                }
+                Arc::new(b.finish())
+            }
+            JsonKind::Bool => {
+                let mut b = UInt8Builder::new();
+                for i in 0..rows {
+                    b.append_value(u8::from(matches!(
+                        lookup(i),
+                        Some(serde_json::Value::Bool(true))
+                    )));
+                }
+                Arc::new(b.finish())
+            }
+        };
+        Ok(ColumnarValue::Array(out))
+    }
+}
+
+/// `splitByChar(sep, s)`: the pieces of `s` between single-character
+/// separators, as an array.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct SplitByChar {
+    names: Names,
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for SplitByChar {
+    fn name(&self) -> &str {
+        &self.names.name
+    }
+    fn aliases(&self) -> &[String] {
+        &self.names.aliases
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
+        Ok(DataType::List(Arc::new(arrow::datatypes::Field::new(
+            "item",
+            DataType::Utf8,
+            true,
+        ))))
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        use arrow::array::{ListBuilder, StringArray, StringBuilder};
+        let rows = args.number_rows;
+        let [separator, value] = args.args.as_slice() else {
+            return exec_err!("splitByChar takes a separator and a string");
+        };
+        let separator = cast(&separator.to_array(rows)?, &DataType::Utf8)?;
+        let value = cast(&value.to_array(rows)?, &DataType::Utf8)?;
+        let (Some(separator), Some(value)) = (
+            separator.as_any().downcast_ref::<StringArray>(),
+            value.as_any().downcast_ref::<StringArray>(),
+        ) else {
+            return exec_err!("splitByChar takes strings");
+        };
+        let mut out = ListBuilder::new(StringBuilder::new());
+        for i in 0..rows {
+            if value.is_null(i) || separator.is_null(i) {
+                out.append(false);
+                continue;
+            }
+            let mut chars = separator.value(i).chars();
+            let (Some(c), None) = (chars.next(), chars.next()) else {
+                return exec_err!("splitByChar: the separator must be exactly one character");
+            };
+            for piece in value.value(i).split(c) {
+                out.values().append_value(piece);
+            }
+            out.append(true);
+        }
+        Ok(ColumnarValue::Array(Arc::new(out.finish())))
+    }
+}
+
+/// `length(x)`: bytes of a string (ClickHouse counts bytes, not characters
+/// as DataFusion's `length` does), or elements of an array.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Length {
+    names: Names,
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for Length {
+    fn name(&self) -> &str {
+        &self.names.name
+    }
+    fn aliases(&self) -> &[String] {
+        &self.names.aliases
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
+        Ok(DataType::UInt64)
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let rows = args.number_rows;
+        let [value] = args.args.as_slice() else {
+            return exec_err!("length takes one argument");
+        };
+        let lengths = arrow::compute::kernels::length::length(&value.to_array(rows)?)?;
+        Ok(ColumnarValue::Array(cast(&lengths, &DataType::UInt64)?))
     }
 }

@@ -277,3 +277,121 @@ async fn tutorial_kafka_to_clickhouse_18() {
         "100"
     );
 }
+
+/// Every ClickHouse function kafkahouse provides in views, computed by the
+/// pipeline (DataFusion) and compared, in ClickHouse, with ClickHouse's own
+/// answer for the same inputs stored next to it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn view_functions_agree_with_clickhouse() {
+    // (result type, expression): the same text is evaluated by both engines.
+    let functions: [(&str, &str); 24] = [
+        ("String", "toString(n)"),
+        ("UInt8", "toUInt8(n)"),
+        ("UInt64", "toUInt64(n)"),
+        ("Int32", "toInt32(n)"),
+        ("Float64", "toFloat64(n)"),
+        ("Date", "toDate(t)"),
+        ("DateTime", "toDateTime(ts)"),
+        ("DateTime", "toStartOfMinute(t)"),
+        ("DateTime", "toStartOfHour(t)"),
+        ("DateTime", "toStartOfDay(t)"),
+        ("UInt32", "toYYYYMM(t)"),
+        ("String", "lower(s)"),
+        ("String", "upper(s)"),
+        ("String", "concat(s, '-', toString(n))"),
+        ("String", "substring(s, 2, 3)"),
+        ("UInt64", "length(s)"),
+        ("String", "if(n > 5, 'big', 'small')"),
+        ("String", "multiIf(n < 3, 'a', n < 6, 'b', 'c')"),
+        ("String", "JSONExtractString(j, 'k')"),
+        ("Int64", "JSONExtractInt(j, 'i')"),
+        ("Float64", "JSONExtractFloat(j, 'f')"),
+        ("UInt8", "JSONExtractBool(j, 'b')"),
+        ("String", "JSONExtractRaw(j, 'o')"),
+        ("Array(String)", "splitByChar(',', csv)"),
+    ];
+    let broker = Broker::start();
+    broker.create_topic("inputs", 1);
+    let dir = tempfile::tempdir().unwrap();
+    let server = Kafkahouse::embedded(&dir.path().join("data"));
+    let client = server.connect().await;
+
+    let inputs = "s String, n Int64, t DateTime, ts String, j String, csv String";
+    let results: Vec<String> = functions
+        .iter()
+        .enumerate()
+        .map(|(i, (ty, _))| format!("r{i} {ty}"))
+        .collect();
+    run(
+        &client,
+        &format!(
+            "CREATE TABLE results ({inputs}, {}) ENGINE = MergeTree ORDER BY n",
+            results.join(", ")
+        ),
+    )
+    .await;
+    run(
+        &client,
+        &format!(
+            "CREATE TABLE inputs_queue ({inputs}) ENGINE = Kafka('{}', 'inputs', 'functions', 'JSONEachRow')",
+            broker.bootstrap
+        ),
+    )
+    .await;
+    let select: Vec<String> = functions
+        .iter()
+        .enumerate()
+        .map(|(i, (_, expr))| format!("{expr} AS r{i}"))
+        .collect();
+    run(
+        &client,
+        &format!(
+            "CREATE MATERIALIZED VIEW functions_mv TO results AS SELECT *, {} FROM inputs_queue",
+            select.join(", ")
+        ),
+    )
+    .await;
+    let rows: Vec<String> = [
+        (
+            "Hello",
+            1,
+            "2011-02-12 10:11:12",
+            r#"{"k":"v","i":3,"f":1.5,"b":true,"o":{"x":1}}"#,
+            "a,b,,c",
+        ),
+        (
+            "kafka",
+            5,
+            "2020-02-29 23:59:59",
+            r#"{"k":7,"i":-2,"b":false}"#,
+            "single",
+        ),
+        ("ClickHouse", 7, "1999-12-31 00:00:00", r#"{"o":[1,2]}"#, ""),
+    ]
+    .iter()
+    .map(|(s, n, t, j, csv)| {
+        serde_json::json!({"s": s, "n": n, "t": t, "ts": t, "j": j, "csv": csv}).to_string()
+    })
+    .collect();
+    broker.produce("inputs", 1, &rows).await;
+    let got = wait_for(&client, "SELECT count() FROM results", "3", WAIT).await;
+    assert_eq!(got, "3", "server log:\n{}", server.log());
+
+    let mut disagreements = Vec::new();
+    for (i, (_, expr)) in functions.iter().enumerate() {
+        let wrong = scalar(
+            &client,
+            &format!("SELECT countIf(r{i} != {expr}) FROM results"),
+        )
+        .await;
+        if wrong != "0" {
+            let sample = scalar(
+                &client,
+                &format!("SELECT toString(tuple(r{i}, {expr})) FROM results WHERE r{i} != {expr} LIMIT 1"),
+            )
+            .await;
+            disagreements.push(format!("{expr}: kafkahouse vs ClickHouse {sample}"));
+        }
+    }
+    assert!(disagreements.is_empty(), "{disagreements:#?}");
+}

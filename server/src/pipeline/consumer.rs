@@ -253,6 +253,7 @@ impl ConsumerTask {
         let first = messages.first().map(|m| m.offset).unwrap_or(0);
         let last = messages.last().map(|m| m.offset).unwrap_or(0);
         let mut backoff = FIRST_BACKOFF;
+        let started = Instant::now();
         let block = loop {
             match decoder.decode(topic, partition, messages) {
                 Ok(block) => break block,
@@ -263,6 +264,7 @@ impl ConsumerTask {
                 }
             }
         };
+        let decode_ms = started.elapsed().as_secs_f64() * 1e3;
         let mut done = vec![false; sinks.len()];
         backoff = FIRST_BACKOFF;
         loop {
@@ -270,10 +272,12 @@ impl ConsumerTask {
                 if *done {
                     continue;
                 }
+                let writing = Instant::now();
                 match sink.write(&block, session).await {
                     Ok(rows) => {
                         *done = true;
-                        tracing::debug!(view = %sink.view.name, topic, partition, first, last, rows, "block inserted");
+                        let write_ms = writing.elapsed().as_secs_f64() * 1e3;
+                        tracing::debug!(view = %sink.view.name, topic, partition, first, last, rows, decode_ms, write_ms, "block inserted");
                     }
                     Err(e) => {
                         tracing::error!(view = %sink.view.name, topic, partition, first, last, error = %e, "insert failed; will retry");

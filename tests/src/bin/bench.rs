@@ -85,13 +85,16 @@ async fn main() {
 
     let dir = tempfile::tempdir().expect("temp dir");
     let lib = kafkahouse_tests::libchdb();
+    // BENCH_LOG_LEVEL=kafkahouse=debug shows each block's timing in the
+    // server log (printed at the end); quiet by default.
+    let log_level = std::env::var("BENCH_LOG_LEVEL").unwrap_or_else(|_| "warn".into());
     let server = Kafkahouse::start(
         &dir.path().join("data"),
         &[
             "--libchdb",
             lib.to_str().expect("utf-8 path"),
             "--log-level",
-            "warn",
+            &log_level,
         ],
     );
     let client = server.connect().await;
@@ -154,4 +157,7 @@ async fn main() {
         n as f64 / streaming.max(1e-9)
     );
     println!("kafkahouse peak RSS: {peak:.0} MiB");
+    if std::env::var_os("BENCH_LOG_LEVEL").is_some() {
+        eprintln!("{}", server.log());
+    }
 }
