@@ -17,6 +17,21 @@ use datafusion::logical_expr::{
 };
 use datafusion::prelude::SessionContext;
 
+/// The three accessors every function here shares.
+macro_rules! names_and_signature {
+    () => {
+        fn name(&self) -> &str {
+            &self.names.name
+        }
+        fn aliases(&self) -> &[String] {
+            &self.names.aliases
+        }
+        fn signature(&self) -> &Signature {
+            &self.signature
+        }
+    };
+}
+
 /// Registers every function of this module in `ctx`.
 pub fn register(ctx: &SessionContext) {
     let conversions: [(&str, DataType); 14] = [
@@ -117,15 +132,7 @@ struct Convert {
 }
 
 impl ScalarUDFImpl for Convert {
-    fn name(&self) -> &str {
-        &self.names.name
-    }
-    fn aliases(&self) -> &[String] {
-        &self.names.aliases
-    }
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
+    names_and_signature!();
     fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
         Ok(self.target.clone())
     }
@@ -146,15 +153,7 @@ struct StartOf {
 }
 
 impl ScalarUDFImpl for StartOf {
-    fn name(&self) -> &str {
-        &self.names.name
-    }
-    fn aliases(&self) -> &[String] {
-        &self.names.aliases
-    }
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
+    names_and_signature!();
     fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
         Ok(DataType::Timestamp(TimeUnit::Second, None))
     }
@@ -196,15 +195,7 @@ struct ToYyyymm {
 }
 
 impl ScalarUDFImpl for ToYyyymm {
-    fn name(&self) -> &str {
-        &self.names.name
-    }
-    fn aliases(&self) -> &[String] {
-        &self.names.aliases
-    }
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
+    names_and_signature!();
     fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
         Ok(DataType::UInt32)
     }
@@ -241,15 +232,7 @@ struct MultiIf {
 }
 
 impl ScalarUDFImpl for MultiIf {
-    fn name(&self) -> &str {
-        &self.names.name
-    }
-    fn aliases(&self) -> &[String] {
-        &self.names.aliases
-    }
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
+    names_and_signature!();
     fn return_type(&self, args: &[DataType]) -> Result<DataType> {
         if args.len() < 3 || args.len() % 2 == 0 {
             return exec_err!(
@@ -306,15 +289,7 @@ enum JsonKind {
 }
 
 impl ScalarUDFImpl for JsonExtract {
-    fn name(&self) -> &str {
-        &self.names.name
-    }
-    fn aliases(&self) -> &[String] {
-        &self.names.aliases
-    }
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
+    names_and_signature!();
     fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
         Ok(match self.kind {
             JsonKind::String | JsonKind::Raw => DataType::Utf8,
@@ -427,15 +402,7 @@ struct SplitByChar {
 }
 
 impl ScalarUDFImpl for SplitByChar {
-    fn name(&self) -> &str {
-        &self.names.name
-    }
-    fn aliases(&self) -> &[String] {
-        &self.names.aliases
-    }
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
+    names_and_signature!();
     fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
         Ok(DataType::List(Arc::new(arrow::datatypes::Field::new(
             "item",
@@ -485,15 +452,7 @@ struct Length {
 }
 
 impl ScalarUDFImpl for Length {
-    fn name(&self) -> &str {
-        &self.names.name
-    }
-    fn aliases(&self) -> &[String] {
-        &self.names.aliases
-    }
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
+    names_and_signature!();
     fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
         Ok(DataType::UInt64)
     }
