@@ -458,3 +458,41 @@ async fn sigkill_during_a_stream_loses_nothing() {
         "{total} rows for {ROWS}"
     );
 }
+
+/// `kafka_skip_broken_messages = N`: up to N unparsable messages per block
+/// are skipped and the rest of the block goes in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broken_messages_are_skipped_when_allowed() {
+    let broker = Broker::start();
+    broker.create_topic("events", 1);
+    let dir = tempfile::tempdir().unwrap();
+    let server = Kafkahouse::embedded(&dir.path().join("data"));
+    let client = server.connect().await;
+    run(
+        &client,
+        "CREATE TABLE dest (n UInt32) ENGINE = MergeTree ORDER BY n",
+    )
+    .await;
+    run(
+        &client,
+        &format!(
+            "CREATE TABLE q (n UInt32) ENGINE = Kafka('{}', 'events', 'g', 'JSONEachRow') \
+             SETTINGS kafka_skip_broken_messages = 1",
+            broker.bootstrap
+        ),
+    )
+    .await;
+    run(
+        &client,
+        "CREATE MATERIALIZED VIEW mv TO dest AS SELECT n FROM q",
+    )
+    .await;
+    let messages: Vec<String> = ["{\"n\":1}", "{\"n\":", "{\"n\":3}", "{\"n\":4}"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    broker.produce("events", 1, &messages).await;
+    let got = wait_for(&client, "SELECT sum(n) FROM dest", "8", WAIT).await;
+    assert_eq!(got, "8", "server log:\n{}", server.log());
+    assert!(server.log().contains("skipped broken messages"));
+}

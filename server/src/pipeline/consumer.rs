@@ -254,9 +254,15 @@ impl ConsumerTask {
         let last = messages.last().map(|m| m.offset).unwrap_or(0);
         let mut backoff = FIRST_BACKOFF;
         let started = Instant::now();
+        let skip = self.settings.skip_broken_messages;
         let block = loop {
-            match decoder.decode(topic, partition, messages) {
-                Ok(block) => break block,
+            match decoder.decode_skipping(topic, partition, messages, skip) {
+                Ok((block, skipped)) => {
+                    if skipped > 0 {
+                        tracing::warn!(table = %self.table.name, topic, partition, first, last, skipped, "skipped broken messages (kafka_skip_broken_messages)");
+                    }
+                    break block;
+                }
                 Err(e) => {
                     tracing::error!(table = %self.table.name, topic, partition, first, last, error = %e, "cannot decode block; nothing past it is committed");
                     wait(stop, backoff).await?;

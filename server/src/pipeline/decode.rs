@@ -142,6 +142,35 @@ impl BlockDecoder {
 }
 
 /// Feeds one message to the decoder, moving full batches to `batches`.
+impl BlockDecoder {
+    /// `decode`, skipping up to `max_broken` messages that cannot be parsed
+    /// (ClickHouse's `kafka_skip_broken_messages`, counted per block). Returns
+    /// the block and how many messages were skipped.
+    pub fn decode_skipping(
+        &self,
+        topic: &str,
+        partition: i32,
+        messages: &[Message],
+        max_broken: u64,
+    ) -> Result<(RecordBatch, usize), ChError> {
+        let whole = self.decode(topic, partition, messages);
+        if whole.is_ok() || max_broken == 0 {
+            return whole.map(|b| (b, 0));
+        }
+        // Only on failure: find the broken messages one by one.
+        let (good, broken): (Vec<&Message>, Vec<&Message>) = messages.iter().partition(|m| {
+            self.decode(topic, partition, std::slice::from_ref(*m))
+                .is_ok()
+        });
+        if broken.len() as u64 > max_broken {
+            return whole.map(|b| (b, 0));
+        }
+        let good: Vec<Message> = good.into_iter().cloned().collect();
+        let batch = self.decode(topic, partition, &good)?;
+        Ok((batch, broken.len()))
+    }
+}
+
 fn feed(
     decoder: &mut Decoder,
     payload: &[u8],
@@ -479,6 +508,26 @@ mod tests {
         assert_eq!(parse_datetime("2011-02-12T00:00:04Z"), Some(1_297_468_804));
         assert_eq!(parse_datetime("2011-13-12 00:00:04"), None);
         assert_eq!(parse_datetime("yesterday"), None);
+    }
+
+    #[test]
+    fn broken_messages_are_skipped_up_to_the_limit() {
+        let decoder = BlockDecoder::new(&columns());
+        let block = [
+            message(1, r#"{"number":1}"#),
+            message(2, r#"{"number":"#),
+            message(3, r#"{"number":3}"#),
+            message(4, "not json"),
+        ];
+        let (batch, skipped) = decoder.decode_skipping("t", 0, &block, 2).unwrap();
+        assert_eq!((batch.num_rows(), skipped), (2, 2));
+        let offsets = batch
+            .column(batch.schema().index_of("_offset").unwrap())
+            .clone();
+        assert_eq!(offsets.as_primitive::<UInt64Type>().values(), &[1, 3]);
+        // One more broken message than allowed fails the block, as without skipping.
+        assert!(decoder.decode_skipping("t", 0, &block, 1).is_err());
+        assert!(decoder.decode_skipping("t", 0, &block, 0).is_err());
     }
 
     #[test]
