@@ -64,12 +64,26 @@ impl ClientSession {
                 )),
                 None => None,
             },
-            Kind::Query { tables, .. } => {
+            Kind::Query { tables, format } => {
                 if let Some(table) = tables
                     .iter()
                     .find_map(|t| self.kafka_table(&self.qualify(t)))
                 {
                     return Err(self.direct_select(&table));
+                }
+                if crate::system_tables::reads_kafka_consumers(tables) {
+                    if format.is_some() {
+                        return Err(ChError::new(
+                            codes::NOT_IMPLEMENTED,
+                            "FORMAT is not supported on system.kafka_consumers",
+                        ));
+                    }
+                    let result = crate::system_tables::query_kafka_consumers(
+                        statement.sql,
+                        self.pipelines.consumers(),
+                    )
+                    .await?;
+                    return Ok(Some(Outcome::Rows(result)));
                 }
                 None
             }

@@ -8,6 +8,7 @@ mod frontend;
 mod kafka_statements;
 mod pipeline;
 mod session;
+mod system_tables;
 
 use std::fs::File;
 use std::path::Path;

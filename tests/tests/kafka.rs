@@ -196,6 +196,47 @@ async fn views_are_checked_when_created() {
         "['R2','R3','R4']"
     );
     assert_eq!(scalar(&client, "SELECT sum(n) FROM dest").await, "18");
+
+    // The consumer shows in system.kafka_consumers, with its partition,
+    // committed offset and lag (from librdkafka's statistics, every second).
+    let state = "SELECT assignments.partition_id, assignments.current_offset, assignments.lag \
+                 FROM system.kafka_consumers WHERE table = 'q'";
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let rows = kafkahouse_tests::rows(&client, state).await;
+        if rows
+            == vec![vec![
+                "[0]".to_string(),
+                "[4]".to_string(),
+                "[0]".to_string(),
+            ]]
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "consumer state: {rows:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // An insert that fails is retried, and its error is visible there.
+    run(&client, "DROP TABLE dest").await;
+    broker
+        .produce("events", 1, &[r#"{"n":9,"s":"x"}"#.to_string()])
+        .await;
+    let errors = "SELECT exceptions.text FROM system.kafka_consumers WHERE table = 'q'";
+    loop {
+        let text = scalar(&client, errors).await;
+        if text.contains("Code: 60.") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline + WAIT,
+            "exceptions: {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// The same flow against Debian's ClickHouse 18.16 over HTTP: blocks go as

@@ -17,6 +17,7 @@ use catalog::{KafkaTableDef, ViewDef};
 
 use super::decode::{BlockDecoder, Message};
 use super::sink::ViewSink;
+use super::status::{now, ConsumerStatus, StatsContext};
 use crate::backend::{Backend, BackendSession};
 use crate::error::ChError;
 
@@ -32,7 +33,10 @@ pub struct ConsumerTask {
     pub backend: Arc<dyn Backend>,
     /// 0-based number among the table's consumers, for the client id.
     pub index: u64,
+    pub status: Arc<ConsumerStatus>,
 }
+
+type KafkaConsumer = StreamConsumer<StatsContext>;
 
 /// Messages of one partition waiting to become a block.
 struct Pending {
@@ -60,6 +64,7 @@ impl ConsumerTask {
                 }
                 Err(e) => {
                     tracing::error!(%table, error = %e, "cannot start consuming; will retry");
+                    self.status.exception(e.to_string());
                     if wait(&mut stop, backoff).await.is_err() {
                         return;
                     }
@@ -71,7 +76,7 @@ impl ConsumerTask {
 
     async fn prepare(
         &self,
-    ) -> Result<(Box<dyn BackendSession>, Vec<ViewSink>, StreamConsumer), ChError> {
+    ) -> Result<(Box<dyn BackendSession>, Vec<ViewSink>, KafkaConsumer), ChError> {
         let mut session = self.backend.open_session().await?;
         let mut sinks = Vec::with_capacity(self.views.len());
         for view in &self.views {
@@ -89,13 +94,9 @@ impl ConsumerTask {
         Ok((session, sinks, consumer))
     }
 
-    fn consumer(&self) -> Result<StreamConsumer, ChError> {
+    fn consumer(&self) -> Result<KafkaConsumer, ChError> {
         let s = &self.settings;
-        let client_id = if s.client_id.is_empty() {
-            format!("kafkahouse-{}-{}", self.table.name, self.index)
-        } else {
-            s.client_id.clone()
-        };
+        let client_id = client_id(&self.table, s, self.index);
         let mut config = ClientConfig::new();
         config
             .set("bootstrap.servers", &s.broker_list)
@@ -110,7 +111,9 @@ impl ConsumerTask {
             // session times out: 10 s instead of librdkafka's 45 s lets a
             // restarted server resume sooner.
             .set("session.timeout.ms", "10000")
-            .set("heartbeat.interval.ms", "1000");
+            .set("heartbeat.interval.ms", "1000")
+            // Committed offsets and lag for system.kafka_consumers.
+            .set("statistics.interval.ms", "1000");
         if !s.security_protocol.is_empty() {
             config.set("security.protocol", &s.security_protocol);
         }
@@ -123,7 +126,11 @@ impl ConsumerTask {
         if !s.sasl_password.is_empty() {
             config.set("sasl.password", &s.sasl_password);
         }
-        let consumer: StreamConsumer = config.create().map_err(kafka_error)?;
+        let consumer: KafkaConsumer = config
+            .create_with_context(StatsContext {
+                status: self.status.clone(),
+            })
+            .map_err(kafka_error)?;
         let topics: Vec<&str> = s.topics.iter().map(String::as_str).collect();
         consumer.subscribe(&topics).map_err(kafka_error)?;
         Ok(consumer)
@@ -133,7 +140,7 @@ impl ConsumerTask {
         &self,
         mut session: Box<dyn BackendSession>,
         sinks: Vec<ViewSink>,
-        consumer: StreamConsumer,
+        consumer: KafkaConsumer,
         stop: &mut watch::Receiver<bool>,
     ) {
         let s = &self.settings;
@@ -149,8 +156,10 @@ impl ConsumerTask {
                 r = tokio::time::timeout(poll_timeout, consumer.recv()) => r,
             };
             let mut ready: Vec<(String, i32)> = Vec::new();
+            self.status.update(|s| s.last_poll_time = now());
             match received {
                 Ok(Ok(m)) => {
+                    self.status.update(|s| s.num_messages_read += 1);
                     let key = (m.topic().to_string(), m.partition());
                     let entry = pending.entry(key.clone()).or_insert_with(|| Pending {
                         messages: Vec::new(),
@@ -181,6 +190,7 @@ impl ConsumerTask {
                 }
                 Ok(Err(e)) => {
                     tracing::warn!(table = %self.table.name, error = %e, "kafka poll failed");
+                    self.status.exception(format!("Kafka: {e}"));
                     if wait(stop, FIRST_BACKOFF).await.is_err() {
                         return;
                     }
@@ -225,10 +235,17 @@ impl ConsumerTask {
                 match written {
                     Ok(()) => {
                         let next = block.messages.last().map(|m| m.offset + 1).unwrap_or(0);
-                        if let Err(e) = commit(&consumer, &key.0, key.1, next) {
-                            // The rows are in; the offsets will be committed with
-                            // the next block, or the block read again (at least once).
-                            tracing::warn!(table = %self.table.name, error = %e, "offset commit failed");
+                        match commit(&consumer, &key.0, key.1, next) {
+                            Ok(()) => self.status.update(|s| {
+                                s.num_commits += 1;
+                                s.last_commit_time = now();
+                            }),
+                            Err(e) => {
+                                // The rows are in; the offsets will be committed with
+                                // the next block, or the block read again (at least once).
+                                tracing::warn!(table = %self.table.name, error = %e, "offset commit failed");
+                                self.status.exception(e.to_string());
+                            }
                         }
                     }
                     Err(Interrupted::Stopped) => return,
@@ -265,6 +282,7 @@ impl ConsumerTask {
                 }
                 Err(e) => {
                     tracing::error!(table = %self.table.name, topic, partition, first, last, error = %e, "cannot decode block; nothing past it is committed");
+                    self.status.exception(e.to_string());
                     wait(stop, backoff).await?;
                     backoff = (backoff * 2).min(MAX_BACKOFF);
                 }
@@ -282,11 +300,14 @@ impl ConsumerTask {
                 match sink.write(&block, session).await {
                     Ok(rows) => {
                         *done = true;
+                        self.status.update(|s| s.rows_written += rows as u64);
                         let write_ms = writing.elapsed().as_secs_f64() * 1e3;
                         tracing::debug!(view = %sink.view.name, topic, partition, first, last, rows, decode_ms, write_ms, "block inserted");
                     }
                     Err(e) => {
                         tracing::error!(view = %sink.view.name, topic, partition, first, last, error = %e, "insert failed; will retry");
+                        self.status
+                            .exception(format!("view {}: {e}", sink.view.name));
                     }
                 }
             }
@@ -299,13 +320,17 @@ impl ConsumerTask {
     }
 }
 
+/// `kafka_client_id`, or one naming the table and the consumer's number.
+pub fn client_id(table: &KafkaTableDef, settings: &KafkaSettings, index: u64) -> String {
+    if settings.client_id.is_empty() {
+        format!("kafkahouse-{}-{index}", table.name)
+    } else {
+        settings.client_id.clone()
+    }
+}
+
 /// Commits `next` as the group's position in `topic[partition]`.
-fn commit(
-    consumer: &StreamConsumer,
-    topic: &str,
-    partition: i32,
-    next: i64,
-) -> Result<(), ChError> {
+fn commit(consumer: &KafkaConsumer, topic: &str, partition: i32, next: i64) -> Result<(), ChError> {
     let mut list = TopicPartitionList::new();
     list.add_partition_offset(topic, partition, Offset::Offset(next))
         .map_err(kafka_error)?;

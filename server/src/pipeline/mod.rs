@@ -5,8 +5,9 @@
 pub mod consumer;
 pub mod decode;
 pub mod sink;
+pub mod status;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use tokio::sync::{watch, Mutex};
@@ -16,6 +17,7 @@ use catalog::{Catalog, Definition, KafkaTableDef, QualifiedName, ViewDef};
 
 use crate::backend::Backend;
 use consumer::ConsumerTask;
+use status::{ConsumerState, ConsumerStatus};
 
 /// What a pipeline runs: a table and its views, exactly as in the catalog.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +37,9 @@ pub struct Pipelines {
     catalog: Arc<Catalog>,
     backend: Arc<dyn Backend>,
     running: Mutex<HashMap<QualifiedName, Running>>,
+    /// Consumers' status by table, readable without waiting for `running`
+    /// (which a DETACH holds while consumers finish their block).
+    statuses: std::sync::Mutex<BTreeMap<QualifiedName, Vec<Arc<ConsumerStatus>>>>,
 }
 
 impl Pipelines {
@@ -43,6 +48,7 @@ impl Pipelines {
             catalog,
             backend,
             running: Mutex::new(HashMap::new()),
+            statuses: std::sync::Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -59,6 +65,7 @@ impl Pipelines {
             .collect();
         for name in stale {
             if let Some(r) = running.remove(&name) {
+                self.statuses().remove(&name);
                 stop(r).await;
                 tracing::info!(table = %name, "stopped consuming");
             }
@@ -69,6 +76,23 @@ impl Pipelines {
             }
             running.insert(name, self.start(spec));
         }
+    }
+
+    /// Every running consumer's state, by table.
+    pub fn consumers(&self) -> Vec<(QualifiedName, ConsumerState)> {
+        self.statuses()
+            .iter()
+            .flat_map(|(name, consumers)| {
+                consumers.iter().map(move |c| (name.clone(), c.snapshot()))
+            })
+            .collect()
+    }
+
+    fn statuses(
+        &self,
+    ) -> std::sync::MutexGuard<'_, BTreeMap<QualifiedName, Vec<Arc<ConsumerStatus>>>> {
+        // Plain data behind the lock: still consistent after a panic elsewhere.
+        self.statuses.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Stops every pipeline (at shutdown).
@@ -93,18 +117,24 @@ impl Pipelines {
                 };
             }
         };
+        let mut statuses = Vec::new();
         let tasks = (0..settings.num_consumers)
             .map(|index| {
+                let status =
+                    ConsumerStatus::new(consumer::client_id(&spec.table, &settings, index));
+                statuses.push(status.clone());
                 let task = ConsumerTask {
                     table: spec.table.clone(),
                     views: spec.views.clone(),
                     settings: settings.clone(),
                     backend: self.backend.clone(),
                     index,
+                    status,
                 };
                 tokio::spawn(task.run(rx.clone()))
             })
             .collect();
+        self.statuses().insert(spec.table.name.clone(), statuses);
         Running {
             spec,
             stop: tx,

@@ -1,0 +1,107 @@
+//! What each consumer is doing, for `system.kafka_consumers`: its partitions
+//! with committed offsets and lag (from librdkafka's statistics), recent
+//! exceptions, and counters.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use rdkafka::client::ClientContext;
+use rdkafka::consumer::ConsumerContext;
+use rdkafka::statistics::Statistics;
+
+/// Exceptions kept per consumer (ClickHouse keeps the last 10 as well).
+const MAX_EXCEPTIONS: usize = 10;
+
+/// One assigned partition.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PartitionState {
+    /// The next offset the group will read (committed); -1 before any commit.
+    pub committed_offset: i64,
+    /// Messages in the partition past the committed offset.
+    pub lag: i64,
+}
+
+/// A snapshot of one consumer.
+#[derive(Debug, Clone, Default)]
+pub struct ConsumerState {
+    pub consumer_id: String,
+    pub assignments: BTreeMap<(String, i32), PartitionState>,
+    /// (Unix seconds, text), oldest first.
+    pub exceptions: VecDeque<(i64, String)>,
+    pub last_poll_time: i64,
+    pub num_messages_read: u64,
+    pub last_commit_time: i64,
+    pub num_commits: u64,
+    pub rows_written: u64,
+}
+
+/// Shared between a consumer task (which writes) and queries (which read).
+#[derive(Debug, Default)]
+pub struct ConsumerStatus(Mutex<ConsumerState>);
+
+impl ConsumerStatus {
+    pub fn new(consumer_id: String) -> Arc<Self> {
+        Arc::new(ConsumerStatus(Mutex::new(ConsumerState {
+            consumer_id,
+            ..ConsumerState::default()
+        })))
+    }
+
+    pub fn snapshot(&self) -> ConsumerState {
+        self.lock().clone()
+    }
+
+    pub fn update(&self, f: impl FnOnce(&mut ConsumerState)) {
+        f(&mut self.lock());
+    }
+
+    pub fn exception(&self, text: String) {
+        self.update(|s| {
+            s.exceptions.push_back((now(), text));
+            while s.exceptions.len() > MAX_EXCEPTIONS {
+                s.exceptions.pop_front();
+            }
+        });
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ConsumerState> {
+        // The state is plain data: a panic elsewhere cannot leave it invalid.
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// The consumer's librdkafka context: turns its periodic statistics into
+/// the partition list with committed offsets and lag.
+pub struct StatsContext {
+    pub status: Arc<ConsumerStatus>,
+}
+
+impl ClientContext for StatsContext {
+    fn stats(&self, statistics: Statistics) {
+        let mut assignments = BTreeMap::new();
+        for (topic, t) in &statistics.topics {
+            for (partition, p) in &t.partitions {
+                // -1 is librdkafka's internal "unassigned" partition.
+                if *partition >= 0 && p.desired {
+                    assignments.insert(
+                        (topic.clone(), *partition),
+                        PartitionState {
+                            committed_offset: p.committed_offset,
+                            lag: p.consumer_lag.max(0),
+                        },
+                    );
+                }
+            }
+        }
+        self.status.update(|s| s.assignments = assignments);
+    }
+}
+
+impl ConsumerContext for StatsContext {}

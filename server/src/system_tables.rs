@@ -1,0 +1,316 @@
+//! `system.kafka_consumers`: ClickHouse's table of Kafka consumers, answered
+//! by kafkahouse (which runs them), with a lag column ClickHouse lacks.
+//! Queries over it run in DataFusion on a snapshot.
+
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, AsArray, Int32Builder, Int64Builder, ListBuilder, RecordBatch, StringBuilder,
+    TimestampSecondArray, TimestampSecondBuilder, UInt64Array, UInt8Array,
+};
+use arrow::datatypes::{
+    DataType, Field, Int32Type, Int64Type, Schema, TimeUnit, UInt64Type, UInt8Type,
+};
+use datafusion::catalog::MemorySchemaProvider;
+use datafusion::common::TableReference;
+use datafusion::datasource::MemTable;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use sqlparser::tokenizer::Token;
+
+use catalog::{ChType, QualifiedName};
+use planner::ObjectName;
+
+use crate::error::{codes, ChError};
+use crate::executor::{ResultColumn, ResultSet};
+use crate::pipeline::status::ConsumerState;
+
+/// Whether a query reads `system.kafka_consumers`.
+pub fn reads_kafka_consumers(tables: &[ObjectName]) -> bool {
+    tables
+        .iter()
+        .any(|t| t.database.as_deref() == Some("system") && t.name == "kafka_consumers")
+}
+
+/// Columns whose ClickHouse names hold a dot; unquoted `a.b` in a query
+/// means them, not table `a`'s column `b`.
+const DOTTED: [&str; 6] = [
+    "assignments.topic",
+    "assignments.partition_id",
+    "assignments.current_offset",
+    "assignments.lag",
+    "exceptions.time",
+    "exceptions.text",
+];
+
+/// Runs `sql` over a snapshot of the consumers.
+pub async fn query_kafka_consumers(
+    sql: &str,
+    consumers: Vec<(QualifiedName, ConsumerState)>,
+) -> Result<ResultSet, ChError> {
+    let batch = snapshot(&consumers).map_err(internal)?;
+    let mut config = SessionConfig::new().with_target_partitions(1);
+    config.options_mut().sql_parser.enable_ident_normalization = false;
+    let ctx = SessionContext::new_with_config(config);
+    if let Some(catalog) = ctx.catalog("datafusion") {
+        catalog
+            .register_schema("system", Arc::new(MemorySchemaProvider::new()))
+            .map_err(internal)?;
+    }
+    let table = MemTable::try_new(batch.schema(), vec![vec![batch]]).map_err(internal)?;
+    ctx.register_table(
+        TableReference::partial("system", "kafka_consumers"),
+        Arc::new(table),
+    )
+    .map_err(internal)?;
+    let frame = ctx
+        .sql(&quote_dotted(sql))
+        .await
+        .map_err(|e| ChError::new(codes::SYNTAX_ERROR, format!("system.kafka_consumers: {e}")))?;
+    let batches = frame.collect().await.map_err(internal)?;
+    to_result(&batches)
+}
+
+/// `assignments.lag` → `"assignments.lag"`, so DataFusion reads one column.
+fn quote_dotted(sql: &str) -> String {
+    let tokens = planner::tokens::significant(sql);
+    let mut out = String::with_capacity(sql.len());
+    let mut last = 0;
+    let mut i = 0;
+    while i < tokens.len() {
+        if let (Some(a), Some(dot), Some(b)) = (tokens.get(i), tokens.get(i + 1), tokens.get(i + 2))
+        {
+            if let (Some(x), Token::Period, Some(y)) = (a.name(), &dot.token, b.name()) {
+                let name = format!("{x}.{y}");
+                if DOTTED.contains(&name.as_str()) {
+                    out.push_str(&sql[last..a.start]);
+                    out.push_str(&format!("\"{name}\""));
+                    last = b.end;
+                    i += 3;
+                    continue;
+                }
+            }
+        }
+        i += 1;
+    }
+    out.push_str(&sql[last..]);
+    out
+}
+
+fn snapshot(
+    consumers: &[(QualifiedName, ConsumerState)],
+) -> Result<RecordBatch, arrow::error::ArrowError> {
+    let strings = || ListBuilder::new(StringBuilder::new());
+    let mut database = StringBuilder::new();
+    let mut table = StringBuilder::new();
+    let mut consumer_id = StringBuilder::new();
+    let mut topics = strings();
+    let mut partitions = ListBuilder::new(Int32Builder::new());
+    let mut offsets = ListBuilder::new(Int64Builder::new());
+    let mut lags = ListBuilder::new(Int64Builder::new());
+    let mut exception_times = ListBuilder::new(TimestampSecondBuilder::new());
+    let mut exception_texts = strings();
+    let mut last_poll = Vec::new();
+    let mut read = Vec::new();
+    let mut last_commit = Vec::new();
+    let mut commits = Vec::new();
+    let mut written = Vec::new();
+    for (name, c) in consumers {
+        database.append_value(&name.database);
+        table.append_value(&name.name);
+        consumer_id.append_value(&c.consumer_id);
+        for ((topic, partition), state) in &c.assignments {
+            topics.values().append_value(topic);
+            partitions.values().append_value(*partition);
+            offsets.values().append_value(state.committed_offset);
+            lags.values().append_value(state.lag);
+        }
+        topics.append(true);
+        partitions.append(true);
+        offsets.append(true);
+        lags.append(true);
+        for (time, text) in &c.exceptions {
+            exception_times.values().append_value(*time);
+            exception_texts.values().append_value(text);
+        }
+        exception_times.append(true);
+        exception_texts.append(true);
+        last_poll.push(c.last_poll_time);
+        read.push(c.num_messages_read);
+        last_commit.push(c.last_commit_time);
+        commits.push(c.num_commits);
+        written.push(c.rows_written);
+    }
+    let columns: Vec<(&str, ArrayRef)> = vec![
+        ("database", Arc::new(database.finish())),
+        ("table", Arc::new(table.finish())),
+        ("consumer_id", Arc::new(consumer_id.finish())),
+        ("assignments.topic", Arc::new(topics.finish())),
+        ("assignments.partition_id", Arc::new(partitions.finish())),
+        ("assignments.current_offset", Arc::new(offsets.finish())),
+        ("assignments.lag", Arc::new(lags.finish())),
+        ("exceptions.time", Arc::new(exception_times.finish())),
+        ("exceptions.text", Arc::new(exception_texts.finish())),
+        (
+            "last_poll_time",
+            Arc::new(TimestampSecondArray::from(last_poll)),
+        ),
+        ("num_messages_read", Arc::new(UInt64Array::from(read))),
+        (
+            "last_commit_time",
+            Arc::new(TimestampSecondArray::from(last_commit)),
+        ),
+        ("num_commits", Arc::new(UInt64Array::from(commits))),
+        ("rows_written", Arc::new(UInt64Array::from(written))),
+        (
+            "is_currently_used",
+            Arc::new(UInt8Array::from(vec![1u8; consumers.len()])),
+        ),
+    ];
+    let schema = Schema::new(
+        columns
+            .iter()
+            .map(|(name, array)| Field::new(*name, array.data_type().clone(), true))
+            .collect::<Vec<_>>(),
+    );
+    RecordBatch::try_new(
+        Arc::new(schema),
+        columns.into_iter().map(|(_, a)| a).collect(),
+    )
+}
+
+/// Arrow results as ClickHouse-typed text.
+fn to_result(batches: &[RecordBatch]) -> Result<ResultSet, ChError> {
+    let Some(first) = batches.first() else {
+        return Ok(ResultSet::default());
+    };
+    let schema = first.schema();
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|f| ResultColumn {
+            name: f.name().clone(),
+            ty: Some(clickhouse_type(f.data_type())),
+        })
+        .collect();
+    let mut rows = Vec::new();
+    for batch in batches {
+        for row in 0..batch.num_rows() {
+            rows.push(
+                batch
+                    .columns()
+                    .iter()
+                    .map(|c| text(c, row, false))
+                    .collect(),
+            );
+        }
+    }
+    Ok(ResultSet { columns, rows })
+}
+
+fn clickhouse_type(data_type: &DataType) -> ChType {
+    match data_type {
+        DataType::UInt8 => ChType::UInt8,
+        DataType::Int32 => ChType::Int32,
+        DataType::Int64 => ChType::Int64,
+        DataType::UInt64 => ChType::UInt64,
+        DataType::Timestamp(TimeUnit::Second, _) => ChType::DateTime { timezone: None },
+        DataType::List(item) => ChType::Array(Box::new(clickhouse_type(item.data_type()))),
+        _ => ChType::String,
+    }
+}
+
+/// One value as ClickHouse prints it; inside arrays, strings and times are
+/// quoted.
+fn text(array: &dyn Array, row: usize, quoted: bool) -> Option<String> {
+    if array.is_null(row) {
+        return None;
+    }
+    let quote = |s: String| {
+        if quoted {
+            format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
+        } else {
+            s
+        }
+    };
+    Some(match array.data_type() {
+        DataType::UInt8 => array.as_primitive::<UInt8Type>().value(row).to_string(),
+        DataType::Int32 => array.as_primitive::<Int32Type>().value(row).to_string(),
+        DataType::Int64 => array.as_primitive::<Int64Type>().value(row).to_string(),
+        DataType::UInt64 => array.as_primitive::<UInt64Type>().value(row).to_string(),
+        DataType::Utf8 => quote(array.as_string::<i32>().value(row).to_string()),
+        DataType::Timestamp(TimeUnit::Second, _) => {
+            let seconds = array
+                .as_primitive::<arrow::datatypes::TimestampSecondType>()
+                .value(row);
+            quote(
+                chrono::DateTime::from_timestamp(seconds, 0)
+                    .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                    .unwrap_or_default(),
+            )
+        }
+        DataType::List(_) => {
+            let items = array.as_list::<i32>().value(row);
+            let parts: Vec<String> = (0..items.len())
+                .map(|i| text(items.as_ref(), i, true).unwrap_or_else(|| "NULL".into()))
+                .collect();
+            format!("[{}]", parts.join(","))
+        }
+        _ => arrow::util::display::array_value_to_string(array, row).unwrap_or_default(),
+    })
+}
+
+fn internal(e: impl std::fmt::Display) -> ChError {
+    ChError::new(codes::UNKNOWN_EXCEPTION, e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::status::PartitionState;
+
+    fn consumers() -> Vec<(QualifiedName, ConsumerState)> {
+        let mut state = ConsumerState {
+            consumer_id: "kafkahouse-db.q-0".into(),
+            num_messages_read: 10,
+            num_commits: 2,
+            ..ConsumerState::default()
+        };
+        state.assignments.insert(
+            ("github".into(), 0),
+            PartitionState {
+                committed_offset: 7,
+                lag: 3,
+            },
+        );
+        state.exceptions.push_back((0, "it's broken".into()));
+        vec![(QualifiedName::new("db", "q"), state)]
+    }
+
+    #[tokio::test]
+    async fn star_and_dotted_columns() {
+        let all = query_kafka_consumers("SELECT * FROM system.kafka_consumers", consumers())
+            .await
+            .unwrap();
+        assert_eq!(all.rows.len(), 1);
+        assert_eq!(all.columns[3].name, "assignments.topic");
+        assert_eq!(all.rows[0][3].as_deref(), Some("['github']"));
+        let picked = query_kafka_consumers(
+            "SELECT table, assignments.lag, exceptions.text FROM system.kafka_consumers WHERE database = 'db'",
+            consumers(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            picked.rows,
+            vec![vec![
+                Some("q".into()),
+                Some("[3]".into()),
+                Some("['it\\'s broken']".into())
+            ]]
+        );
+        assert_eq!(
+            picked.columns[1].ty,
+            Some(ChType::Array(Box::new(ChType::Int64)))
+        );
+    }
+}
