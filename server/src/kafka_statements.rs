@@ -69,7 +69,25 @@ impl ClientSession {
                     .iter()
                     .find_map(|t| self.kafka_table(&self.qualify(t)))
                 {
-                    return Err(self.direct_select(&table));
+                    if !self.direct_select_allowed(statement.sql) {
+                        return Err(ChError::new(
+                            codes::QUERY_NOT_ALLOWED,
+                            "Direct select is not allowed. To enable use setting `stream_like_engine_allow_direct_select`. (QUERY_NOT_ALLOWED)",
+                        ));
+                    }
+                    if tables.len() > 1 {
+                        return Err(ChError::new(
+                            codes::NOT_IMPLEMENTED,
+                            "A direct SELECT reads one Kafka table and nothing else",
+                        ));
+                    }
+                    let settings = table.settings().map_err(settings_error)?;
+                    let batches =
+                        crate::pipeline::direct_select::run(&table, &settings, statement.sql)
+                            .await?;
+                    return Ok(Some(Outcome::Rows(crate::system_tables::to_result(
+                        &batches,
+                    )?)));
                 }
                 if crate::system_tables::reads_kafka_consumers(tables) {
                     if format.is_some() {
@@ -133,26 +151,20 @@ impl ClientSession {
         }
     }
 
-    fn direct_select(&self, table: &KafkaTableDef) -> ChError {
-        let allowed = self
-            .state
-            .settings
-            .get("stream_like_engine_allow_direct_select")
-            .is_some_and(|v| v == "1" || v == "true");
-        if allowed {
-            ChError::new(
-                codes::NOT_IMPLEMENTED,
-                format!(
-                    "Direct SELECT from Kafka table {} is not supported yet",
-                    table.name
-                ),
-            )
-        } else {
-            ChError::new(
-                codes::QUERY_NOT_ALLOWED,
-                "Direct select is not allowed. To enable use setting `stream_like_engine_allow_direct_select`. (QUERY_NOT_ALLOWED)",
-            )
+    /// `stream_like_engine_allow_direct_select = 1` in the session (SET) or
+    /// in the query's own SETTINGS.
+    fn direct_select_allowed(&self, sql: &str) -> bool {
+        const SETTING: &str = "stream_like_engine_allow_direct_select";
+        let on = |v: &str| v == "1" || v.eq_ignore_ascii_case("true");
+        if self.state.settings.get(SETTING).is_some_and(|v| on(v)) {
+            return true;
         }
+        let tokens = planner::tokens::significant(sql);
+        tokens.windows(3).any(|w| {
+            w[0].name() == Some(SETTING)
+                && w[1].token == sqlparser::tokenizer::Token::Eq
+                && matches!(&w[2].token, sqlparser::tokenizer::Token::Number(n, _) if on(n))
+        })
     }
 
     async fn create_kafka_table(&mut self, sql: &str) -> Result<Outcome, ChError> {

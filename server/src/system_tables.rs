@@ -179,7 +179,7 @@ fn snapshot(
 }
 
 /// Arrow results as ClickHouse-typed text.
-fn to_result(batches: &[RecordBatch]) -> Result<ResultSet, ChError> {
+pub(crate) fn to_result(batches: &[RecordBatch]) -> Result<ResultSet, ChError> {
     let Some(first) = batches.first() else {
         return Ok(ResultSet::default());
     };

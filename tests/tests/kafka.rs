@@ -537,3 +537,51 @@ async fn broken_messages_are_skipped_when_allowed() {
     assert_eq!(got, "8", "server log:\n{}", server.log());
     assert!(server.log().contains("skipped broken messages"));
 }
+
+/// Direct SELECT from a Kafka table, allowed by the setting: it reads the
+/// messages available to the table's group; offsets move only with
+/// `kafka_commit_on_select = 1`, as in ClickHouse.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_select_reads_and_commits_only_when_asked() {
+    let broker = Broker::start();
+    broker.create_topic("events", 1);
+    let rows: Vec<String> = (1..=5).map(|n| format!(r#"{{"n":{n}}}"#)).collect();
+    broker.produce("events", 1, &rows).await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = Kafkahouse::embedded(&dir.path().join("data"));
+    let client = server.connect().await;
+    for (name, group, commit) in [("peek", "g1", 0), ("take", "g2", 1)] {
+        run(
+            &client,
+            &format!(
+                "CREATE TABLE {name} (n UInt32) ENGINE = Kafka('{}', 'events', '{group}', 'JSONEachRow') \
+                 SETTINGS kafka_commit_on_select = {commit}",
+                broker.bootstrap
+            ),
+        )
+        .await;
+    }
+    let refused = error_of(&client, "SELECT n FROM peek").await;
+    assert!(refused.starts_with("Code: 620."), "{refused}");
+
+    let select = |table: &str| {
+        format!("SELECT n, _offset AS o FROM {table} ORDER BY n LIMIT 3 SETTINGS stream_like_engine_allow_direct_select = 1")
+    };
+    let first = kafkahouse_tests::rows(&client, &select("peek")).await;
+    assert_eq!(
+        first.iter().map(|r| r[0].as_str()).collect::<Vec<_>>(),
+        ["1", "2", "3"]
+    );
+    // Not committed: the same messages again.
+    assert_eq!(
+        kafkahouse_tests::rows(&client, &select("peek")).await,
+        first
+    );
+
+    run(&client, "SET stream_like_engine_allow_direct_select = 1").await;
+    let taken = kafkahouse_tests::rows(&client, "SELECT count() AS c FROM take").await;
+    assert_eq!(taken, vec![vec!["5".to_string()]]);
+    // Committed: nothing is left for this group.
+    let again = kafkahouse_tests::rows(&client, "SELECT count() AS c FROM take").await;
+    assert_eq!(again, vec![vec!["0".to_string()]]);
+}

@@ -4,6 +4,7 @@
 
 pub mod consumer;
 pub mod decode;
+pub mod direct_select;
 pub mod sink;
 pub mod status;
 

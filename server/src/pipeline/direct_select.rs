@@ -1,0 +1,121 @@
+//! `SELECT ... FROM kafka_table` with `stream_like_engine_allow_direct_select
+//! = 1`: reads what the topic has for the table's group, runs the SELECT over
+//! it with DataFusion, and commits the offsets only with
+//! `kafka_commit_on_select = 1` (ClickHouse's behaviour: otherwise the
+//! messages are read again later).
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use arrow::array::RecordBatch;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::message::Message as _;
+use rdkafka::{Offset, TopicPartitionList};
+
+use catalog::kafka::KafkaSettings;
+use catalog::KafkaTableDef;
+use planner::ViewPlan;
+
+use super::decode::{BlockDecoder, Message};
+use crate::error::{codes, ChError};
+
+/// How long a direct SELECT waits for the first message (a group join
+/// alone takes seconds).
+const FIRST_MESSAGE_WAIT: Duration = Duration::from_secs(15);
+
+/// Reads up to `max_messages` available messages and runs `sql` over them.
+pub async fn run(
+    table: &KafkaTableDef,
+    settings: &KafkaSettings,
+    sql: &str,
+) -> Result<Vec<RecordBatch>, ChError> {
+    let consumer: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &settings.broker_list)
+        .set("group.id", &settings.group_name)
+        .set("client.id", format!("kafkahouse-{}-select", table.name))
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        // A short-lived member: if it cannot leave cleanly, it should not
+        // hold the group's partitions for long.
+        .set("session.timeout.ms", "6000")
+        .set("heartbeat.interval.ms", "1000")
+        .create()
+        .map_err(kafka_error)?;
+    let topics: Vec<&str> = settings.topics.iter().map(String::as_str).collect();
+    consumer.subscribe(&topics).map_err(kafka_error)?;
+
+    let poll = Duration::from_millis(settings.poll_timeout_ms);
+    let max_messages = settings.max_block_size as usize;
+    let started = Instant::now();
+    let mut by_partition: BTreeMap<(String, i32), Vec<Message>> = BTreeMap::new();
+    let mut read = 0usize;
+    while read < max_messages {
+        let wait = if read == 0 {
+            FIRST_MESSAGE_WAIT.saturating_sub(started.elapsed())
+        } else {
+            poll
+        };
+        if wait.is_zero() {
+            break;
+        }
+        match tokio::time::timeout(wait, consumer.recv()).await {
+            Ok(Ok(m)) => {
+                read += 1;
+                by_partition
+                    .entry((m.topic().to_string(), m.partition()))
+                    .or_default()
+                    .push(Message {
+                        payload: m.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+                        key: m.key().map(<[u8]>::to_vec),
+                        offset: m.offset(),
+                        timestamp_ms: m.timestamp().to_millis(),
+                        headers: Vec::new(),
+                    });
+            }
+            Ok(Err(e)) => return Err(kafka_error(e)),
+            // Nothing more for now: the SELECT answers with what it has.
+            Err(_) => break,
+        }
+    }
+
+    let decoder = BlockDecoder::new(&table.columns);
+    let plan = ViewPlan::new(sql, &table.name.database, &table.name.name, &table.columns)
+        .await
+        .map_err(|e| ChError::new(e.code, e.message))?;
+    let mut out = Vec::new();
+    for ((topic, partition), messages) in &by_partition {
+        let block = decoder.decode(topic, *partition, messages)?;
+        out.extend(
+            plan.run(block)
+                .await
+                .map_err(|e| ChError::new(e.code, e.message))?,
+        );
+    }
+    if by_partition.is_empty() {
+        let empty = decoder.decode("", 0, &[])?;
+        out.extend(
+            plan.run(empty)
+                .await
+                .map_err(|e| ChError::new(e.code, e.message))?,
+        );
+    }
+
+    if settings.commit_on_select && !by_partition.is_empty() {
+        let mut list = TopicPartitionList::new();
+        for ((topic, partition), messages) in &by_partition {
+            if let Some(last) = messages.last() {
+                list.add_partition_offset(topic, *partition, Offset::Offset(last.offset + 1))
+                    .map_err(kafka_error)?;
+            }
+        }
+        tokio::task::block_in_place(|| consumer.commit(&list, CommitMode::Sync))
+            .map_err(kafka_error)?;
+    }
+    Ok(out)
+}
+
+fn kafka_error(e: rdkafka::error::KafkaError) -> ChError {
+    ChError::new(codes::KAFKA_ERROR, format!("Kafka: {e}"))
+}
