@@ -536,6 +536,26 @@ async fn broken_messages_are_skipped_when_allowed() {
     let got = wait_for(&client, "SELECT sum(n) FROM dest", "8", WAIT).await;
     assert_eq!(got, "8", "server log:\n{}", server.log());
     assert!(server.log().contains("skipped broken messages"));
+
+    // "Modify Kafka engine settings": drop and re-create the Kafka table;
+    // its view resumes by itself from the group's offsets.
+    run(&client, "DROP TABLE q").await;
+    run(
+        &client,
+        &format!(
+            "CREATE TABLE q (n UInt32) ENGINE = Kafka('{}', 'events', 'g', 'JSONEachRow') \
+             SETTINGS kafka_max_block_size = 10",
+            broker.bootstrap
+        ),
+    )
+    .await;
+    broker
+        .produce("events", 1, &["{\"n\":10}".to_string()])
+        .await;
+    assert_eq!(
+        wait_for(&client, "SELECT sum(n) FROM dest", "18", WAIT).await,
+        "18"
+    );
 }
 
 /// Direct SELECT from a Kafka table, allowed by the setting: it reads the
