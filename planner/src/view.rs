@@ -376,6 +376,20 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn count_without_arguments_counts_rows_per_block() {
+        let plan = ViewPlan::new("SELECT count() AS c FROM q", "db", "q", &columns())
+            .await
+            .unwrap();
+        let out = plan.run(block()).await.unwrap();
+        let c = out[0]
+            .column(0)
+            .as_any()
+            .downcast_ref::<arrow::array::Int64Array>()
+            .unwrap();
+        assert_eq!(c.value(0), 3);
+    }
+
+    #[tokio::test]
     async fn unknown_columns_fail_at_plan_time() {
         let e = ViewPlan::new(
             "SELECT nope FROM github_queue",
