@@ -6,6 +6,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use arrow::array::RecordBatch;
+use futures::StreamExt;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::{Headers, Message as _};
@@ -144,7 +146,7 @@ impl ConsumerTask {
         stop: &mut watch::Receiver<bool>,
     ) {
         let s = &self.settings;
-        let decoder = BlockDecoder::new(&self.table.columns);
+        let decoder = Arc::new(BlockDecoder::new(&self.table.columns));
         let poll_timeout = Duration::from_millis(s.poll_timeout_ms);
         let flush_interval = Duration::from_millis(s.flush_interval_ms);
         let max_block = s.max_block_size as usize;
@@ -214,18 +216,41 @@ impl ConsumerTask {
             if !ready.is_empty() {
                 tracing::debug!(table = %self.table.name, blocks = ready.len(), "blocks ready");
             }
-            for key in ready {
-                let Some(block) = pending.remove(&key) else {
-                    continue;
+            let jobs: Vec<((String, i32), Vec<Message>)> = ready
+                .into_iter()
+                .filter_map(|key| pending.remove(&key).map(|p| (key, p.messages)))
+                .filter(|(_, messages)| !messages.is_empty())
+                .collect();
+            // Blocks are decoded on the blocking pool, the next one while the
+            // current one is inserted; they are still written and committed
+            // one at a time, in order.
+            let skip = self.settings.skip_broken_messages;
+            let mut decoded = futures::stream::iter(jobs)
+                .map(|(key, messages)| {
+                    let decoder = decoder.clone();
+                    async move {
+                        tokio::task::spawn_blocking(move || {
+                            let started = Instant::now();
+                            let result = decoder.decode_skipping(&key.0, key.1, &messages, skip);
+                            let ms = started.elapsed().as_secs_f64() * 1e3;
+                            (key, messages, result, ms)
+                        })
+                        .await
+                    }
+                })
+                .buffered(2);
+            while let Some(joined) = decoded.next().await {
+                let Ok((key, messages, first_try, decode_ms)) = joined else {
+                    // A decode task that panicked: its block is read again later.
+                    tracing::error!(table = %self.table.name, "a decode task failed; stopping this consumer");
+                    return;
                 };
-                if block.messages.is_empty() {
-                    continue;
-                }
                 let written = self
                     .write_block(
                         &key.0,
                         key.1,
-                        &block.messages,
+                        &messages,
+                        (first_try, decode_ms),
                         &decoder,
                         &sinks,
                         session.as_mut(),
@@ -234,7 +259,7 @@ impl ConsumerTask {
                     .await;
                 match written {
                     Ok(()) => {
-                        let next = block.messages.last().map(|m| m.offset + 1).unwrap_or(0);
+                        let next = messages.last().map(|m| m.offset + 1).unwrap_or(0);
                         match commit(&consumer, &key.0, key.1, next) {
                             Ok(()) => self.status.update(|s| {
                                 s.num_commits += 1;
@@ -262,6 +287,7 @@ impl ConsumerTask {
         topic: &str,
         partition: i32,
         messages: &[Message],
+        first_try: (Result<(RecordBatch, usize), ChError>, f64),
         decoder: &BlockDecoder,
         sinks: &[ViewSink],
         session: &mut dyn BackendSession,
@@ -270,10 +296,10 @@ impl ConsumerTask {
         let first = messages.first().map(|m| m.offset).unwrap_or(0);
         let last = messages.last().map(|m| m.offset).unwrap_or(0);
         let mut backoff = FIRST_BACKOFF;
-        let started = Instant::now();
         let skip = self.settings.skip_broken_messages;
+        let (mut attempt, decode_ms) = first_try;
         let block = loop {
-            match decoder.decode_skipping(topic, partition, messages, skip) {
+            match attempt {
                 Ok((block, skipped)) => {
                     if skipped > 0 {
                         tracing::warn!(table = %self.table.name, topic, partition, first, last, skipped, "skipped broken messages (kafka_skip_broken_messages)");
@@ -285,10 +311,10 @@ impl ConsumerTask {
                     self.status.exception(e.to_string());
                     wait(stop, backoff).await?;
                     backoff = (backoff * 2).min(MAX_BACKOFF);
+                    attempt = decoder.decode_skipping(topic, partition, messages, skip);
                 }
             }
         };
-        let decode_ms = started.elapsed().as_secs_f64() * 1e3;
         let mut done = vec![false; sinks.len()];
         backoff = FIRST_BACKOFF;
         loop {
