@@ -32,6 +32,55 @@ async fn run(client: &tokio_postgres::Client, sql: &str) {
         .unwrap_or_else(|e| panic!("{sql}\n  failed: {}", error_text(&e)));
 }
 
+/// A broker with one topic and a kafkahouse on the embedded engine.
+struct Setup {
+    broker: Broker,
+    server: Kafkahouse,
+    client: tokio_postgres::Client,
+    _dir: tempfile::TempDir,
+}
+
+impl Setup {
+    async fn new(topic: &str, partitions: i32) -> Setup {
+        let broker = Broker::start();
+        broker.create_topic(topic, partitions);
+        let dir = tempfile::tempdir().unwrap();
+        let server = Kafkahouse::embedded(&dir.path().join("data"));
+        let client = server.connect().await;
+        Setup {
+            broker,
+            server,
+            client,
+            _dir: dir,
+        }
+    }
+}
+
+/// The tutorial's "Adding Kafka metadata" steps: detach, add the columns,
+/// drop the view, attach, and re-create the view with virtual columns.
+async fn add_kafka_metadata(client: &tokio_postgres::Client) {
+    run(client, "DETACH TABLE github_queue;").await;
+    run(
+        client,
+        "ALTER TABLE github\n   ADD COLUMN topic String,\n   ADD COLUMN partition UInt64;",
+    )
+    .await;
+    run(client, "DROP VIEW github_mv;").await;
+    run(client, "ATTACH TABLE github_queue;").await;
+    run(
+        client,
+        "CREATE MATERIALIZED VIEW github_mv TO github AS\nSELECT *, _topic AS topic, _partition as partition\nFROM github_queue;",
+    )
+    .await;
+}
+
+/// Distinct rows of `github`: equal to the rows produced when none was lost.
+async fn distinct_rows(client: &tokio_postgres::Client) -> String {
+    scalar(client, DISTINCT).await
+}
+
+const DISTINCT: &str = "SELECT uniqExact(comment_id, created_at, title) FROM github";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tutorial_kafka_to_clickhouse() {
     let broker = Broker::start();
@@ -57,14 +106,7 @@ async fn tutorial_kafka_to_clickhouse() {
     let got = wait_for(&client, count, "2000", WAIT).await;
     assert_eq!(got, "2000", "server log:\n{}", server.log());
     // Every row exactly once: no duplicates across partitions and blocks.
-    assert_eq!(
-        scalar(
-            &client,
-            "SELECT uniqExact(comment_id, created_at, title) FROM github"
-        )
-        .await,
-        "2000"
-    );
+    assert_eq!(distinct_rows(&client).await, "2000");
 
     // DETACH stops consumption; offsets stay with the group.
     run(&client, "DETACH TABLE github_queue;").await;
@@ -78,19 +120,7 @@ async fn tutorial_kafka_to_clickhouse() {
 
     // "Adding Kafka metadata": detach, alter, re-create the view with
     // virtual columns, attach.
-    run(&client, "DETACH TABLE github_queue;").await;
-    run(
-        &client,
-        "ALTER TABLE github\n   ADD COLUMN topic String,\n   ADD COLUMN partition UInt64;",
-    )
-    .await;
-    run(&client, "DROP VIEW github_mv;").await;
-    run(&client, "ATTACH TABLE github_queue;").await;
-    run(
-        &client,
-        "CREATE MATERIALIZED VIEW github_mv TO github AS\nSELECT *, _topic AS topic, _partition as partition\nFROM github_queue;",
-    )
-    .await;
+    add_kafka_metadata(&client).await;
     broker
         .produce("github", PARTITIONS, &github::rows(1, 3_000, 3_500))
         .await;
@@ -118,23 +148,17 @@ async fn tutorial_kafka_to_clickhouse() {
     let server = Kafkahouse::embedded(&data);
     let client = server.connect_to("KafkaEngine").await;
     assert_eq!(wait_for(&client, count, "4000", WAIT).await, "4000");
-    assert_eq!(
-        scalar(
-            &client,
-            "SELECT uniqExact(comment_id, created_at, title) FROM github"
-        )
-        .await,
-        "4000"
-    );
+    assert_eq!(distinct_rows(&client).await, "4000");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn views_are_checked_when_created() {
-    let broker = Broker::start();
-    broker.create_topic("events", 1);
-    let dir = tempfile::tempdir().unwrap();
-    let server = Kafkahouse::embedded(&dir.path().join("data"));
-    let client = server.connect().await;
+    let Setup {
+        broker,
+        server,
+        client,
+        _dir,
+    } = Setup::new("events", 1).await;
     run(
         &client,
         "CREATE TABLE dest (n UInt32, s String) ENGINE = MergeTree ORDER BY n",
@@ -274,14 +298,7 @@ async fn tutorial_kafka_to_clickhouse_18() {
     let count = "SELECT count() FROM github";
     let got = wait_for(&client, count, "1000", WAIT).await;
     assert_eq!(got, "1000", "server log:\n{}", server.log());
-    assert_eq!(
-        scalar(
-            &client,
-            "SELECT uniqExact(comment_id, created_at, title) FROM github"
-        )
-        .await,
-        "1000"
-    );
+    assert_eq!(distinct_rows(&client).await, "1000");
     // Dates and enums arrived as values, not defaults.
     assert_eq!(
         scalar(
@@ -292,19 +309,7 @@ async fn tutorial_kafka_to_clickhouse_18() {
         "0"
     );
 
-    run(&client, "DETACH TABLE github_queue;").await;
-    run(
-        &client,
-        "ALTER TABLE github ADD COLUMN topic String, ADD COLUMN partition UInt64;",
-    )
-    .await;
-    run(&client, "DROP VIEW github_mv;").await;
-    run(&client, "ATTACH TABLE github_queue;").await;
-    run(
-        &client,
-        "CREATE MATERIALIZED VIEW github_mv TO github AS\nSELECT *, _topic AS topic, _partition as partition\nFROM github_queue;",
-    )
-    .await;
+    add_kafka_metadata(&client).await;
     broker
         .produce("github", PARTITIONS, &github::rows(2, 1_000, 1_100))
         .await;
@@ -489,8 +494,7 @@ async fn sigkill_during_a_stream_loses_nothing() {
 
     let server = Kafkahouse::embedded(&data);
     let client = server.connect_to("KafkaEngine").await;
-    let distinct = "SELECT uniqExact(comment_id, created_at, title) FROM github";
-    let got = wait_for(&client, distinct, &ROWS.to_string(), WAIT).await;
+    let got = wait_for(&client, DISTINCT, &ROWS.to_string(), WAIT).await;
     assert_eq!(got, ROWS.to_string(), "server log:\n{}", server.log());
     let total: u64 = scalar(&client, count).await.parse().unwrap();
     // At most the blocks in flight at the kill are doubled.
@@ -504,11 +508,12 @@ async fn sigkill_during_a_stream_loses_nothing() {
 /// are skipped and the rest of the block goes in.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broken_messages_are_skipped_when_allowed() {
-    let broker = Broker::start();
-    broker.create_topic("events", 1);
-    let dir = tempfile::tempdir().unwrap();
-    let server = Kafkahouse::embedded(&dir.path().join("data"));
-    let client = server.connect().await;
+    let Setup {
+        broker,
+        server,
+        client,
+        _dir,
+    } = Setup::new("events", 1).await;
     run(
         &client,
         "CREATE TABLE dest (n UInt32) ENGINE = MergeTree ORDER BY n",
