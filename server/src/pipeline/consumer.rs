@@ -151,6 +151,8 @@ impl ConsumerTask {
         let flush_interval = Duration::from_millis(s.flush_interval_ms);
         let max_block = s.max_block_size as usize;
         let mut pending: HashMap<(String, i32), Pending> = HashMap::new();
+        // Messages held in `pending`.
+        let mut waiting = 0usize;
         loop {
             let received = tokio::select! {
                 biased;
@@ -186,8 +188,11 @@ impl ConsumerTask {
                             })
                             .unwrap_or_default(),
                     });
-                    if entry.messages.len() >= max_block {
-                        ready.push(key);
+                    waiting += 1;
+                    // kafka_max_block_size bounds what one consumer holds, as
+                    // in ClickHouse: across its partitions, not per partition.
+                    if waiting >= max_block {
+                        ready.extend(pending.keys().cloned());
                     }
                 }
                 Ok(Err(e)) => {
@@ -219,6 +224,7 @@ impl ConsumerTask {
             let jobs: Vec<((String, i32), Vec<Message>)> = ready
                 .into_iter()
                 .filter_map(|key| pending.remove(&key).map(|p| (key, p.messages)))
+                .inspect(|(_, messages)| waiting -= messages.len())
                 .filter(|(_, messages)| !messages.is_empty())
                 .collect();
             // Blocks are decoded on the blocking pool, the next one while the
