@@ -222,12 +222,34 @@ fn parse_select(select_sql: &str, columns: &[ColumnDef]) -> Result<DfStatement, 
                     parts.push(Ident::with_quote('"', &c.name));
                     SelectItem::UnnamedExpr(Expr::CompoundIdentifier(parts))
                 })),
+                SelectItem::UnnamedExpr(expr) => {
+                    projection.push(SelectItem::UnnamedExpr(array_join(expr)))
+                }
+                SelectItem::ExprWithAlias { expr, alias } => {
+                    projection.push(SelectItem::ExprWithAlias {
+                        expr: array_join(expr),
+                        alias,
+                    })
+                }
                 other => projection.push(other),
             }
         }
         select.projection = projection;
     }
     Ok(DfStatement::Statement(statement))
+}
+
+/// `arrayJoin(x)` as a whole SELECT item is DataFusion's `unnest(x)`: one
+/// row per element, the other columns repeated. (Nested inside another
+/// expression it is left alone, and DataFusion reports it as unknown.)
+fn array_join(expr: Expr) -> Expr {
+    match expr {
+        Expr::Function(mut f) if f.name.to_string().eq_ignore_ascii_case("arrayJoin") => {
+            f.name = sqlparser::ast::ObjectName::from(vec![Ident::new("unnest")]);
+            Expr::Function(f)
+        }
+        other => other,
+    }
 }
 
 fn plan_error(e: &datafusion::error::DataFusionError) -> ViewError {
@@ -387,6 +409,57 @@ mod tests {
             .downcast_ref::<arrow::array::Int64Array>()
             .unwrap();
         assert_eq!(c.value(0), 3);
+    }
+
+    #[tokio::test]
+    async fn array_join_gives_a_row_per_element() {
+        let columns = vec![
+            ColumnDef {
+                name: "id".into(),
+                ty: ChType::UInt32,
+            },
+            ColumnDef {
+                name: "labels".into(),
+                ty: ChType::parse("Array(String)").unwrap(),
+            },
+        ];
+        let plan = ViewPlan::new(
+            "SELECT id, arrayJoin(labels) AS label FROM q",
+            "db",
+            "q",
+            &columns,
+        )
+        .await
+        .unwrap();
+        let schema = source_schema(&columns);
+        let mut labels = arrow::array::ListBuilder::new(arrow::array::StringBuilder::new())
+            .with_field(Arc::new(Field::new("item", DataType::Utf8, false)));
+        for row in [vec!["a", "b"], vec![], vec!["c"]] {
+            for v in row {
+                labels.values().append_value(v);
+            }
+            labels.append(true);
+        }
+        let arrays: Vec<ArrayRef> = schema
+            .fields()
+            .iter()
+            .map(|f| match f.name().as_str() {
+                "id" => Arc::new(arrow::array::UInt32Array::from(vec![1, 2, 3])) as ArrayRef,
+                "labels" => Arc::new(labels.finish()) as ArrayRef,
+                _ => arrow::array::new_null_array(f.data_type(), 3),
+            })
+            .collect();
+        let nullable: Vec<Field> = schema
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone().with_nullable(true))
+            .collect();
+        let block = RecordBatch::try_new(Arc::new(Schema::new(nullable)), arrays).unwrap();
+        let out = plan.run(block).await.unwrap();
+        let out = arrow::compute::concat_batches(&plan.output_schema(), &out).unwrap();
+        let labels = arrow::compute::cast(out.column(1), &DataType::Utf8).unwrap();
+        let labels = labels.as_any().downcast_ref::<StringArray>().unwrap();
+        assert_eq!(labels.iter().flatten().collect::<Vec<_>>(), ["a", "b", "c"]);
     }
 
     #[tokio::test]
