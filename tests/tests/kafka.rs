@@ -610,3 +610,34 @@ async fn direct_select_reads_and_commits_only_when_asked() {
     let again = kafkahouse_tests::rows(&client, "SELECT count() AS c FROM take").await;
     assert_eq!(again, vec![vec!["0".to_string()]]);
 }
+
+/// The same consumption against tansu, an independent Kafka-protocol
+/// broker: group join, resume after DETACH/ATTACH, exact counts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tutorial_on_an_independent_broker() {
+    let broker = Broker::tansu();
+    broker.create_topic("github", 3);
+    broker.produce("github", 3, &github::rows(4, 0, 600)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = Kafkahouse::embedded(&dir.path().join("data"));
+    let client = server.connect().await;
+    run(&client, "CREATE DATABASE KafkaEngine;").await;
+    run(&client, "USE KafkaEngine;").await;
+    run(&client, &fixture("sql/github_mergetree.sql")).await;
+    run(&client, &github_queue(&broker.bootstrap)).await;
+    run(
+        &client,
+        "CREATE MATERIALIZED VIEW github_mv TO github AS SELECT * FROM github_queue;",
+    )
+    .await;
+    let count = "SELECT count() FROM github";
+    let got = wait_for(&client, count, "600", WAIT).await;
+    assert_eq!(got, "600", "server log:\n{}", server.log());
+    run(&client, "DETACH TABLE github_queue;").await;
+    broker
+        .produce("github", 3, &github::rows(4, 600, 700))
+        .await;
+    run(&client, "ATTACH TABLE github_queue;").await;
+    assert_eq!(wait_for(&client, count, "700", WAIT).await, "700");
+    assert_eq!(distinct_rows(&client).await, "700");
+}
