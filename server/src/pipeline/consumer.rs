@@ -10,7 +10,7 @@ use arrow::array::RecordBatch;
 use futures::StreamExt;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
-use rdkafka::message::{Headers, Message as _};
+use rdkafka::message::Message as _;
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::watch;
 
@@ -98,17 +98,8 @@ impl ConsumerTask {
 
     fn consumer(&self) -> Result<KafkaConsumer, ChError> {
         let s = &self.settings;
-        let client_id = client_id(&self.table, s, self.index);
-        let mut config = ClientConfig::new();
+        let mut config = consumer_config(s, &client_id(&self.table, s, self.index));
         config
-            .set("bootstrap.servers", &s.broker_list)
-            .set("group.id", &s.group_name)
-            .set("client.id", &client_id)
-            // Offsets are committed by hand, after the inserts.
-            .set("enable.auto.commit", "false")
-            .set("enable.auto.offset.store", "false")
-            // A new group reads the topic from the start, as ClickHouse does.
-            .set("auto.offset.reset", "earliest")
             // A consumer that died (SIGKILL) holds its partitions until the
             // session times out: 10 s instead of librdkafka's 45 s lets a
             // restarted server resume sooner.
@@ -116,18 +107,6 @@ impl ConsumerTask {
             .set("heartbeat.interval.ms", "1000")
             // Committed offsets and lag for system.kafka_consumers.
             .set("statistics.interval.ms", "1000");
-        if !s.security_protocol.is_empty() {
-            config.set("security.protocol", &s.security_protocol);
-        }
-        if !s.sasl_mechanism.is_empty() {
-            config.set("sasl.mechanism", &s.sasl_mechanism);
-        }
-        if !s.sasl_username.is_empty() {
-            config.set("sasl.username", &s.sasl_username);
-        }
-        if !s.sasl_password.is_empty() {
-            config.set("sasl.password", &s.sasl_password);
-        }
         let consumer: KafkaConsumer = config
             .create_with_context(StatsContext {
                 status: self.status.clone(),
@@ -169,25 +148,7 @@ impl ConsumerTask {
                         messages: Vec::new(),
                         since: Instant::now(),
                     });
-                    entry.messages.push(Message {
-                        payload: m.payload().map(<[u8]>::to_vec).unwrap_or_default(),
-                        key: m.key().map(<[u8]>::to_vec),
-                        offset: m.offset(),
-                        timestamp_ms: m.timestamp().to_millis(),
-                        headers: m
-                            .headers()
-                            .map(|h| {
-                                h.iter()
-                                    .map(|h| {
-                                        (
-                                            h.key.to_string(),
-                                            h.value.map(<[u8]>::to_vec).unwrap_or_default(),
-                                        )
-                                    })
-                                    .collect()
-                            })
-                            .unwrap_or_default(),
-                    });
+                    entry.messages.push(Message::from_kafka(&m));
                     waiting += 1;
                     // kafka_max_block_size bounds what one consumer holds, as
                     // in ClickHouse: across its partitions, not per partition.
@@ -352,6 +313,31 @@ impl ConsumerTask {
     }
 }
 
+/// What every consumer of a Kafka table is configured with: its brokers,
+/// group and security settings, manual commits, and a new group starting at
+/// the earliest offset (as ClickHouse does).
+pub fn consumer_config(settings: &KafkaSettings, client_id: &str) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", &settings.broker_list)
+        .set("group.id", &settings.group_name)
+        .set("client.id", client_id)
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest");
+    for (key, value) in [
+        ("security.protocol", &settings.security_protocol),
+        ("sasl.mechanism", &settings.sasl_mechanism),
+        ("sasl.username", &settings.sasl_username),
+        ("sasl.password", &settings.sasl_password),
+    ] {
+        if !value.is_empty() {
+            config.set(key, value);
+        }
+    }
+    config
+}
+
 /// `kafka_client_id`, or one naming the table and the consumer's number.
 pub fn client_id(table: &KafkaTableDef, settings: &KafkaSettings, index: u64) -> String {
     if settings.client_id.is_empty() {
@@ -381,6 +367,6 @@ async fn wait(stop: &mut watch::Receiver<bool>, duration: Duration) -> Result<()
     }
 }
 
-fn kafka_error(e: rdkafka::error::KafkaError) -> ChError {
+pub(crate) fn kafka_error(e: rdkafka::error::KafkaError) -> ChError {
     ChError::new(crate::error::codes::KAFKA_ERROR, format!("Kafka: {e}"))
 }

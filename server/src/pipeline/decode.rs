@@ -27,6 +27,32 @@ pub struct Message {
     pub headers: Vec<(String, Vec<u8>)>,
 }
 
+impl Message {
+    /// Copies what the pipeline needs out of a consumed message.
+    pub fn from_kafka(m: &rdkafka::message::BorrowedMessage<'_>) -> Message {
+        use rdkafka::message::{Headers, Message as _};
+        Message {
+            payload: m.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+            key: m.key().map(<[u8]>::to_vec),
+            offset: m.offset(),
+            timestamp_ms: m.timestamp().to_millis(),
+            headers: m
+                .headers()
+                .map(|h| {
+                    h.iter()
+                        .map(|h| {
+                            (
+                                h.key.to_string(),
+                                h.value.map(<[u8]>::to_vec).unwrap_or_default(),
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }
+    }
+}
+
 /// Decodes blocks of one partition of one topic.
 pub struct BlockDecoder {
     columns: Vec<ColumnDef>,

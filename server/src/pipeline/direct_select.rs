@@ -8,7 +8,6 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use arrow::array::RecordBatch;
-use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::Message as _;
 use rdkafka::{Offset, TopicPartitionList};
@@ -17,8 +16,9 @@ use catalog::kafka::KafkaSettings;
 use catalog::KafkaTableDef;
 use planner::ViewPlan;
 
+use super::consumer::{consumer_config, kafka_error};
 use super::decode::{BlockDecoder, Message};
-use crate::error::{codes, ChError};
+use crate::error::ChError;
 
 /// How long a direct SELECT waits for the first message (a group join
 /// alone takes seconds).
@@ -30,19 +30,14 @@ pub async fn run(
     settings: &KafkaSettings,
     sql: &str,
 ) -> Result<Vec<RecordBatch>, ChError> {
-    let consumer: StreamConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &settings.broker_list)
-        .set("group.id", &settings.group_name)
-        .set("client.id", format!("kafkahouse-{}-select", table.name))
-        .set("enable.auto.commit", "false")
-        .set("enable.auto.offset.store", "false")
-        .set("auto.offset.reset", "earliest")
-        // A short-lived member: if it cannot leave cleanly, it should not
-        // hold the group's partitions for long.
-        .set("session.timeout.ms", "6000")
-        .set("heartbeat.interval.ms", "1000")
-        .create()
-        .map_err(kafka_error)?;
+    let consumer: StreamConsumer =
+        consumer_config(settings, &format!("kafkahouse-{}-select", table.name))
+            // A short-lived member: if it cannot leave cleanly, it should not
+            // hold the group's partitions for long.
+            .set("session.timeout.ms", "6000")
+            .set("heartbeat.interval.ms", "1000")
+            .create()
+            .map_err(kafka_error)?;
     let topics: Vec<&str> = settings.topics.iter().map(String::as_str).collect();
     consumer.subscribe(&topics).map_err(kafka_error)?;
 
@@ -66,13 +61,7 @@ pub async fn run(
                 by_partition
                     .entry((m.topic().to_string(), m.partition()))
                     .or_default()
-                    .push(Message {
-                        payload: m.payload().map(<[u8]>::to_vec).unwrap_or_default(),
-                        key: m.key().map(<[u8]>::to_vec),
-                        offset: m.offset(),
-                        timestamp_ms: m.timestamp().to_millis(),
-                        headers: Vec::new(),
-                    });
+                    .push(Message::from_kafka(&m));
             }
             Ok(Err(e)) => return Err(kafka_error(e)),
             // Nothing more for now: the SELECT answers with what it has.
@@ -114,8 +103,4 @@ pub async fn run(
             .map_err(kafka_error)?;
     }
     Ok(out)
-}
-
-fn kafka_error(e: rdkafka::error::KafkaError) -> ChError {
-    ChError::new(codes::KAFKA_ERROR, format!("Kafka: {e}"))
 }
