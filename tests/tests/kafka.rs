@@ -56,6 +56,28 @@ impl Setup {
     }
 }
 
+/// The tutorial's steps 2, 3, 5 and 6: the database, the destination, the
+/// Kafka table `queue_ddl` and the view. `enum8` writes the DDL in 18.16's
+/// dialect (`Enum8` for `Enum`).
+async fn create_tutorial(client: &tokio_postgres::Client, queue_ddl: &str, enum8: bool) {
+    let dialect = |sql: &str| {
+        if enum8 {
+            sql.replace("Enum(", "Enum8(")
+        } else {
+            sql.to_string()
+        }
+    };
+    run(client, "CREATE DATABASE KafkaEngine;").await;
+    run(client, "USE KafkaEngine;").await;
+    run(client, &dialect(&fixture("sql/github_mergetree.sql"))).await;
+    run(client, &dialect(queue_ddl)).await;
+    run(
+        client,
+        "CREATE MATERIALIZED VIEW github_mv TO github AS\nSELECT *\nFROM github_queue;",
+    )
+    .await;
+}
+
 /// The tutorial's "Adding Kafka metadata" steps: detach, add the columns,
 /// drop the view, attach, and re-create the view with virtual columns.
 async fn add_kafka_metadata(client: &tokio_postgres::Client) {
@@ -93,15 +115,7 @@ async fn tutorial_kafka_to_clickhouse() {
     let data = dir.path().join("data");
     let server = Kafkahouse::embedded(&data);
     let client = server.connect().await;
-    run(&client, "CREATE DATABASE KafkaEngine;").await;
-    run(&client, "USE KafkaEngine;").await;
-    run(&client, &fixture("sql/github_mergetree.sql")).await;
-    run(&client, &github_queue(&broker.bootstrap)).await;
-    run(
-        &client,
-        "CREATE MATERIALIZED VIEW github_mv TO github AS\nSELECT *\nFROM github_queue;",
-    )
-    .await;
+    create_tutorial(&client, &github_queue(&broker.bootstrap), false).await;
     let count = "SELECT count() FROM github";
     let got = wait_for(&client, count, "2000", WAIT).await;
     assert_eq!(got, "2000", "server log:\n{}", server.log());
@@ -278,23 +292,7 @@ async fn tutorial_kafka_to_clickhouse_18() {
     let dir = tempfile::tempdir().unwrap();
     let server = Kafkahouse::remote(&dir.path().join("data"), &clickhouse.url());
     let client = server.connect().await;
-    run(&client, "CREATE DATABASE KafkaEngine;").await;
-    run(&client, "USE KafkaEngine;").await;
-    run(
-        &client,
-        &fixture("sql/github_mergetree.sql").replace("Enum(", "Enum8("),
-    )
-    .await;
-    run(
-        &client,
-        &github_queue(&broker.bootstrap).replace("Enum(", "Enum8("),
-    )
-    .await;
-    run(
-        &client,
-        "CREATE MATERIALIZED VIEW github_mv TO github AS\nSELECT *\nFROM github_queue;",
-    )
-    .await;
+    create_tutorial(&client, &github_queue(&broker.bootstrap), true).await;
     let count = "SELECT count() FROM github";
     let got = wait_for(&client, count, "1000", WAIT).await;
     assert_eq!(got, "1000", "server log:\n{}", server.log());
@@ -458,23 +456,12 @@ async fn sigkill_during_a_stream_loses_nothing() {
     let data = dir.path().join("data");
     let server = Kafkahouse::embedded(&data);
     let client = server.connect().await;
-    run(&client, "CREATE DATABASE KafkaEngine").await;
-    run(&client, "USE KafkaEngine").await;
-    run(&client, &fixture("sql/github_mergetree.sql")).await;
     // Small blocks: many inserts and commits, so the kill lands among them.
-    run(
-        &client,
-        &github_queue(&broker.bootstrap).replace(
-            "kafka_num_consumers = 1;",
-            "kafka_num_consumers = 1, kafka_max_block_size = 50;",
-        ),
-    )
-    .await;
-    run(
-        &client,
-        "CREATE MATERIALIZED VIEW github_mv TO github AS SELECT * FROM github_queue",
-    )
-    .await;
+    let queue = github_queue(&broker.bootstrap).replace(
+        "kafka_num_consumers = 1;",
+        "kafka_num_consumers = 1, kafka_max_block_size = 50;",
+    );
+    create_tutorial(&client, &queue, false).await;
 
     let count = "SELECT count() FROM github";
     let deadline = std::time::Instant::now() + WAIT;
@@ -621,15 +608,7 @@ async fn tutorial_on_an_independent_broker() {
     let dir = tempfile::tempdir().unwrap();
     let server = Kafkahouse::embedded(&dir.path().join("data"));
     let client = server.connect().await;
-    run(&client, "CREATE DATABASE KafkaEngine;").await;
-    run(&client, "USE KafkaEngine;").await;
-    run(&client, &fixture("sql/github_mergetree.sql")).await;
-    run(&client, &github_queue(&broker.bootstrap)).await;
-    run(
-        &client,
-        "CREATE MATERIALIZED VIEW github_mv TO github AS SELECT * FROM github_queue;",
-    )
-    .await;
+    create_tutorial(&client, &github_queue(&broker.bootstrap), false).await;
     let count = "SELECT count() FROM github";
     let got = wait_for(&client, count, "600", WAIT).await;
     assert_eq!(got, "600", "server log:\n{}", server.log());
