@@ -11,8 +11,9 @@ use futures::StreamExt;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::Message as _;
+use rdkafka::error::KafkaError;
 use rdkafka::{Offset, TopicPartitionList};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 use catalog::kafka::KafkaSettings;
 use catalog::{KafkaTableDef, ViewDef};
@@ -105,6 +106,9 @@ impl ConsumerTask {
             // restarted server resume sooner.
             .set("session.timeout.ms", "10000")
             .set("heartbeat.interval.ms", "1000")
+            // A partition read to its end cuts its block at once, without
+            // waiting for a poll over all partitions to come back empty.
+            .set("enable.partition.eof", "true")
             // Committed offsets and lag for system.kafka_consumers.
             .set("statistics.interval.ms", "1000");
         let consumer: KafkaConsumer = config
@@ -124,123 +128,88 @@ impl ConsumerTask {
         consumer: KafkaConsumer,
         stop: &mut watch::Receiver<bool>,
     ) {
-        let s = &self.settings;
+        let consumer = Arc::new(consumer);
+        // Bounded: when inserts fall behind, the reader stops polling and
+        // librdkafka's own bounded queue stops fetching.
+        let (blocks_tx, blocks_rx) = mpsc::channel::<Block>(2);
+        let reader = BlockReader {
+            table: self.table.name.to_string(),
+            settings: self.settings.clone(),
+            status: self.status.clone(),
+        };
+        // Reading runs as its own task so that polling and cutting the next
+        // blocks overlaps decoding and inserting the current ones.
+        let reading = tokio::spawn(reader.run(consumer.clone(), blocks_tx, stop.clone()));
+        self.write_blocks(blocks_rx, session.as_mut(), &sinks, &consumer, stop)
+            .await;
+        // The reader ends on the stop, or when the writer dropped its end.
+        drop(consumer);
+        if let Err(e) = reading.await {
+            tracing::error!(table = %self.table.name, error = %e, "the Kafka reader task failed");
+        }
+    }
+
+    /// Decodes blocks (on the blocking pool, the next while the current one
+    /// is inserted), writes each through every view and commits it, one at a
+    /// time and in the order they were read.
+    async fn write_blocks(
+        &self,
+        blocks: mpsc::Receiver<Block>,
+        session: &mut dyn BackendSession,
+        sinks: &[ViewSink],
+        consumer: &KafkaConsumer,
+        stop: &mut watch::Receiver<bool>,
+    ) {
         let decoder = Arc::new(BlockDecoder::new(&self.table.columns));
-        let poll_timeout = Duration::from_millis(s.poll_timeout_ms);
-        let flush_interval = Duration::from_millis(s.flush_interval_ms);
-        let max_block = s.max_block_size as usize;
-        let mut pending: HashMap<(String, i32), Pending> = HashMap::new();
-        // Messages held in `pending`.
-        let mut waiting = 0usize;
+        let skip = self.settings.skip_broken_messages;
+        let decode = |block: Block| {
+            let decoder = decoder.clone();
+            async move {
+                tokio::task::spawn_blocking(move || {
+                    let started = Instant::now();
+                    let result =
+                        decoder.decode_skipping(&block.topic, block.partition, &block.messages, skip);
+                    let ms = started.elapsed().as_secs_f64() * 1e3;
+                    (block, result, ms)
+                })
+                .await
+            }
+        };
+        let mut blocks = blocks;
+        let mut decoded = futures::stream::poll_fn(move |cx| blocks.poll_recv(cx))
+            .map(decode)
+            .buffered(2);
         loop {
-            let received = tokio::select! {
+            let joined = tokio::select! {
                 biased;
                 _ = stop.changed() => return,
-                r = tokio::time::timeout(poll_timeout, consumer.recv()) => r,
+                next = decoded.next() => match next {
+                    Some(joined) => joined,
+                    None => return,
+                },
             };
-            let mut ready: Vec<(String, i32)> = Vec::new();
-            self.status.update(|s| s.last_poll_time = now());
-            match received {
-                Ok(Ok(m)) => {
-                    self.status.update(|s| s.num_messages_read += 1);
-                    let key = (m.topic().to_string(), m.partition());
-                    let entry = pending.entry(key.clone()).or_insert_with(|| Pending {
-                        messages: Vec::new(),
-                        since: Instant::now(),
-                    });
-                    entry.messages.push(Message::from_kafka(&m));
-                    waiting += 1;
-                    // kafka_max_block_size bounds what one consumer holds, as
-                    // in ClickHouse: across its partitions, not per partition.
-                    if waiting >= max_block {
-                        ready.extend(pending.keys().cloned());
-                    }
-                }
-                Ok(Err(e)) => {
-                    tracing::warn!(table = %self.table.name, error = %e, "kafka poll failed");
-                    self.status.exception(format!("Kafka: {e}"));
-                    if wait(stop, FIRST_BACKOFF).await.is_err() {
-                        return;
-                    }
-                }
-                // Nothing arrived for a whole poll: what is pending is all
-                // there is for now, so it goes out (as ClickHouse ends a block
-                // on an empty poll).
-                Err(_) => {
-                    tracing::trace!(table = %self.table.name, pending = pending.len(), "poll timed out");
-                    ready.extend(pending.keys().cloned())
-                }
+            let Ok((block, first_try, decode_ms)) = joined else {
+                // A decode task that panicked: its block is read again later.
+                tracing::error!(table = %self.table.name, "a decode task failed; stopping this consumer");
+                return;
+            };
+            let written = self
+                .write_block(&block, (first_try, decode_ms), &decoder, sinks, session, stop)
+                .await;
+            if let Err(Interrupted::Stopped) = written {
+                return;
             }
-            ready.extend(
-                pending
-                    .iter()
-                    .filter(|(_, p)| p.since.elapsed() >= flush_interval)
-                    .map(|(k, _)| k.clone()),
-            );
-            ready.sort();
-            ready.dedup();
-            if !ready.is_empty() {
-                tracing::debug!(table = %self.table.name, blocks = ready.len(), "blocks ready");
-            }
-            let jobs: Vec<((String, i32), Vec<Message>)> = ready
-                .into_iter()
-                .filter_map(|key| pending.remove(&key).map(|p| (key, p.messages)))
-                .inspect(|(_, messages)| waiting -= messages.len())
-                .filter(|(_, messages)| !messages.is_empty())
-                .collect();
-            // Blocks are decoded on the blocking pool, the next one while the
-            // current one is inserted; they are still written and committed
-            // one at a time, in order.
-            let skip = self.settings.skip_broken_messages;
-            let mut decoded = futures::stream::iter(jobs)
-                .map(|(key, messages)| {
-                    let decoder = decoder.clone();
-                    async move {
-                        tokio::task::spawn_blocking(move || {
-                            let started = Instant::now();
-                            let result = decoder.decode_skipping(&key.0, key.1, &messages, skip);
-                            let ms = started.elapsed().as_secs_f64() * 1e3;
-                            (key, messages, result, ms)
-                        })
-                        .await
-                    }
-                })
-                .buffered(2);
-            while let Some(joined) = decoded.next().await {
-                let Ok((key, messages, first_try, decode_ms)) = joined else {
-                    // A decode task that panicked: its block is read again later.
-                    tracing::error!(table = %self.table.name, "a decode task failed; stopping this consumer");
-                    return;
-                };
-                let written = self
-                    .write_block(
-                        &key.0,
-                        key.1,
-                        &messages,
-                        (first_try, decode_ms),
-                        &decoder,
-                        &sinks,
-                        session.as_mut(),
-                        stop,
-                    )
-                    .await;
-                match written {
-                    Ok(()) => {
-                        let next = messages.last().map(|m| m.offset + 1).unwrap_or(0);
-                        match commit(&consumer, &key.0, key.1, next) {
-                            Ok(()) => self.status.update(|s| {
-                                s.num_commits += 1;
-                                s.last_commit_time = now();
-                            }),
-                            Err(e) => {
-                                // The rows are in; the offsets will be committed with
-                                // the next block, or the block read again (at least once).
-                                tracing::warn!(table = %self.table.name, error = %e, "offset commit failed");
-                                self.status.exception(e.to_string());
-                            }
-                        }
-                    }
-                    Err(Interrupted::Stopped) => return,
+            let next = block.messages.last().map(|m| m.offset + 1).unwrap_or(0);
+            match commit(consumer, &block.topic, block.partition, next) {
+                Ok(()) => self.status.update(|s| {
+                    s.num_commits += 1;
+                    s.last_commit_time = now();
+                }),
+                Err(e) => {
+                    // The rows are in; the offsets will be committed with
+                    // the next block, or the block read again (at least once).
+                    tracing::warn!(table = %self.table.name, error = %e, "offset commit failed");
+                    self.status.exception(e.to_string());
                 }
             }
         }
@@ -248,24 +217,22 @@ impl ConsumerTask {
 
     /// Decodes a block and inserts it through every view, retrying failures
     /// with backoff; a view that already wrote the block is not written again.
-    #[allow(clippy::too_many_arguments)]
     async fn write_block(
         &self,
-        topic: &str,
-        partition: i32,
-        messages: &[Message],
+        block: &Block,
         first_try: (Result<(RecordBatch, usize), ChError>, f64),
         decoder: &BlockDecoder,
         sinks: &[ViewSink],
         session: &mut dyn BackendSession,
         stop: &mut watch::Receiver<bool>,
     ) -> Result<(), Interrupted> {
+        let (topic, partition, messages) = (block.topic.as_str(), block.partition, &block.messages);
         let first = messages.first().map(|m| m.offset).unwrap_or(0);
         let last = messages.last().map(|m| m.offset).unwrap_or(0);
         let mut backoff = FIRST_BACKOFF;
         let skip = self.settings.skip_broken_messages;
         let (mut attempt, decode_ms) = first_try;
-        let block = loop {
+        let batch = loop {
             match attempt {
                 Ok((block, skipped)) => {
                     if skipped > 0 {
@@ -290,7 +257,7 @@ impl ConsumerTask {
                     continue;
                 }
                 let writing = Instant::now();
-                match sink.write(&block, session).await {
+                match sink.write(&batch, session).await {
                     Ok(rows) => {
                         *done = true;
                         self.status.update(|s| s.rows_written += rows as u64);
@@ -309,6 +276,151 @@ impl ConsumerTask {
             }
             wait(stop, backoff).await?;
             backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+}
+
+/// Messages of one partition, cut for decoding, inserting and committing
+/// as one unit.
+struct Block {
+    topic: String,
+    partition: i32,
+    messages: Vec<Message>,
+}
+
+/// Polls the consumer and cuts each partition's messages into blocks.
+struct BlockReader {
+    table: String,
+    settings: KafkaSettings,
+    status: Arc<ConsumerStatus>,
+}
+
+impl BlockReader {
+    /// A partition's block is cut when it holds `kafka_max_block_size`
+    /// messages, when the partition has been read to its end for now (EOF),
+    /// when its first message is `kafka_flush_interval_ms` old, or when a
+    /// whole poll brought nothing. Like ClickHouse, a consumer holds at most
+    /// `kafka_max_block_size` messages across its partitions.
+    async fn run(
+        self,
+        consumer: Arc<KafkaConsumer>,
+        blocks: mpsc::Sender<Block>,
+        mut stop: watch::Receiver<bool>,
+    ) {
+        let s = &self.settings;
+        let poll_timeout = Duration::from_millis(s.poll_timeout_ms);
+        let flush_interval = Duration::from_millis(s.flush_interval_ms);
+        let max_block = (s.max_block_size as usize).max(1);
+        let mut pending: HashMap<(String, i32), Pending> = HashMap::new();
+        // Messages held in `pending`, and the time the oldest of them arrived.
+        let mut waiting = 0usize;
+        let mut oldest: Option<Instant> = None;
+        // Counted here and handed to the status now and then: a lock per
+        // message would cost more than reading it.
+        let mut unreported = 0u64;
+        let mut last_eof_cut: HashMap<(String, i32), Instant> = HashMap::new();
+        loop {
+            let received = tokio::select! {
+                biased;
+                _ = stop.changed() => return,
+                r = tokio::time::timeout(poll_timeout, consumer.recv()) => r,
+            };
+            let mut ready: Vec<(String, i32)> = Vec::new();
+            let mut eof = None;
+            match received {
+                Ok(Ok(m)) => {
+                    unreported += 1;
+                    let key = (m.topic().to_string(), m.partition());
+                    let entry = pending.entry(key).or_insert_with(|| {
+                        let since = Instant::now();
+                        oldest = Some(oldest.map_or(since, |o| o.min(since)));
+                        Pending {
+                            messages: Vec::new(),
+                            since,
+                        }
+                    });
+                    entry.messages.push(Message::from_kafka(&m));
+                    waiting += 1;
+                    if waiting >= max_block {
+                        ready.extend(pending.keys().cloned());
+                    }
+                }
+                Ok(Err(KafkaError::PartitionEOF(partition))) => eof = Some(partition),
+                Ok(Err(e)) => {
+                    tracing::warn!(table = %self.table, error = %e, "kafka poll failed");
+                    self.status.exception(format!("Kafka: {e}"));
+                    if wait(&mut stop, FIRST_BACKOFF).await.is_err() {
+                        return;
+                    }
+                }
+                // Nothing arrived for a whole poll: what is pending is all
+                // there is for now, so it goes out (as ClickHouse ends a block
+                // on an empty poll).
+                Err(_) => ready.extend(pending.keys().cloned()),
+            }
+            if let Some(partition) = eof {
+                // A backlog is cut partition by partition as each is read to
+                // its end, so inserting starts while the rest is read. A
+                // trickling partition reaches its end after every message:
+                // it is cut this way at most once per flush interval, and
+                // otherwise waits for an empty poll or the interval, as in
+                // ClickHouse. The EOF names no topic: every topic's partition
+                // of that number counts (at worst a smaller block).
+                let now = Instant::now();
+                for key in pending.keys().filter(|(_, p)| *p == partition) {
+                    let due = last_eof_cut
+                        .get(key)
+                        .is_none_or(|t: &Instant| now.duration_since(*t) >= flush_interval);
+                    if due {
+                        last_eof_cut.insert(key.clone(), now);
+                        ready.push(key.clone());
+                    }
+                }
+            }
+            if oldest.is_some_and(|o| o.elapsed() >= flush_interval) {
+                ready.extend(
+                    pending
+                        .iter()
+                        .filter(|(_, p)| p.since.elapsed() >= flush_interval)
+                        .map(|(k, _)| k.clone()),
+                );
+            }
+            if ready.is_empty() && unreported < 4096 {
+                continue;
+            }
+            self.status.update(|s| {
+                s.num_messages_read += unreported;
+                s.last_poll_time = now();
+            });
+            unreported = 0;
+            if ready.is_empty() {
+                continue;
+            }
+            ready.sort();
+            ready.dedup();
+            tracing::debug!(table = %self.table, blocks = ready.len(), "blocks ready");
+            for key in ready {
+                let Some(p) = pending.remove(&key) else { continue };
+                waiting -= p.messages.len();
+                if p.messages.is_empty() {
+                    continue;
+                }
+                let block = Block {
+                    topic: key.0,
+                    partition: key.1,
+                    messages: p.messages,
+                };
+                let sent = tokio::select! {
+                    biased;
+                    _ = stop.changed() => return,
+                    sent = blocks.send(block) => sent,
+                };
+                if sent.is_err() {
+                    // The writer is gone (it stopped): nothing more to read for.
+                    return;
+                }
+            }
+            oldest = pending.values().map(|p| p.since).min();
         }
     }
 }

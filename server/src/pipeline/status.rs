@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use rdkafka::client::ClientContext;
-use rdkafka::consumer::ConsumerContext;
+use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance};
 use rdkafka::statistics::Statistics;
 
 /// Exceptions kept per consumer (ClickHouse keeps the last 10 as well).
@@ -104,4 +104,22 @@ impl ClientContext for StatsContext {
     }
 }
 
-impl ConsumerContext for StatsContext {}
+impl ConsumerContext for StatsContext {
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        let (event, partitions) = match rebalance {
+            Rebalance::Assign(list) => ("partitions assigned", list.count()),
+            Rebalance::Revoke(list) => ("partitions revoked", list.count()),
+            Rebalance::Error(e) => {
+                tracing::warn!(consumer = %self.consumer_id(), error = %e, "rebalance failed");
+                return;
+            }
+        };
+        tracing::info!(consumer = %self.consumer_id(), partitions, "{event}");
+    }
+}
+
+impl StatsContext {
+    fn consumer_id(&self) -> String {
+        self.status.lock().consumer_id.clone()
+    }
+}

@@ -11,12 +11,18 @@ use kafkahouse_tests::{fixture, github, scalar, Broker, Kafkahouse};
 struct Options {
     rows: u64,
     partitions: i32,
+    tansu: bool,
 }
+
+/// librdkafka's mock cluster keeps about 5 MB per partition and drops older
+/// messages: a bench over that would wait forever for deleted rows.
+const MOCK_PARTITION_BYTES: u64 = 5 * 1024 * 1024;
 
 fn options() -> Result<Options, String> {
     let mut options = Options {
         rows: 200_000,
         partitions: 64,
+        tansu: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -26,9 +32,14 @@ fn options() -> Result<Options, String> {
             "--partitions" => {
                 options.partitions = value.parse().map_err(|e| format!("--partitions: {e}"))?
             }
+            "--broker" => match value.as_str() {
+                "mock" => options.tansu = false,
+                "tansu" => options.tansu = true,
+                other => return Err(format!("--broker: {other} is neither mock nor tansu")),
+            },
             other => {
                 return Err(format!(
-                    "unknown option {other} (use --rows N --partitions P)"
+                    "unknown option {other} (use --rows N --partitions P --broker mock|tansu)"
                 ))
             }
         }
@@ -72,7 +83,22 @@ async fn main() {
     let n = options.rows;
     let p = options.partitions;
 
-    let broker = Broker::start();
+    if !options.tansu {
+        let row_bytes = github::rows(7, 0, 100).iter().map(|r| r.len() as u64).sum::<u64>() / 100;
+        let per_partition = n.div_ceil(p.max(1) as u64) * row_bytes;
+        if per_partition > MOCK_PARTITION_BYTES * 9 / 10 {
+            eprintln!(
+                "bench: {n} rows in {p} partitions is {} MB per partition; the mock cluster keeps about 5 MB: use more partitions or --broker tansu",
+                per_partition / 1_000_000
+            );
+            std::process::exit(2);
+        }
+    }
+    let broker = if options.tansu {
+        Broker::tansu()
+    } else {
+        Broker::start()
+    };
     broker.create_topic("github", p);
     let produce_start = Instant::now();
     for from in (0..n).step_by(20_000) {
@@ -147,7 +173,8 @@ async fn main() {
     let peak = peak_rss_mib(server.pid()).unwrap_or(f64::NAN);
 
     println!("machine:           {}", machine());
-    println!("rows:              {n} ({p} partitions)");
+    let broker_name = if options.tansu { "tansu" } else { "librdkafka mock cluster" };
+    println!("rows:              {n} ({p} partitions, {broker_name})");
     println!("produced in:       {produce_secs:.2} s");
     println!(
         "end to end:        {total:.2} s, {:.0} rows/s (includes the consumer group join)",
