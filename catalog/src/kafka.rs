@@ -128,6 +128,32 @@ pub fn merge_engine_settings(
     Ok(map)
 }
 
+/// Settings of `ENGINE = Kafka(collection, overrides...) SETTINGS ...`, as
+/// ClickHouse reads them: the collection's keys that are Kafka settings
+/// (others are for other engines and ignored), then the overrides given with
+/// it, then SETTINGS, each later one winning.
+pub fn merge_collection_settings(
+    collection: &BTreeMap<String, String>,
+    overrides: &[(String, String)],
+    settings: &[(String, String)],
+) -> Result<BTreeMap<String, String>, SettingsError> {
+    let mut map: BTreeMap<String, String> = collection
+        .iter()
+        .filter(|(k, _)| is_known(k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    for (name, value) in overrides.iter().chain(settings) {
+        if !is_known(name) {
+            return Err(SettingsError::new(
+                UNKNOWN_SETTING,
+                format!("Unknown setting '{name}' for storage Kafka"),
+            ));
+        }
+        map.insert(name.clone(), value.clone());
+    }
+    Ok(map)
+}
+
 /// A `kafka_*` name ClickHouse knows, or a format setting (which ClickHouse
 /// also accepts on a Kafka table and applies to parsing).
 fn is_known(name: &str) -> bool {
@@ -432,5 +458,29 @@ mod tests {
         );
         let fine = ChType::parse("Array(LowCardinality(String))").unwrap();
         assert!(check_column("JSONEachRow", "labels", &fine).is_ok());
+    }
+
+    #[test]
+    fn named_collection_then_overrides_then_settings() {
+        let collection = BTreeMap::from([
+            ("kafka_broker_list".to_string(), "b:9092".to_string()),
+            ("kafka_topic_list".to_string(), "t".to_string()),
+            ("kafka_group_name".to_string(), "g".to_string()),
+            ("kafka_format".to_string(), "CSV".to_string()),
+            ("url".to_string(), "for another engine".to_string()),
+        ]);
+        let map = merge_collection_settings(
+            &collection,
+            &[("kafka_format".into(), "JSONEachRow".into())],
+            &[("kafka_group_name".into(), "g2".into())],
+        )
+        .unwrap();
+        assert_eq!(map.get("kafka_format").map(String::as_str), Some("JSONEachRow"));
+        assert_eq!(map.get("kafka_group_name").map(String::as_str), Some("g2"));
+        assert!(!map.contains_key("url"));
+        assert!(KafkaSettings::resolve(&map).is_ok());
+        let e = merge_collection_settings(&collection, &[("nope".into(), "1".into())], &[])
+            .unwrap_err();
+        assert_eq!(e.code, UNKNOWN_SETTING);
     }
 }

@@ -6,6 +6,7 @@ pub mod store;
 pub mod types;
 
 pub use store::{
-    Catalog, CatalogError, ColumnDef, Definition, KafkaTableDef, QualifiedName, ViewDef,
+    Catalog, CatalogError, ColumnDef, Definition, KafkaTableDef, NamedCollection, QualifiedName,
+    ViewDef,
 };
 pub use types::{ChType, TypeParseError};

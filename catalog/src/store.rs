@@ -1,4 +1,5 @@
-//! The persistent catalog: Kafka tables and the views that read them.
+//! The persistent catalog: Kafka tables, the views that read them, and the
+//! named collections Kafka tables take their settings from.
 //!
 //! It is the only truth about these objects (ARCHITECTURE.md, invariant 5):
 //! every change is on disk before the call that made it returns.
@@ -118,6 +119,14 @@ impl Definition {
     }
 }
 
+/// `CREATE NAMED COLLECTION name AS key = value, ...`: settings kept under a
+/// name (global, not in a database) for `ENGINE = Kafka(name)`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NamedCollection {
+    pub name: String,
+    pub params: BTreeMap<String, String>,
+}
+
 /// Why a catalog operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
@@ -125,6 +134,10 @@ pub enum CatalogError {
     AlreadyExists(QualifiedName),
     #[error("Table {0} does not exist")]
     NotFound(QualifiedName),
+    #[error("A named collection `{0}` already exists")]
+    CollectionExists(String),
+    #[error("There is no named collection `{0}`")]
+    NoCollection(String),
     #[error("cannot read catalog {path}: {source}")]
     Read {
         path: PathBuf,
@@ -146,6 +159,9 @@ pub enum CatalogError {
 struct CatalogFile {
     version: u32,
     definitions: Vec<Definition>,
+    /// Absent in catalogs written before named collections existed.
+    #[serde(default)]
+    named_collections: Vec<NamedCollection>,
 }
 
 const FILE_NAME: &str = "catalog.json";
@@ -155,7 +171,14 @@ const FORMAT_VERSION: u32 = 1;
 #[derive(Debug)]
 pub struct Catalog {
     path: PathBuf,
-    definitions: RwLock<BTreeMap<QualifiedName, Definition>>,
+    state: RwLock<State>,
+}
+
+/// Everything the catalog file holds; swapped whole on every change.
+#[derive(Debug, Clone, Default)]
+struct State {
+    definitions: BTreeMap<QualifiedName, Definition>,
+    collections: BTreeMap<String, NamedCollection>,
 }
 
 impl Catalog {
@@ -166,94 +189,170 @@ impl Catalog {
             source,
         })?;
         let path = dir.join(FILE_NAME);
-        let definitions = match fs::read(&path) {
+        let state = match fs::read(&path) {
             Ok(bytes) => {
                 let file: CatalogFile =
                     serde_json::from_slice(&bytes).map_err(|source| CatalogError::Corrupt {
                         path: path.clone(),
                         source,
                     })?;
-                file.definitions
-                    .into_iter()
-                    .map(|d| (d.name().clone(), d))
-                    .collect()
+                State {
+                    definitions: file
+                        .definitions
+                        .into_iter()
+                        .map(|d| (d.name().clone(), d))
+                        .collect(),
+                    collections: file
+                        .named_collections
+                        .into_iter()
+                        .map(|c| (c.name.clone(), c))
+                        .collect(),
+                }
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => State::default(),
             Err(source) => return Err(CatalogError::Read { path, source }),
         };
-        tracing::debug!(path = %path.display(), count = definitions.len(), "catalog opened");
+        tracing::debug!(path = %path.display(), count = state.definitions.len(), "catalog opened");
         Ok(Catalog {
             path,
-            definitions: RwLock::new(definitions),
+            state: RwLock::new(state),
         })
     }
 
     pub fn get(&self, name: &QualifiedName) -> Option<Definition> {
-        self.read().get(name).cloned()
+        self.read().definitions.get(name).cloned()
     }
 
     pub fn list(&self) -> Vec<Definition> {
-        self.read().values().cloned().collect()
+        self.read().definitions.values().cloned().collect()
     }
 
     /// Adds a definition; fails when the name is taken.
     pub fn create(&self, definition: Definition) -> Result<(), CatalogError> {
-        let mut map = self.write();
-        if map.contains_key(definition.name()) {
-            return Err(CatalogError::AlreadyExists(definition.name().clone()));
-        }
-        let mut next = map.clone();
-        next.insert(definition.name().clone(), definition);
-        self.persist(&next)?;
-        *map = next;
-        Ok(())
+        self.change(|state| {
+            if state.definitions.contains_key(definition.name()) {
+                return Err(CatalogError::AlreadyExists(definition.name().clone()));
+            }
+            state
+                .definitions
+                .insert(definition.name().clone(), definition);
+            Ok(())
+        })
     }
 
     /// Replaces an existing definition (ATTACH/DETACH flip `attached`).
     pub fn replace(&self, definition: Definition) -> Result<(), CatalogError> {
-        let mut map = self.write();
-        if !map.contains_key(definition.name()) {
-            return Err(CatalogError::NotFound(definition.name().clone()));
-        }
-        let mut next = map.clone();
-        next.insert(definition.name().clone(), definition);
-        self.persist(&next)?;
-        *map = next;
-        Ok(())
+        self.change(|state| {
+            if !state.definitions.contains_key(definition.name()) {
+                return Err(CatalogError::NotFound(definition.name().clone()));
+            }
+            state
+                .definitions
+                .insert(definition.name().clone(), definition);
+            Ok(())
+        })
     }
 
     /// Removes a definition and returns it.
     pub fn remove(&self, name: &QualifiedName) -> Result<Definition, CatalogError> {
-        let mut map = self.write();
-        let mut next = map.clone();
-        let removed = next
-            .remove(name)
-            .ok_or_else(|| CatalogError::NotFound(name.clone()))?;
+        let mut removed = None;
+        self.change(|state| {
+            removed = Some(
+                state
+                    .definitions
+                    .remove(name)
+                    .ok_or_else(|| CatalogError::NotFound(name.clone()))?,
+            );
+            Ok(())
+        })?;
+        removed.ok_or_else(|| CatalogError::NotFound(name.clone()))
+    }
+
+    pub fn collection(&self, name: &str) -> Option<NamedCollection> {
+        self.read().collections.get(name).cloned()
+    }
+
+    /// Adds a named collection; fails when the name is taken.
+    pub fn create_collection(&self, collection: NamedCollection) -> Result<(), CatalogError> {
+        self.change(|state| {
+            if state.collections.contains_key(&collection.name) {
+                return Err(CatalogError::CollectionExists(collection.name.clone()));
+            }
+            state
+                .collections
+                .insert(collection.name.clone(), collection);
+            Ok(())
+        })
+    }
+
+    /// Changes a named collection: `set` keys are added or replaced, then
+    /// `delete` keys removed.
+    pub fn alter_collection(
+        &self,
+        name: &str,
+        set: &[(String, String)],
+        delete: &[String],
+    ) -> Result<(), CatalogError> {
+        self.change(|state| {
+            let collection = state
+                .collections
+                .get_mut(name)
+                .ok_or_else(|| CatalogError::NoCollection(name.to_string()))?;
+            for (key, value) in set {
+                collection.params.insert(key.clone(), value.clone());
+            }
+            for key in delete {
+                collection.params.remove(key);
+            }
+            Ok(())
+        })
+    }
+
+    pub fn drop_collection(&self, name: &str) -> Result<(), CatalogError> {
+        self.change(|state| {
+            state
+                .collections
+                .remove(name)
+                .map(|_| ())
+                .ok_or_else(|| CatalogError::NoCollection(name.to_string()))
+        })
+    }
+
+    /// Applies `f` to a copy of the state, writes the copy to disk, and only
+    /// then makes it the catalog's state.
+    fn change(
+        &self,
+        f: impl FnOnce(&mut State) -> Result<(), CatalogError>,
+    ) -> Result<(), CatalogError> {
+        let mut state = self.write();
+        let mut next = state.clone();
+        f(&mut next)?;
         self.persist(&next)?;
-        *map = next;
-        Ok(removed)
+        *state = next;
+        Ok(())
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<QualifiedName, Definition>> {
-        // A panic while holding the lock cannot leave the map half-changed
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
+        // A panic while holding the lock cannot leave the state half-changed
         // (it is swapped whole), so a poisoned lock is still consistent.
-        self.definitions.read().unwrap_or_else(|p| p.into_inner())
+        self.state.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<QualifiedName, Definition>> {
-        self.definitions.write().unwrap_or_else(|p| p.into_inner())
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Writes the whole file to a temporary name, syncs it and renames it over
     /// the old one, so a crash leaves either the old or the new catalog.
-    fn persist(&self, map: &BTreeMap<QualifiedName, Definition>) -> Result<(), CatalogError> {
+    fn persist(&self, state: &State) -> Result<(), CatalogError> {
         let write_err = |source| CatalogError::Write {
             path: self.path.clone(),
             source,
         };
         let file = CatalogFile {
             version: FORMAT_VERSION,
-            definitions: map.values().cloned().collect(),
+            definitions: state.definitions.values().cloned().collect(),
+            named_collections: state.collections.values().cloned().collect(),
         };
         let bytes = serde_json::to_vec_pretty(&file).map_err(|e| write_err(e.into()))?;
         let tmp = self.path.with_extension("json.tmp");
@@ -376,6 +475,58 @@ mod tests {
             shown.contains("`labels` Array(LowCardinality(String))"),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn named_collections_survive_reopening_and_alter() {
+        let dir = tempfile::tempdir().unwrap();
+        let catalog = Catalog::open(dir.path()).unwrap();
+        let params = BTreeMap::from([
+            ("kafka_broker_list".to_string(), "b:9092".to_string()),
+            ("kafka_format".to_string(), "CSV".to_string()),
+        ]);
+        catalog
+            .create_collection(NamedCollection {
+                name: "kc".into(),
+                params: params.clone(),
+            })
+            .unwrap();
+        assert!(matches!(
+            catalog.create_collection(NamedCollection {
+                name: "kc".into(),
+                params: BTreeMap::new(),
+            }),
+            Err(CatalogError::CollectionExists(_))
+        ));
+        catalog
+            .alter_collection(
+                "kc",
+                &[("kafka_format".into(), "JSONEachRow".into())],
+                &["kafka_broker_list".into()],
+            )
+            .unwrap();
+        let reopened = Catalog::open(dir.path()).unwrap();
+        let kc = reopened.collection("kc").unwrap();
+        assert_eq!(
+            kc.params,
+            BTreeMap::from([("kafka_format".to_string(), "JSONEachRow".to_string())])
+        );
+        reopened.drop_collection("kc").unwrap();
+        assert!(matches!(
+            reopened.drop_collection("kc"),
+            Err(CatalogError::NoCollection(_))
+        ));
+    }
+
+    #[test]
+    fn a_catalog_without_named_collections_still_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(
+            dir.path().join(FILE_NAME),
+            br#"{"version":1,"definitions":[]}"#,
+        )
+        .unwrap();
+        assert!(Catalog::open(dir.path()).unwrap().collection("x").is_none());
     }
 
     #[test]

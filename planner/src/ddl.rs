@@ -23,7 +23,30 @@ pub struct CreateKafkaTable {
     pub columns: Vec<(String, String)>,
     /// The engine's positional arguments, as literal values.
     pub engine_args: Vec<String>,
+    /// `ENGINE = Kafka(collection [, key = value ...])`: a named collection
+    /// and the settings given with it, which override the collection's.
+    pub collection: Option<(String, Vec<Setting>)>,
     pub settings: Vec<Setting>,
+}
+
+/// `CREATE`, `ALTER` or `DROP NAMED COLLECTION`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NamedCollectionStatement {
+    /// `CREATE NAMED COLLECTION [IF NOT EXISTS] name [ON CLUSTER c] AS k = v [[NOT] OVERRIDABLE], ...`
+    Create {
+        name: String,
+        if_not_exists: bool,
+        params: Vec<Setting>,
+    },
+    /// `ALTER NAMED COLLECTION [IF EXISTS] name [ON CLUSTER c] [SET k = v, ...] [DELETE k, ...]`
+    Alter {
+        name: String,
+        if_exists: bool,
+        set: Vec<Setting>,
+        delete: Vec<String>,
+    },
+    /// `DROP NAMED COLLECTION [IF EXISTS] name [ON CLUSTER c]`
+    Drop { name: String, if_exists: bool },
 }
 
 /// `CREATE MATERIALIZED VIEW [IF NOT EXISTS] [db.]name TO [db.]dest [(cols)] AS SELECT ...`.
@@ -134,6 +157,62 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// An unquoted word that is not a literal of another kind.
+    fn peek_is_bare_name(&self) -> bool {
+        matches!(self.peek().map(|t| &t.token), Some(Token::Word(w)) if w.quote_style.is_none())
+    }
+
+    fn peek_at_is(&self, ahead: usize, token: &Token) -> bool {
+        self.tokens
+            .get(self.pos + ahead)
+            .is_some_and(|t| &t.token == token)
+    }
+
+    fn expect_word(&mut self, word: &str) -> Result<(), DdlError> {
+        if self
+            .peek()
+            .and_then(Tok::name)
+            .is_some_and(|n| n.eq_ignore_ascii_case(word))
+        {
+            self.pos += 1;
+            Ok(())
+        } else {
+            Err(self.error(&format!("expected {word}")))
+        }
+    }
+
+    /// `[NOT] OVERRIDABLE` after a collection's key, accepted and ignored.
+    fn overridable(&mut self) {
+        let is = |t: Option<&Tok>| {
+            t.is_some_and(|t| {
+                matches!(&t.token, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case("OVERRIDABLE"))
+            })
+        };
+        if self.peek().is_some_and(|t| t.is_keyword(Keyword::NOT))
+            && is(self.tokens.get(self.pos + 1))
+        {
+            self.pos += 2;
+        } else if is(self.peek()) {
+            self.pos += 1;
+        }
+    }
+
+    /// `ON CLUSTER name`, accepted and ignored (there is one server).
+    fn on_cluster(&mut self) -> Result<(), DdlError> {
+        if self.eat_keywords(&[Keyword::ON, Keyword::CLUSTER]) {
+            self.name()?;
+        }
+        Ok(())
+    }
+
+    /// `name = literal`.
+    fn setting(&mut self) -> Result<Setting, DdlError> {
+        let name = self.name()?;
+        self.expect(&Token::Eq, "'=' after a setting name")?;
+        let value = self.literal()?;
+        Ok(Setting { name, value })
+    }
+
     fn literal(&mut self) -> Result<String, DdlError> {
         let negative = self.eat(&Token::Minus);
         let value = self
@@ -170,22 +249,32 @@ pub fn parse_create_kafka_table(sql: &str) -> Result<CreateKafkaTable, DdlError>
         return Err(DdlError("expected ENGINE = Kafka".into()));
     }
     let mut engine_args = Vec::new();
+    let mut collection = None;
     if c.eat(&Token::LParen) && !c.eat(&Token::RParen) {
-        loop {
-            engine_args.push(c.literal()?);
-            if c.eat(&Token::RParen) {
-                break;
+        // An unquoted name first is a named collection, which may be
+        // followed by `key = value` overrides only.
+        if c.peek_is_bare_name() && !c.peek_at_is(1, &Token::Eq) {
+            let name = c.name()?;
+            let mut overrides = Vec::new();
+            while c.eat(&Token::Comma) {
+                overrides.push(c.setting()?);
             }
-            c.expect(&Token::Comma, "',' or ')' in the engine arguments")?;
+            c.expect(&Token::RParen, "')' after the named collection's settings")?;
+            collection = Some((name, overrides));
+        } else {
+            loop {
+                engine_args.push(c.literal()?);
+                if c.eat(&Token::RParen) {
+                    break;
+                }
+                c.expect(&Token::Comma, "',' or ')' in the engine arguments")?;
+            }
         }
     }
     let mut settings = Vec::new();
     if c.eat_keyword(Keyword::SETTINGS) {
         loop {
-            let name = c.name()?;
-            c.expect(&Token::Eq, "'=' after a setting name")?;
-            let value = c.literal()?;
-            settings.push(Setting { name, value });
+            settings.push(c.setting()?);
             if !c.eat(&Token::Comma) {
                 break;
             }
@@ -202,8 +291,85 @@ pub fn parse_create_kafka_table(sql: &str) -> Result<CreateKafkaTable, DdlError>
         name,
         columns,
         engine_args,
+        collection,
         settings,
     })
+}
+
+/// Reads a `CREATE | ALTER | DROP NAMED COLLECTION` statement.
+pub fn parse_named_collection(sql: &str) -> Result<NamedCollectionStatement, DdlError> {
+    let mut c = Cursor::new(sql);
+    let verb = c
+        .next()
+        .and_then(|t| t.keyword())
+        .ok_or_else(|| DdlError("expected CREATE, ALTER or DROP".into()))?;
+    c.expect_word("NAMED")?;
+    c.expect_word("COLLECTION")?;
+    let statement = match verb {
+        Keyword::CREATE => {
+            let if_not_exists = c.eat_keywords(&[Keyword::IF, Keyword::NOT, Keyword::EXISTS]);
+            let name = c.name()?;
+            c.on_cluster()?;
+            c.expect_keyword(Keyword::AS)?;
+            let mut params = Vec::new();
+            loop {
+                params.push(c.setting()?);
+                // Whether a key may be overridden is not enforced here.
+                c.overridable();
+                if !c.eat(&Token::Comma) {
+                    break;
+                }
+            }
+            NamedCollectionStatement::Create {
+                name,
+                if_not_exists,
+                params,
+            }
+        }
+        Keyword::ALTER => {
+            let if_exists = c.eat_keywords(&[Keyword::IF, Keyword::EXISTS]);
+            let name = c.name()?;
+            c.on_cluster()?;
+            let (mut set, mut delete) = (Vec::new(), Vec::new());
+            if c.eat_keyword(Keyword::SET) {
+                loop {
+                    set.push(c.setting()?);
+                    c.overridable();
+                    if !c.eat(&Token::Comma) {
+                        break;
+                    }
+                }
+            }
+            if c.eat_keyword(Keyword::DELETE) {
+                loop {
+                    delete.push(c.name()?);
+                    if !c.eat(&Token::Comma) {
+                        break;
+                    }
+                }
+            }
+            if set.is_empty() && delete.is_empty() {
+                return Err(c.error("expected SET or DELETE"));
+            }
+            NamedCollectionStatement::Alter {
+                name,
+                if_exists,
+                set,
+                delete,
+            }
+        }
+        Keyword::DROP => {
+            let if_exists = c.eat_keywords(&[Keyword::IF, Keyword::EXISTS]);
+            let name = c.name()?;
+            c.on_cluster()?;
+            NamedCollectionStatement::Drop { name, if_exists }
+        }
+        _ => return Err(DdlError("expected CREATE, ALTER or DROP".into())),
+    };
+    if c.peek().is_some() {
+        return Err(c.error("unexpected text after the named collection statement"));
+    }
+    Ok(statement)
 }
 
 /// Column definitions up to the closing `)`. Types are kept as text; column
@@ -411,5 +577,66 @@ mod tests {
         )
         .unwrap();
         assert_eq!(v.to, None);
+    }
+
+    #[test]
+    fn kafka_table_from_a_named_collection_with_overrides() {
+        let t = parse_create_kafka_table(
+            "CREATE TABLE q (a UInt8) ENGINE = Kafka(kc, kafka_format = 'CSV', kafka_num_consumers = 2) SETTINGS kafka_max_block_size = 10",
+        )
+        .unwrap();
+        assert!(t.engine_args.is_empty());
+        let (name, overrides) = t.collection.unwrap();
+        assert_eq!(name, "kc");
+        assert_eq!(
+            overrides,
+            vec![
+                Setting { name: "kafka_format".into(), value: "CSV".into() },
+                Setting { name: "kafka_num_consumers".into(), value: "2".into() },
+            ]
+        );
+        assert_eq!(t.settings.len(), 1);
+        // A quoted first argument is still a broker list.
+        let t = parse_create_kafka_table(
+            "CREATE TABLE q (a UInt8) ENGINE = Kafka('b:9092', 't', 'g', 'JSONEachRow')",
+        )
+        .unwrap();
+        assert!(t.collection.is_none());
+        assert_eq!(t.engine_args.len(), 4);
+        assert!(parse_create_kafka_table("CREATE TABLE q (a UInt8) ENGINE = Kafka(kc, 'x')").is_err());
+    }
+
+    #[test]
+    fn named_collection_statements() {
+        assert_eq!(
+            parse_named_collection(
+                "CREATE NAMED COLLECTION IF NOT EXISTS kc ON CLUSTER c AS kafka_broker_list = 'b:9092', kafka_sasl_password = 'p' NOT OVERRIDABLE, kafka_num_consumers = 2 OVERRIDABLE"
+            )
+            .unwrap(),
+            NamedCollectionStatement::Create {
+                name: "kc".into(),
+                if_not_exists: true,
+                params: vec![
+                    Setting { name: "kafka_broker_list".into(), value: "b:9092".into() },
+                    Setting { name: "kafka_sasl_password".into(), value: "p".into() },
+                    Setting { name: "kafka_num_consumers".into(), value: "2".into() },
+                ],
+            }
+        );
+        assert_eq!(
+            parse_named_collection("alter named collection kc SET kafka_format = 'CSV' DELETE kafka_num_consumers").unwrap(),
+            NamedCollectionStatement::Alter {
+                name: "kc".into(),
+                if_exists: false,
+                set: vec![Setting { name: "kafka_format".into(), value: "CSV".into() }],
+                delete: vec!["kafka_num_consumers".into()],
+            }
+        );
+        assert_eq!(
+            parse_named_collection("DROP NAMED COLLECTION IF EXISTS kc").unwrap(),
+            NamedCollectionStatement::Drop { name: "kc".into(), if_exists: true }
+        );
+        assert!(parse_named_collection("ALTER NAMED COLLECTION kc").is_err());
+        assert!(parse_named_collection("CREATE NAMED COLLECTION kc AS").is_err());
     }
 }

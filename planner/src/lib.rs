@@ -9,8 +9,8 @@ pub mod tokens;
 pub mod view;
 
 pub use ddl::{
-    parse_create_kafka_table, parse_create_materialized_view, CreateKafkaTable, CreateView,
-    DdlError,
+    parse_create_kafka_table, parse_create_materialized_view, parse_named_collection,
+    CreateKafkaTable, CreateView, DdlError, NamedCollectionStatement,
 };
 pub use split::{
     bind_placeholders, placeholder_count, split, Kind, ObjectName, Setting, Statement,

@@ -66,6 +66,8 @@ pub enum Kind {
         name: ObjectName,
         if_not_exists: bool,
     },
+    /// `CREATE | ALTER | DROP NAMED COLLECTION ...`.
+    NamedCollection,
     /// Anything else: DDL and commands that return no rows.
     Other,
 }
@@ -249,6 +251,9 @@ fn classify(tokens: &[Tok]) -> Kind {
         Keyword::SET => parse_set(rest)
             .map(|settings| Kind::Set { settings })
             .unwrap_or(Kind::Other),
+        Keyword::CREATE | Keyword::ALTER | Keyword::DROP if is_named_collection(rest) => {
+            Kind::NamedCollection
+        }
         Keyword::CREATE if is_materialized_view(rest) => Kind::CreateMaterializedView,
         Keyword::CREATE if is_kafka_engine(tokens) => Kind::CreateKafkaTable,
         Keyword::DROP
@@ -482,6 +487,16 @@ fn is_materialized_view(tokens: &[Tok]) -> bool {
 }
 
 /// `CREATE ... ENGINE = Kafka` at the top level.
+/// `NAMED COLLECTION` right after CREATE, ALTER or DROP.
+fn is_named_collection(rest: &[Tok]) -> bool {
+    let word = |i: usize, w: &str| {
+        rest.get(i).is_some_and(|t| {
+            matches!(&t.token, Token::Word(x) if x.quote_style.is_none() && x.value.eq_ignore_ascii_case(w))
+        })
+    };
+    word(0, "NAMED") && word(1, "COLLECTION")
+}
+
 fn is_kafka_engine(tokens: &[Tok]) -> bool {
     let mut depth = 0i32;
     for (i, t) in tokens.iter().enumerate() {
@@ -742,6 +757,22 @@ mod tests {
     fn insert_select_with_format_is_not_inline_data() {
         let got = kinds("INSERT INTO t SELECT * FROM s FORMAT JSONEachRow; SELECT 1");
         assert_eq!(got.len(), 2);
+    }
+
+    #[test]
+    fn named_collection_statements_are_recognised() {
+        for text in [
+            "CREATE NAMED COLLECTION kc AS kafka_broker_list = 'b:9092'",
+            "alter named collection kc DELETE x",
+            "DROP NAMED COLLECTION IF EXISTS kc",
+        ] {
+            assert_eq!(kinds(text)[0].1, Kind::NamedCollection, "{text}");
+        }
+        assert_eq!(
+            kinds("CREATE TABLE q (a String) ENGINE = Kafka(kc)")[0].1,
+            Kind::CreateKafkaTable
+        );
+        assert!(matches!(kinds("DROP TABLE named")[0].1, Kind::Drop { .. }));
     }
 
     #[test]

@@ -16,6 +16,8 @@ pub mod codes {
     pub const INCORRECT_DATA: i32 = 117;
     pub const CANNOT_CONVERT_TYPE: i32 = 70;
     pub const QUERY_NOT_ALLOWED: i32 = 620;
+    pub const NAMED_COLLECTION_DOESNT_EXIST: i32 = 669;
+    pub const NAMED_COLLECTION_ALREADY_EXISTS: i32 = 670;
     pub const UNKNOWN_TYPE: i32 = 50;
     pub const TABLE_ALREADY_EXISTS: i32 = 57;
     pub const UNKNOWN_EXCEPTION: i32 = 1002;

@@ -1,7 +1,9 @@
 //! Statements about Kafka tables and their views: kafkahouse answers these
 //! from its catalog instead of the backend (which has no Kafka tables).
 
-use catalog::kafka::{check_column, merge_engine_settings, KafkaSettings};
+use catalog::kafka::{
+    check_column, merge_collection_settings, merge_engine_settings, KafkaSettings,
+};
 use catalog::{ChType, ColumnDef, Definition, KafkaTableDef, QualifiedName, ViewDef};
 use planner::{Kind, Statement};
 
@@ -21,6 +23,7 @@ impl ClientSession {
     ) -> Result<Option<Outcome>, ChError> {
         let outcome = match &statement.kind {
             Kind::CreateKafkaTable => Some(self.create_kafka_table(statement.sql).await?),
+            Kind::NamedCollection => Some(self.named_collection(statement.sql)?),
             Kind::CreateMaterializedView => self.create_view(statement.sql).await?,
             Kind::Drop { name, .. } => {
                 let name = self.qualify(name);
@@ -199,7 +202,23 @@ impl ClientSession {
             .iter()
             .map(|s| (s.name.clone(), s.value.clone()))
             .collect();
-        let settings = merge_engine_settings(&ddl.engine_args, &pairs).map_err(settings_error)?;
+        let settings = match &ddl.collection {
+            Some((collection, overrides)) => {
+                // Read once, when the table is created (see the README).
+                let params = self
+                    .catalog
+                    .collection(collection)
+                    .ok_or_else(|| no_collection(collection))?
+                    .params;
+                let overrides: Vec<(String, String)> = overrides
+                    .iter()
+                    .map(|s| (s.name.clone(), s.value.clone()))
+                    .collect();
+                merge_collection_settings(&params, &overrides, &pairs)
+            }
+            None => merge_engine_settings(&ddl.engine_args, &pairs),
+        }
+        .map_err(settings_error)?;
         let resolved = KafkaSettings::resolve(&settings).map_err(settings_error)?;
         for c in &columns {
             check_column(&resolved.format, &c.name, &c.ty).map_err(settings_error)?;
@@ -215,6 +234,64 @@ impl ClientSession {
         tracing::info!(table = %name, topics = ?resolved.topics, group = %resolved.group_name, "Kafka table created");
         self.pipelines.reconcile().await;
         Ok(done("CREATE TABLE", None))
+    }
+
+    /// `CREATE | ALTER | DROP NAMED COLLECTION`: kept in kafkahouse's catalog,
+    /// for `ENGINE = Kafka(collection)`.
+    fn named_collection(&mut self, sql: &str) -> Result<Outcome, ChError> {
+        use planner::NamedCollectionStatement as S;
+        let statement = planner::parse_named_collection(sql)
+            .map_err(|e| ChError::new(codes::SYNTAX_ERROR, e.to_string()))?;
+        let pairs = |settings: &[planner::Setting]| -> Vec<(String, String)> {
+            settings
+                .iter()
+                .map(|s| (s.name.clone(), s.value.clone()))
+                .collect()
+        };
+        match statement {
+            S::Create {
+                name,
+                if_not_exists,
+                params,
+            } => {
+                if if_not_exists && self.catalog.collection(&name).is_some() {
+                    return Ok(done("CREATE NAMED COLLECTION", None));
+                }
+                self.catalog
+                    .create_collection(catalog::NamedCollection {
+                        name: name.clone(),
+                        params: pairs(&params).into_iter().collect(),
+                    })
+                    .map_err(catalog_error)?;
+                // Values may be secrets: only the keys are logged.
+                let keys: Vec<&str> = params.iter().map(|p| p.name.as_str()).collect();
+                tracing::info!(collection = %name, ?keys, "named collection created");
+                Ok(done("CREATE NAMED COLLECTION", None))
+            }
+            S::Alter {
+                name,
+                if_exists,
+                set,
+                delete,
+            } => {
+                if if_exists && self.catalog.collection(&name).is_none() {
+                    return Ok(done("ALTER NAMED COLLECTION", None));
+                }
+                self.catalog
+                    .alter_collection(&name, &pairs(&set), &delete)
+                    .map_err(catalog_error)?;
+                tracing::info!(collection = %name, "named collection altered");
+                Ok(done("ALTER NAMED COLLECTION", None))
+            }
+            S::Drop { name, if_exists } => {
+                if if_exists && self.catalog.collection(&name).is_none() {
+                    return Ok(done("DROP NAMED COLLECTION", None));
+                }
+                self.catalog.drop_collection(&name).map_err(catalog_error)?;
+                tracing::info!(collection = %name, "named collection dropped");
+                Ok(done("DROP NAMED COLLECTION", None))
+            }
+        }
     }
 
     /// A view over a Kafka table is kafkahouse's; any other goes to the
@@ -374,6 +451,18 @@ fn catalog_error(e: catalog::CatalogError) -> ChError {
             codes::UNKNOWN_TABLE,
             format!("Table {name} does not exist. (UNKNOWN_TABLE)"),
         ),
+        catalog::CatalogError::NoCollection(name) => no_collection(&name),
+        catalog::CatalogError::CollectionExists(name) => ChError::new(
+            codes::NAMED_COLLECTION_ALREADY_EXISTS,
+            format!("A named collection `{name}` already exists. (NAMED_COLLECTION_ALREADY_EXISTS)"),
+        ),
         other => ChError::new(codes::UNKNOWN_EXCEPTION, other.to_string()),
     }
+}
+
+fn no_collection(name: &str) -> ChError {
+    ChError::new(
+        codes::NAMED_COLLECTION_DOESNT_EXIST,
+        format!("There is no named collection `{name}`. (NAMED_COLLECTION_DOESNT_EXIST)"),
+    )
 }
