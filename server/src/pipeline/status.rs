@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance};
+use rdkafka::error::KafkaError;
 use rdkafka::statistics::Statistics;
 
 /// Exceptions kept per consumer (ClickHouse keeps the last 10 as well).
@@ -84,6 +85,15 @@ pub struct StatsContext {
 }
 
 impl ClientContext for StatsContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        // Reaching a partition's end is how blocks get cut (the pipeline
+        // asks for these events), not an error worth a log line.
+        if matches!(error, KafkaError::PartitionEOF(_)) {
+            return;
+        }
+        tracing::warn!(consumer = %self.consumer_id(), error = %error, reason, "librdkafka reported an error");
+    }
+
     fn stats(&self, statistics: Statistics) {
         let mut assignments = BTreeMap::new();
         for (topic, t) in &statistics.topics {
