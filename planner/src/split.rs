@@ -68,6 +68,12 @@ pub enum Kind {
     },
     /// `CREATE | ALTER | DROP NAMED COLLECTION ...`.
     NamedCollection,
+    /// `SYSTEM SYNC KAFKA [db.]name [TIMEOUT seconds]`: waits until the
+    /// table's consumers have caught up (kafkahouse's own statement).
+    SyncKafka {
+        name: ObjectName,
+        timeout_seconds: Option<u64>,
+    },
     /// Anything else: DDL and commands that return no rows.
     Other,
 }
@@ -251,6 +257,9 @@ fn classify(tokens: &[Tok]) -> Kind {
         Keyword::SET => parse_set(rest)
             .map(|settings| Kind::Set { settings })
             .unwrap_or(Kind::Other),
+        Keyword::SYSTEM if is_word(rest.first(), "SYNC") && is_word(rest.get(1), "KAFKA") => {
+            sync_kafka(&rest[2..]).unwrap_or(Kind::Other)
+        }
         Keyword::CREATE | Keyword::ALTER | Keyword::DROP if is_named_collection(rest) => {
             Kind::NamedCollection
         }
@@ -487,14 +496,35 @@ fn is_materialized_view(tokens: &[Tok]) -> bool {
 }
 
 /// `CREATE ... ENGINE = Kafka` at the top level.
+/// An unquoted word, compared without case (for words sqlparser does not
+/// know as keywords).
+fn is_word(t: Option<&Tok>, word: &str) -> bool {
+    t.is_some_and(|t| {
+        matches!(&t.token, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(word))
+    })
+}
+
 /// `NAMED COLLECTION` right after CREATE, ALTER or DROP.
 fn is_named_collection(rest: &[Tok]) -> bool {
-    let word = |i: usize, w: &str| {
-        rest.get(i).is_some_and(|t| {
-            matches!(&t.token, Token::Word(x) if x.quote_style.is_none() && x.value.eq_ignore_ascii_case(w))
-        })
+    is_word(rest.first(), "NAMED") && is_word(rest.get(1), "COLLECTION")
+}
+
+/// `[db.]name [TIMEOUT n]` after `SYSTEM SYNC KAFKA`.
+fn sync_kafka(tokens: &[Tok]) -> Option<Kind> {
+    let (name, used) = object_name(tokens)?;
+    let rest = &tokens[used..];
+    let timeout_seconds = match rest {
+        [] => None,
+        [t, n] if is_word(Some(t), "TIMEOUT") => match &n.token {
+            Token::Number(n, _) => Some(n.parse().ok()?),
+            _ => return None,
+        },
+        _ => return None,
     };
-    word(0, "NAMED") && word(1, "COLLECTION")
+    Some(Kind::SyncKafka {
+        name,
+        timeout_seconds,
+    })
 }
 
 fn is_kafka_engine(tokens: &[Tok]) -> bool {
@@ -757,6 +787,27 @@ mod tests {
     fn insert_select_with_format_is_not_inline_data() {
         let got = kinds("INSERT INTO t SELECT * FROM s FORMAT JSONEachRow; SELECT 1");
         assert_eq!(got.len(), 2);
+    }
+
+    #[test]
+    fn system_sync_kafka_is_recognised() {
+        assert_eq!(
+            kinds("SYSTEM SYNC KAFKA db.q TIMEOUT 30")[0].1,
+            Kind::SyncKafka {
+                name: ObjectName {
+                    database: Some("db".into()),
+                    name: "q".into()
+                },
+                timeout_seconds: Some(30)
+            }
+        );
+        assert!(matches!(
+            kinds("system sync kafka q")[0].1,
+            Kind::SyncKafka { timeout_seconds: None, .. }
+        ));
+        // Malformed: left to whoever handles Other (the backend's error).
+        assert_eq!(kinds("SYSTEM SYNC KAFKA q TIMEOUT soon")[0].1, Kind::Other);
+        assert_eq!(kinds("SYSTEM SYNC REPLICA t")[0].1, Kind::Other);
     }
 
     #[test]

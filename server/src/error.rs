@@ -15,6 +15,7 @@ pub mod codes {
     pub const CANNOT_PARSE_TEXT: i32 = 6;
     pub const INCORRECT_DATA: i32 = 117;
     pub const CANNOT_CONVERT_TYPE: i32 = 70;
+    pub const TIMEOUT_EXCEEDED: i32 = 159;
     pub const QUERY_NOT_ALLOWED: i32 = 620;
     pub const NAMED_COLLECTION_DOESNT_EXIST: i32 = 669;
     pub const NAMED_COLLECTION_ALREADY_EXISTS: i32 = 670;

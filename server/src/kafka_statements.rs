@@ -24,6 +24,10 @@ impl ClientSession {
         let outcome = match &statement.kind {
             Kind::CreateKafkaTable => Some(self.create_kafka_table(statement.sql).await?),
             Kind::NamedCollection => Some(self.named_collection(statement.sql)?),
+            Kind::SyncKafka {
+                name,
+                timeout_seconds,
+            } => Some(self.sync_kafka(name, *timeout_seconds).await?),
             Kind::CreateMaterializedView => self.create_view(statement.sql).await?,
             Kind::Drop { name, .. } => {
                 let name = self.qualify(name);
@@ -234,6 +238,42 @@ impl ClientSession {
         tracing::info!(table = %name, topics = ?resolved.topics, group = %resolved.group_name, "Kafka table created");
         self.pipelines.reconcile().await;
         Ok(done("CREATE TABLE", None))
+    }
+
+    /// `SYSTEM SYNC KAFKA q [TIMEOUT n]`: returns once every message in the
+    /// table's topics as of the call is inserted through every view and
+    /// committed; `Code: 159` when that takes longer than the timeout.
+    async fn sync_kafka(
+        &mut self,
+        name: &planner::ObjectName,
+        timeout_seconds: Option<u64>,
+    ) -> Result<Outcome, ChError> {
+        let name = self.qualify(name);
+        let table = self.kafka_table(&name).ok_or_else(|| {
+            ChError::new(
+                codes::UNKNOWN_TABLE,
+                format!("Kafka table {name} does not exist. (UNKNOWN_TABLE)"),
+            )
+        })?;
+        if !self.pipelines.is_consuming(&name).await {
+            let why = if table.attached {
+                "has no materialized view reading it"
+            } else {
+                "is detached"
+            };
+            return Err(ChError::new(
+                codes::BAD_ARGUMENTS,
+                format!("SYSTEM SYNC KAFKA {name}: the table {why}, so nothing consumes it"),
+            ));
+        }
+        let settings = table.settings().map_err(settings_error)?;
+        let timeout = std::time::Duration::from_secs(timeout_seconds.unwrap_or(SYNC_TIMEOUT_SECONDS));
+        let pipelines = self.pipelines.clone();
+        crate::pipeline::sync::wait_caught_up(&name.to_string(), &settings, timeout, || {
+            pipelines.last_exception(&name)
+        })
+        .await?;
+        Ok(done("SYSTEM SYNC KAFKA", None))
     }
 
     /// `CREATE | ALTER | DROP NAMED COLLECTION`: kept in kafkahouse's catalog,
@@ -459,6 +499,10 @@ fn catalog_error(e: catalog::CatalogError) -> ChError {
         other => ChError::new(codes::UNKNOWN_EXCEPTION, other.to_string()),
     }
 }
+
+/// `SYSTEM SYNC KAFKA` without TIMEOUT waits this long (ClickHouse's
+/// `receive_timeout`, which bounds its own SYSTEM SYNC statements).
+const SYNC_TIMEOUT_SECONDS: u64 = 300;
 
 fn no_collection(name: &str) -> ChError {
     ChError::new(

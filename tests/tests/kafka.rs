@@ -620,3 +620,41 @@ async fn tutorial_on_an_independent_broker() {
     assert_eq!(wait_for(&client, count, "700", WAIT).await, "700");
     assert_eq!(distinct_rows(&client).await, "700");
 }
+
+/// `SYSTEM SYNC KAFKA` returns once everything produced before it is in the
+/// destination (no polling of count()), and says why when it cannot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn system_sync_kafka_waits_for_every_view() {
+    let s = Setup::new("github", 3).await;
+    s.broker
+        .produce("github", 3, &github::rows(11, 0, 1_500))
+        .await;
+    create_tutorial(&s.client, &github_queue(&s.broker.bootstrap), false).await;
+    run(&s.client, "SYSTEM SYNC KAFKA github_queue TIMEOUT 60").await;
+    assert_eq!(scalar(&s.client, "SELECT count() FROM github").await, "1500");
+
+    s.broker
+        .produce_from("github", 3, 1_500, &github::rows(11, 1_500, 1_800))
+        .await;
+    run(&s.client, "SYSTEM SYNC KAFKA KafkaEngine.github_queue").await;
+    assert_eq!(scalar(&s.client, "SELECT count() FROM github").await, "1800");
+    assert_eq!(distinct_rows(&s.client).await, "1800");
+
+    let e = error_of(&s.client, "SYSTEM SYNC KAFKA github").await;
+    assert!(e.starts_with("Code: 60."), "{e}");
+
+    // A destination that is gone: the view's inserts fail, nothing is
+    // committed, and the wait ends with the lag and the consumer's error.
+    run(&s.client, "DROP TABLE github").await;
+    s.broker
+        .produce_from("github", 3, 1_800, &github::rows(11, 1_800, 1_810))
+        .await;
+    let e = error_of(&s.client, "SYSTEM SYNC KAFKA github_queue TIMEOUT 10").await;
+    assert!(e.starts_with("Code: 159."), "{e}");
+    assert!(e.contains("behind by 10 message(s)"), "{e}");
+    assert!(e.contains("last consumer exception: view KafkaEngine.github_mv"), "{e}");
+
+    run(&s.client, "DETACH TABLE github_queue").await;
+    let e = error_of(&s.client, "SYSTEM SYNC KAFKA github_queue").await;
+    assert!(e.starts_with("Code: 36.") && e.contains("is detached"), "{e}");
+}

@@ -7,6 +7,7 @@ pub mod decode;
 pub mod direct_select;
 pub mod sink;
 pub mod status;
+pub mod sync;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -87,6 +88,25 @@ impl Pipelines {
                 consumers.iter().map(move |c| (name.clone(), c.snapshot()))
             })
             .collect()
+    }
+
+    /// Whether `table` has running consumers (attached, with views).
+    pub async fn is_consuming(&self, table: &QualifiedName) -> bool {
+        self.running
+            .lock()
+            .await
+            .get(table)
+            .is_some_and(|r| !r.tasks.is_empty())
+    }
+
+    /// The newest exception of any consumer of `table`.
+    pub fn last_exception(&self, table: &QualifiedName) -> Option<String> {
+        self.statuses()
+            .get(table)?
+            .iter()
+            .filter_map(|c| c.snapshot().exceptions.back().cloned())
+            .max_by_key(|(time, _)| *time)
+            .map(|(_, text)| text)
     }
 
     fn statuses(
