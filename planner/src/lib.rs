@@ -13,6 +13,6 @@ pub use ddl::{
     CreateKafkaTable, CreateView, DdlError, NamedCollectionStatement,
 };
 pub use split::{
-    bind_placeholders, placeholder_count, split, Kind, ObjectName, Setting, Statement,
+    bind_placeholders, insert_target_span, placeholder_count, split, Kind, ObjectName, Setting, Statement,
 };
 pub use view::{match_destination, source_schema, ViewError, ViewPlan};

@@ -368,6 +368,24 @@ fn object_statement(tokens: &[Tok], flag: &[Keyword]) -> Option<(ObjectName, boo
     Some((name, has_flag))
 }
 
+/// Where the target table's name (`[db.]name`) sits in the text of an
+/// `INSERT INTO` statement, as a byte range, so that the statement can be
+/// redirected to another table without touching the rest of the user's text.
+pub fn insert_target_span(sql: &str) -> Option<std::ops::Range<usize>> {
+    let tokens = significant(sql);
+    let mut rest = tokens.get(1..)?;
+    if !tokens.first()?.is_keyword(Keyword::INSERT) {
+        return None;
+    }
+    for keyword in [Keyword::INTO, Keyword::TABLE] {
+        if rest.first()?.is_keyword(keyword) {
+            rest = &rest[1..];
+        }
+    }
+    let (_, used) = object_name(rest)?;
+    Some(rest[0].start..rest[used - 1].end)
+}
+
 fn insert_target(tokens: &[Tok]) -> Option<ObjectName> {
     let mut rest = tokens;
     if rest.first()?.is_keyword(Keyword::INTO) {
@@ -787,6 +805,15 @@ mod tests {
     fn insert_select_with_format_is_not_inline_data() {
         let got = kinds("INSERT INTO t SELECT * FROM s FORMAT JSONEachRow; SELECT 1");
         assert_eq!(got.len(), 2);
+    }
+
+    #[test]
+    fn insert_target_spans() {
+        let sql = "INSERT INTO KafkaEngine.github_queue SELECT * FROM github LIMIT 100 FORMAT JSONEachRow";
+        assert_eq!(&sql[insert_target_span(sql).unwrap()], "KafkaEngine.github_queue");
+        let sql = "insert into table `q` (a) VALUES (1)";
+        assert_eq!(&sql[insert_target_span(sql).unwrap()], "`q`");
+        assert!(insert_target_span("SELECT 1").is_none());
     }
 
     #[test]

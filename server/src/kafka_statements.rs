@@ -112,12 +112,10 @@ impl ClientSession {
                 }
                 None
             }
-            Kind::Insert { table: Some(t) } if self.kafka_table(&self.qualify(t)).is_some() => {
-                return Err(ChError::new(
-                    codes::NOT_IMPLEMENTED,
-                    "INSERT INTO a Kafka table (producing to Kafka) is not supported yet",
-                ));
-            }
+            Kind::Insert { table: Some(t) } => match self.kafka_table(&self.qualify(t)) {
+                Some(table) => Some(self.insert_into_kafka(statement.sql, &table).await?),
+                None => None,
+            },
             Kind::ShowTables { database } => {
                 // ClickHouse lists Kafka tables and views with the others.
                 let out = self.forward(statement.sql, RESULT_FORMAT).await?;
@@ -238,6 +236,67 @@ impl ClientSession {
         tracing::info!(table = %name, topics = ?resolved.topics, group = %resolved.group_name, "Kafka table created");
         self.pipelines.reconcile().await;
         Ok(done("CREATE TABLE", None))
+    }
+
+    /// `INSERT INTO kafka_table ...` (VALUES, FORMAT with data, SELECT):
+    /// the backend reads the rows, exactly as the user wrote them, into a
+    /// temporary table with the Kafka table's columns, writes them out in the
+    /// table's format, and they are produced to its first topic. Success
+    /// means the broker acknowledged every message.
+    async fn insert_into_kafka(
+        &mut self,
+        sql: &str,
+        table: &KafkaTableDef,
+    ) -> Result<Outcome, ChError> {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let settings = table.settings().map_err(settings_error)?;
+        let span = planner::insert_target_span(sql).ok_or_else(|| {
+            ChError::new(codes::SYNTAX_ERROR, "Syntax error: cannot find the INSERT's table")
+        })?;
+        let staging = format!(
+            "_kafkahouse_produce_{}",
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        let columns: Vec<String> = table
+            .columns
+            .iter()
+            .map(|c| format!("{} {}", quote_identifier(&c.name), c.ty))
+            .collect();
+        self.forward(
+            &format!("CREATE TEMPORARY TABLE {staging} ({})", columns.join(", ")),
+            RESULT_FORMAT,
+        )
+        .await?;
+        let redirected = format!("{}{staging}{}", &sql[..span.start], &sql[span.end..]);
+        let rows = async {
+            self.forward(&redirected, RESULT_FORMAT).await?;
+            self.forward(
+                &format!("SELECT * FROM {staging} FORMAT {}", settings.format),
+                RESULT_FORMAT,
+            )
+            .await
+        }
+        .await;
+        // The staging table goes whatever happened; a failure to drop it is
+        // only logged (it is temporary and ends with the session anyway).
+        if let Err(e) = self
+            .forward(&format!("DROP TEMPORARY TABLE IF EXISTS {staging}"), RESULT_FORMAT)
+            .await
+        {
+            tracing::warn!(table = %table.name, error = %e, "cannot drop the staging table");
+        }
+        let body = rows?.body;
+        let (messages, rows) = crate::pipeline::producer::messages_of_lines(
+            &body,
+            settings.max_rows_per_message as usize,
+        );
+        let count = messages.len();
+        self.pipelines
+            .producers()
+            .send(&settings, messages)
+            .await?;
+        tracing::debug!(table = %table.name, rows, messages = count, "produced");
+        Ok(done("INSERT", Some(rows as u64)))
     }
 
     /// `SYSTEM SYNC KAFKA q [TIMEOUT n]`: returns once every message in the

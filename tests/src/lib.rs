@@ -457,6 +457,47 @@ impl Broker {
         }
     }
 
+    /// Reads `topic` (all `partitions`, from the beginning, outside any
+    /// group) until `expected` messages arrived or `timeout` passed, and
+    /// returns their payloads by partition, then offset.
+    pub fn read_topic(
+        &self,
+        topic: &str,
+        partitions: i32,
+        expected: usize,
+        timeout: Duration,
+    ) -> Vec<String> {
+        use rdkafka::consumer::{BaseConsumer, Consumer};
+        use rdkafka::message::Message;
+        let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", &self.bootstrap)
+            .set("group.id", "kafkahouse-tests-reader")
+            .set("enable.auto.commit", "false")
+            .create()
+            .expect("reader");
+        let mut list = rdkafka::TopicPartitionList::new();
+        for p in 0..partitions {
+            list.add_partition_offset(topic, p, rdkafka::Offset::Beginning)
+                .expect("partition");
+        }
+        consumer.assign(&list).expect("assign");
+        let deadline = Instant::now() + timeout;
+        let mut got: Vec<(i32, i64, String)> = Vec::new();
+        while got.len() < expected && Instant::now() < deadline {
+            match consumer.poll(Duration::from_millis(200)) {
+                Some(Ok(m)) => got.push((
+                    m.partition(),
+                    m.offset(),
+                    String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned(),
+                )),
+                Some(Err(e)) => panic!("reading {topic}: {e}"),
+                None => {}
+            }
+        }
+        got.sort();
+        got.into_iter().map(|(_, _, payload)| payload).collect()
+    }
+
     /// Produces `rows` to `topic`, row i to partition i % partitions, and
     /// waits for every acknowledgement.
     pub async fn produce(&self, topic: &str, partitions: i32, rows: &[String]) {

@@ -6,6 +6,7 @@ pub mod consumer;
 pub mod decode;
 pub mod direct_select;
 pub mod sink;
+pub mod producer;
 pub mod status;
 pub mod sync;
 
@@ -42,6 +43,8 @@ pub struct Pipelines {
     /// Consumers' status by table, readable without waiting for `running`
     /// (which a DETACH holds while consumers finish their block).
     statuses: std::sync::Mutex<BTreeMap<QualifiedName, Vec<Arc<ConsumerStatus>>>>,
+    /// Producers for writes to Kafka tables, shared by every session.
+    producers: Arc<producer::Producers>,
 }
 
 impl Pipelines {
@@ -51,7 +54,12 @@ impl Pipelines {
             backend,
             running: Mutex::new(HashMap::new()),
             statuses: std::sync::Mutex::new(BTreeMap::new()),
+            producers: Arc::new(producer::Producers::default()),
         }
+    }
+
+    pub fn producers(&self) -> &producer::Producers {
+        &self.producers
     }
 
     /// Starts, stops and restarts pipelines so that every attached Kafka
