@@ -13,6 +13,7 @@ pub use ddl::{
     CreateKafkaTable, CreateView, DdlError, NamedCollectionStatement,
 };
 pub use split::{
-    bind_placeholders, insert_target_span, placeholder_count, split, Kind, ObjectName, Setting, Statement,
+    bind_placeholders, insert_target_span, placeholder_count, split, table_references,
+    without_output_format, Kind, ObjectName, Setting, Statement,
 };
 pub use view::{match_destination, source_schema, ViewError, ViewPlan};

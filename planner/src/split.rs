@@ -400,6 +400,50 @@ fn insert_target(tokens: &[Tok]) -> Option<ObjectName> {
     object_name(rest).map(|(name, _)| name)
 }
 
+/// `sql` without a trailing top-level `FORMAT name` clause (which a
+/// materialized view's SELECT may carry, and ClickHouse ignores there).
+pub fn without_output_format(sql: &str) -> &str {
+    let tokens = significant(sql);
+    let mut depth = 0i32;
+    for (i, t) in tokens.iter().enumerate() {
+        match &t.token {
+            Token::LParen => depth += 1,
+            Token::RParen => depth -= 1,
+            _ if depth == 0
+                && t.is_keyword(Keyword::FORMAT)
+                && tokens.get(i + 1).and_then(Tok::name).is_some()
+                && tokens
+                    .get(i + 2)
+                    .is_none_or(|n| n.token == Token::SemiColon) =>
+            {
+                return sql[..t.start].trim_end();
+            }
+            _ => {}
+        }
+    }
+    sql.trim_end().trim_end_matches(';').trim_end()
+}
+
+/// Tables named right after FROM or JOIN, with where their names sit in
+/// `sql` (byte ranges), so that a query can be pointed at another table.
+pub fn table_references(sql: &str) -> Vec<(ObjectName, std::ops::Range<usize>)> {
+    let tokens = significant(sql);
+    let mut found = Vec::new();
+    for (i, t) in tokens.iter().enumerate() {
+        if t.is_keyword(Keyword::FROM) || t.is_keyword(Keyword::JOIN) {
+            if let Some((name, used)) = object_name(&tokens[i + 1..]) {
+                let is_function = tokens
+                    .get(i + 1 + used)
+                    .is_some_and(|n| n.token == Token::LParen);
+                if !is_function {
+                    found.push((name, tokens[i + 1].start..tokens[i + used].end));
+                }
+            }
+        }
+    }
+    found
+}
+
 /// Tables named right after FROM or JOIN (not subqueries or functions).
 fn referenced_tables(tokens: &[Tok]) -> Vec<ObjectName> {
     let mut tables = Vec::new();
@@ -805,6 +849,17 @@ mod tests {
     fn insert_select_with_format_is_not_inline_data() {
         let got = kinds("INSERT INTO t SELECT * FROM s FORMAT JSONEachRow; SELECT 1");
         assert_eq!(got.len(), 2);
+    }
+
+    #[test]
+    fn view_selects_lose_their_format_and_show_their_tables() {
+        let sql = "SELECT a, b\nFROM KafkaEngine.github\nFORMAT JsonEachRow;";
+        assert_eq!(without_output_format(sql), "SELECT a, b\nFROM KafkaEngine.github");
+        assert_eq!(without_output_format("SELECT format(x) FROM t;"), "SELECT format(x) FROM t");
+        let refs = table_references("SELECT * FROM github AS g JOIN db.other ON 1 WHERE x IN (SELECT y FROM numbers(3))");
+        let sql = "SELECT * FROM github AS g JOIN db.other ON 1 WHERE x IN (SELECT y FROM numbers(3))";
+        let names: Vec<&str> = refs.iter().map(|(_, r)| &sql[r.clone()]).collect();
+        assert_eq!(names, ["github", "db.other"]);
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::fmt;
 /// ClickHouse error codes kafkahouse itself raises.
 pub mod codes {
     pub const DUPLICATE_COLUMN: i32 = 15;
+    pub const NO_SUCH_COLUMN_IN_TABLE: i32 = 16;
     pub const BAD_ARGUMENTS: i32 = 36;
     pub const NOT_IMPLEMENTED: i32 = 48;
     pub const UNKNOWN_TABLE: i32 = 60;

@@ -12,6 +12,7 @@ use crate::error::{codes, ChError};
 use crate::executor::{
     done, quote_identifier, typed_result, ClientSession, Outcome, ResultColumn, ResultSet,
 };
+use crate::pipeline::producing;
 use crate::pipeline::sink::ViewSink;
 
 impl ClientSession {
@@ -112,10 +113,20 @@ impl ClientSession {
                 }
                 None
             }
-            Kind::Insert { table: Some(t) } => match self.kafka_table(&self.qualify(t)) {
-                Some(table) => Some(self.insert_into_kafka(statement.sql, &table).await?),
-                None => None,
-            },
+            Kind::Insert { table: Some(t) } => {
+                let name = self.qualify(t);
+                match self.kafka_table(&name) {
+                    Some(table) => Some(self.insert_into_kafka(statement.sql, &table).await?),
+                    None => {
+                        let views = self.producing_views(&name);
+                        if views.is_empty() {
+                            None
+                        } else {
+                            Some(self.insert_firing_views(statement.sql, &name, &views).await?)
+                        }
+                    }
+                }
+            }
             Kind::ShowTables { database } => {
                 // ClickHouse lists Kafka tables and views with the others.
                 let out = self.forward(statement.sql, RESULT_FORMAT).await?;
@@ -239,64 +250,82 @@ impl ClientSession {
     }
 
     /// `INSERT INTO kafka_table ...` (VALUES, FORMAT with data, SELECT):
-    /// the backend reads the rows, exactly as the user wrote them, into a
-    /// temporary table with the Kafka table's columns, writes them out in the
-    /// table's format, and they are produced to its first topic. Success
-    /// means the broker acknowledged every message.
+    /// produced to the table's first topic (see `pipeline::producing`).
+    /// Success means the broker acknowledged every message.
     async fn insert_into_kafka(
         &mut self,
         sql: &str,
         table: &KafkaTableDef,
     ) -> Result<Outcome, ChError> {
-        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let settings = table.settings().map_err(settings_error)?;
         let span = planner::insert_target_span(sql).ok_or_else(|| {
             ChError::new(codes::SYNTAX_ERROR, "Syntax error: cannot find the INSERT's table")
         })?;
-        let staging = format!(
-            "_kafkahouse_produce_{}",
-            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        );
-        let columns: Vec<String> = table
-            .columns
-            .iter()
-            .map(|c| format!("{} {}", quote_identifier(&c.name), c.ty))
-            .collect();
-        self.forward(
-            &format!("CREATE TEMPORARY TABLE {staging} ({})", columns.join(", ")),
-            RESULT_FORMAT,
+        let rows = producing::produce_insert(
+            self.conn.as_mut(),
+            &self.state,
+            table,
+            sql,
+            span,
+            self.pipelines.producers(),
         )
         .await?;
-        let redirected = format!("{}{staging}{}", &sql[..span.start], &sql[span.end..]);
-        let rows = async {
-            self.forward(&redirected, RESULT_FORMAT).await?;
+        Ok(done("INSERT", Some(rows as u64)))
+    }
+
+    /// `INSERT INTO t ...` where views `TO` Kafka tables read `t`: the rows
+    /// are staged, inserted into `t` from the stage, and the views run over
+    /// the stage, so they see exactly the rows `t` received.
+    async fn insert_firing_views(
+        &mut self,
+        sql: &str,
+        target: &QualifiedName,
+        views: &[producing::ProducingView],
+    ) -> Result<Outcome, ChError> {
+        let span = planner::insert_target_span(sql).ok_or_else(|| {
+            ChError::new(codes::SYNTAX_ERROR, "Syntax error: cannot find the INSERT's table")
+        })?;
+        let stage = producing::Stage::create(self.conn.as_mut(), &self.state, target).await?;
+        let redirected = format!("{}{}{}", &sql[..span.start], stage.name, &sql[span.end..]);
+        let inserted = async {
+            let out = self.forward(&redirected, RESULT_FORMAT).await?;
             self.forward(
-                &format!("SELECT * FROM {staging} FORMAT {}", settings.format),
+                &format!(
+                    "INSERT INTO {}.{} SELECT * FROM {}",
+                    quote_identifier(&target.database),
+                    quote_identifier(&target.name),
+                    stage.name
+                ),
                 RESULT_FORMAT,
             )
-            .await
+            .await?;
+            Ok(out.written_rows)
         }
         .await;
-        // The staging table goes whatever happened; a failure to drop it is
-        // only logged (it is temporary and ends with the session anyway).
-        if let Err(e) = self
-            .forward(&format!("DROP TEMPORARY TABLE IF EXISTS {staging}"), RESULT_FORMAT)
-            .await
-        {
-            tracing::warn!(table = %table.name, error = %e, "cannot drop the staging table");
-        }
-        let body = rows?.body;
-        let (messages, rows) = crate::pipeline::producer::messages_of_lines(
-            &body,
-            settings.max_rows_per_message as usize,
-        );
-        let count = messages.len();
-        self.pipelines
-            .producers()
-            .send(&settings, messages)
+        let rows = match inserted {
+            Ok(rows) => rows,
+            Err(e) => {
+                // Nothing reached `t`: nothing to fire; the stage goes.
+                let _ = stage
+                    .fire_and_drop(self.conn.as_mut(), &self.state, target, &[], self.pipelines.producers())
+                    .await;
+                return Err(e);
+            }
+        };
+        stage
+            .fire_and_drop(
+                self.conn.as_mut(),
+                &self.state,
+                target,
+                views,
+                self.pipelines.producers(),
+            )
             .await?;
-        tracing::debug!(table = %table.name, rows, messages = count, "produced");
-        Ok(done("INSERT", Some(rows as u64)))
+        Ok(done("INSERT", rows))
+    }
+
+    /// Views `TO` a Kafka table that read `source`.
+    fn producing_views(&self, source: &QualifiedName) -> Vec<producing::ProducingView> {
+        producing_views_of(&self.catalog.list(), source)
     }
 
     /// `SYSTEM SYNC KAFKA q [TIMEOUT n]`: returns once every message in the
@@ -403,9 +432,14 @@ impl ClientSession {
             Some(Kind::Query { tables, .. }) => tables.first().map(|t| self.qualify(t)),
             _ => None,
         };
-        let Some(table) = source.and_then(|s| self.kafka_table(&s)) else {
+        let source_table = source.as_ref().and_then(|s| self.kafka_table(s));
+        let destination_table = ddl
+            .to
+            .as_ref()
+            .and_then(|to| self.kafka_table(&self.qualify(to)));
+        if source_table.is_none() && destination_table.is_none() {
             return Ok(None);
-        };
+        }
         let Some(to) = &ddl.to else {
             return Err(ChError::new(
                 codes::NOT_IMPLEMENTED,
@@ -419,20 +453,56 @@ impl ClientSession {
             }
             return Err(already_exists(&name));
         }
-        let view = ViewDef {
-            name: name.clone(),
-            source: table.name.clone(),
-            destination: self.qualify(to),
-            select_sql: ddl.select_sql.clone(),
+        // ClickHouse ignores a FORMAT clause at the end of a view's SELECT
+        // (the tutorial's github_out_mv has one).
+        let select_sql = planner::without_output_format(&ddl.select_sql).to_string();
+        let view = match (source_table, destination_table) {
+            (Some(table), None) => {
+                let view = ViewDef {
+                    name: name.clone(),
+                    source: table.name.clone(),
+                    destination: self.qualify(to),
+                    select_sql,
+                };
+                // Plans the SELECT and checks it against the destination's
+                // columns exactly as the pipeline will, so mistakes show up here.
+                let format = self.backend.insert_format();
+                ViewSink::prepare(&view, &table, self.conn.as_mut(), format).await?;
+                view
+            }
+            (None, Some(table)) => {
+                let Some(source) = source else {
+                    return Err(ChError::new(
+                        codes::NOT_IMPLEMENTED,
+                        "A view into a Kafka table must read a table (SELECT ... FROM t)",
+                    ));
+                };
+                producing::check_producing_view(
+                    self.conn.as_mut(),
+                    &self.state,
+                    &select_sql,
+                    &table,
+                )
+                .await?;
+                ViewDef {
+                    name: name.clone(),
+                    source,
+                    destination: table.name.clone(),
+                    select_sql,
+                }
+            }
+            _ => {
+                return Err(ChError::new(
+                    codes::NOT_IMPLEMENTED,
+                    "A materialized view from a Kafka table into a Kafka table is not supported yet: go through a table",
+                ))
+            }
         };
-        // Plans the SELECT and checks it against the destination's columns
-        // exactly as the pipeline will, so mistakes show up here.
-        let format = self.backend.insert_format();
-        ViewSink::prepare(&view, &table, self.conn.as_mut(), format).await?;
+        let source = view.source.clone();
         self.catalog
             .create(Definition::View(view))
             .map_err(catalog_error)?;
-        tracing::info!(view = %name, source = %table.name, "materialized view created");
+        tracing::info!(view = %name, %source, "materialized view created");
         self.pipelines.reconcile().await;
         Ok(Some(done("CREATE MATERIALIZED VIEW", None)))
     }
@@ -557,6 +627,30 @@ fn catalog_error(e: catalog::CatalogError) -> ChError {
         ),
         other => ChError::new(codes::UNKNOWN_EXCEPTION, other.to_string()),
     }
+}
+
+/// Views whose destination is a Kafka table and whose source is `source`.
+pub(crate) fn producing_views_of(
+    definitions: &[Definition],
+    source: &QualifiedName,
+) -> Vec<producing::ProducingView> {
+    definitions
+        .iter()
+        .filter_map(|d| match d {
+            Definition::View(v) if &v.source == source => {
+                definitions.iter().find_map(|t| match t {
+                    Definition::KafkaTable(t) if t.name == v.destination => {
+                        Some(producing::ProducingView {
+                            view: v.clone(),
+                            table: t.clone(),
+                        })
+                    }
+                    _ => None,
+                })
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 /// `SYSTEM SYNC KAFKA` without TIMEOUT waits this long (ClickHouse's

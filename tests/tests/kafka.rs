@@ -734,3 +734,74 @@ async fn insert_into_a_kafka_table_produces() {
         "0"
     );
 }
+
+/// The tutorial's "ClickHouse to Kafka" chain, verbatim but for the broker:
+/// github_out_mv reads github and writes to the Kafka table github_out_queue,
+/// so rows that github_mv inserts from topic `github` come out in topic
+/// `github_out`, and so do rows inserted into github through kafkahouse.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn views_into_kafka_tables_forward_what_is_inserted() {
+    let s = Setup::new("github", 3).await;
+    s.broker.create_topic("github_out", 1);
+    create_tutorial(&s.client, &github_queue(&s.broker.bootstrap), false).await;
+    run(
+        &s.client,
+        &fixture("sql/github_out_queue.sql").replace("host:port", &s.broker.bootstrap),
+    )
+    .await;
+    run(&s.client, &fixture("sql/github_out_mv.sql")).await;
+
+    let rows = github::rows(13, 0, 10);
+    s.broker.produce("github", 3, &rows).await;
+    run(&s.client, "SYSTEM SYNC KAFKA github_queue TIMEOUT 60").await;
+    assert_eq!(scalar(&s.client, "SELECT count() FROM github").await, "10");
+    let titles = |messages: &[String]| -> Vec<String> {
+        let mut t: Vec<String> = messages
+            .iter()
+            .map(|m| {
+                let v: serde_json::Value = serde_json::from_str(m)
+                    .unwrap_or_else(|e| panic!("{m}: {e}"));
+                assert_eq!(v.as_object().map(|o| o.len()), Some(25), "{m}");
+                v["title"].as_str().unwrap_or_default().to_string()
+            })
+            .collect();
+        t.sort();
+        t
+    };
+    let out = s.broker.read_topic("github_out", 1, 10, WAIT);
+    let mut expected: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            let v: serde_json::Value = serde_json::from_str(r).unwrap();
+            v["title"].as_str().unwrap_or_default().to_string()
+        })
+        .collect();
+    expected.sort();
+    assert_eq!(titles(&out), expected);
+
+    // An INSERT through kafkahouse fires the view too, with the rows as
+    // github received them.
+    run(&s.client, "INSERT INTO github SELECT * FROM github ORDER BY title LIMIT 3").await;
+    assert_eq!(scalar(&s.client, "SELECT count() FROM github").await, "13");
+    let out = s.broker.read_topic("github_out", 1, 13, WAIT);
+    assert_eq!(out.len(), 13);
+    assert_eq!(titles(&out[10..]), expected[..3].to_vec());
+
+    // A view whose columns the Kafka table lacks is refused at CREATE.
+    let e = error_of(
+        &s.client,
+        "CREATE MATERIALIZED VIEW bad_out_mv TO github_out_queue AS SELECT title AS nope FROM github",
+    )
+    .await;
+    assert!(e.starts_with("Code: 16.") && e.contains("nope"), "{e}");
+    // Dropping the view stops the forwarding.
+    run(&s.client, "DROP VIEW github_out_mv").await;
+    run(&s.client, "INSERT INTO github SELECT * FROM github LIMIT 1").await;
+    assert_eq!(scalar(&s.client, "SELECT count() FROM github").await, "14");
+    // An INSERT returns after its messages were acknowledged, so a 14th
+    // message would already be in the topic.
+    let out = s
+        .broker
+        .read_topic("github_out", 1, 14, Duration::from_secs(2));
+    assert_eq!(out.len(), 13);
+}

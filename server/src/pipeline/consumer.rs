@@ -19,10 +19,13 @@ use catalog::kafka::KafkaSettings;
 use catalog::{KafkaTableDef, ViewDef};
 
 use super::decode::{BlockDecoder, Message};
-use super::sink::ViewSink;
+use super::producer::Producers;
+use super::producing::{ProducingView, Stage};
+use super::sink::{Encoded, ViewSink};
 use super::status::{now, ConsumerStatus, StatsContext};
 use crate::backend::{Backend, BackendSession};
 use crate::error::ChError;
+use crate::session::SessionState;
 
 /// Longest wait between retries of a failing insert or preparation.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -37,6 +40,9 @@ pub struct ConsumerTask {
     /// 0-based number among the table's consumers, for the client id.
     pub index: u64,
     pub status: Arc<ConsumerStatus>,
+    /// Views into Kafka tables that read the destinations of `views`.
+    pub chained: Vec<ProducingView>,
+    pub producers: Arc<Producers>,
 }
 
 type KafkaConsumer = StreamConsumer<StatsContext>;
@@ -249,34 +255,87 @@ impl ConsumerTask {
                 }
             }
         };
-        let mut done = vec![false; sinks.len()];
+        // Per view: inserted (with what), and its producing views fired.
+        let mut inserted: Vec<Option<Option<Encoded>>> = vec![None; sinks.len()];
+        let mut fired = vec![false; sinks.len()];
         backoff = FIRST_BACKOFF;
         loop {
-            for (sink, done) in sinks.iter().zip(done.iter_mut()) {
-                if *done {
+            for (i, sink) in sinks.iter().enumerate() {
+                if inserted[i].is_none() {
+                    let writing = Instant::now();
+                    match sink.write(&batch, session).await {
+                        Ok(encoded) => {
+                            let rows = encoded.as_ref().map_or(0, |e| e.rows);
+                            self.status.update(|s| s.rows_written += rows as u64);
+                            let write_ms = writing.elapsed().as_secs_f64() * 1e3;
+                            tracing::debug!(view = %sink.view.name, topic, partition, first, last, rows, decode_ms, write_ms, "block inserted");
+                            inserted[i] = Some(encoded);
+                        }
+                        Err(e) => {
+                            tracing::error!(view = %sink.view.name, topic, partition, first, last, error = %e, "insert failed; will retry");
+                            self.status
+                                .exception(format!("view {}: {e}", sink.view.name));
+                            continue;
+                        }
+                    }
+                }
+                if fired[i] {
                     continue;
                 }
-                let writing = Instant::now();
-                match sink.write(&batch, session).await {
-                    Ok(rows) => {
-                        *done = true;
-                        self.status.update(|s| s.rows_written += rows as u64);
-                        let write_ms = writing.elapsed().as_secs_f64() * 1e3;
-                        tracing::debug!(view = %sink.view.name, topic, partition, first, last, rows, decode_ms, write_ms, "block inserted");
+                let chained: Vec<ProducingView> = self
+                    .chained
+                    .iter()
+                    .filter(|p| p.view.source == sink.view.destination)
+                    .cloned()
+                    .collect();
+                match &inserted[i] {
+                    Some(Some(encoded)) if !chained.is_empty() => {
+                        match self.fire(sink, encoded, &chained, session).await {
+                            Ok(()) => fired[i] = true,
+                            Err(e) => {
+                                // Only the views into Kafka are retried: the
+                                // destination already has the block.
+                                tracing::error!(view = %sink.view.name, topic, partition, first, last, error = %e, "views into Kafka failed; will retry");
+                                self.status.exception(e.to_string());
+                            }
+                        }
                     }
-                    Err(e) => {
-                        tracing::error!(view = %sink.view.name, topic, partition, first, last, error = %e, "insert failed; will retry");
-                        self.status
-                            .exception(format!("view {}: {e}", sink.view.name));
-                    }
+                    _ => fired[i] = true,
                 }
             }
-            if done.iter().all(|d| *d) {
+            if inserted.iter().all(Option::is_some) && fired.iter().all(|f| *f) {
                 return Ok(());
             }
             wait(stop, backoff).await?;
             backoff = (backoff * 2).min(MAX_BACKOFF);
         }
+    }
+
+    /// Runs the views into Kafka tables that read `sink`'s destination over
+    /// the rows the sink just inserted there, and produces their output.
+    async fn fire(
+        &self,
+        sink: &ViewSink,
+        encoded: &Encoded,
+        views: &[ProducingView],
+        session: &mut dyn BackendSession,
+    ) -> Result<(), ChError> {
+        let destination = &sink.view.destination;
+        let state = SessionState::new(&destination.database);
+        let stage = Stage::create(session, &state, destination).await?;
+        let staged = session
+            .insert(
+                &format!("INSERT INTO {} {}", stage.name, sink.columns_sql()),
+                encoded.format,
+                encoded.data.clone(),
+            )
+            .await;
+        let views = if staged.is_ok() { views } else { &[] };
+        let fired = stage
+            .fire_and_drop(session, &state, destination, views, &self.producers)
+            .await;
+        staged?;
+        fired
     }
 }
 

@@ -7,6 +7,7 @@ pub mod decode;
 pub mod direct_select;
 pub mod sink;
 pub mod producer;
+pub mod producing;
 pub mod status;
 pub mod sync;
 
@@ -27,6 +28,9 @@ use status::{ConsumerState, ConsumerStatus};
 struct Spec {
     table: KafkaTableDef,
     views: Vec<ViewDef>,
+    /// Views into Kafka tables reading the destinations of `views`: they
+    /// fire on every block the pipeline inserts there.
+    chained: Vec<producing::ProducingView>,
 }
 
 struct Running {
@@ -159,6 +163,8 @@ impl Pipelines {
                     backend: self.backend.clone(),
                     index,
                     status,
+                    chained: spec.chained.clone(),
+                    producers: self.producers.clone(),
                 };
                 tokio::spawn(task.run(rx.clone()))
             })
@@ -191,6 +197,7 @@ fn desired(definitions: &[Definition]) -> HashMap<QualifiedName, Spec> {
                 Spec {
                     table: t.clone(),
                     views: Vec::new(),
+                    chained: Vec::new(),
                 },
             )),
             _ => None,
@@ -204,5 +211,13 @@ fn desired(definitions: &[Definition]) -> HashMap<QualifiedName, Spec> {
         }
     }
     specs.retain(|_, spec| !spec.views.is_empty());
+    for spec in specs.values_mut() {
+        for view in &spec.views {
+            spec.chained.extend(crate::kafka_statements::producing_views_of(
+                definitions,
+                &view.destination,
+            ));
+        }
+    }
     specs
 }

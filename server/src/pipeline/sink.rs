@@ -14,6 +14,14 @@ use crate::backend::{describe_table, BackendSession, InsertFormat};
 use crate::error::{codes, ChError};
 use crate::executor::quote_identifier;
 
+/// A view's output for one block, in the backend's insert format.
+#[derive(Debug, Clone)]
+pub struct Encoded {
+    pub format: &'static str,
+    pub data: Vec<u8>,
+    pub rows: usize,
+}
+
 /// A view ready to write blocks.
 pub struct ViewSink {
     pub view: ViewDef,
@@ -22,6 +30,8 @@ pub struct ViewSink {
     target: SchemaRef,
     format: InsertFormat,
     insert_sql: String,
+    /// `(a, b, ...)`: the destination columns the view fills.
+    columns_sql: String,
 }
 
 impl ViewSink {
@@ -55,11 +65,11 @@ impl ViewSink {
                 .collect::<Vec<_>>(),
         ));
         let columns: Vec<String> = matched.iter().map(|(n, _)| quote_identifier(n)).collect();
+        let columns_sql = format!("({})", columns.join(", "));
         let insert_sql = format!(
-            "INSERT INTO {}.{} ({})",
+            "INSERT INTO {}.{} {columns_sql}",
             quote_identifier(&view.destination.database),
             quote_identifier(&view.destination.name),
-            columns.join(", ")
         );
         Ok(ViewSink {
             view: view.clone(),
@@ -67,23 +77,42 @@ impl ViewSink {
             target,
             format,
             insert_sql,
+            columns_sql,
         })
     }
 
-    /// Runs the view over `block` and inserts the result; returns the rows
-    /// written.
+    /// `(a, b, ...)`: the destination columns the view fills, for inserting
+    /// its output elsewhere (a staging table with the destination's shape).
+    pub fn columns_sql(&self) -> &str {
+        &self.columns_sql
+    }
+
+    /// Runs the view over `block` and inserts the result; returns what was
+    /// inserted (`None` when the view produced no rows).
     pub async fn write(
         &self,
         block: &RecordBatch,
         session: &mut dyn BackendSession,
-    ) -> Result<usize, ChError> {
+    ) -> Result<Option<Encoded>, ChError> {
+        let Some(encoded) = self.encode(block).await? else {
+            return Ok(None);
+        };
+        session
+            .insert(&self.insert_sql, encoded.format, encoded.data.clone())
+            .await?;
+        Ok(Some(encoded))
+    }
+
+    /// The view's output for `block`, cast to the destination's types and
+    /// encoded for the backend.
+    async fn encode(&self, block: &RecordBatch) -> Result<Option<Encoded>, ChError> {
         let out =
             self.plan.run(block.clone()).await.map_err(|e| {
                 ChError::new(e.code, format!("view {}: {}", self.view.name, e.message))
             })?;
         let rows: usize = out.iter().map(RecordBatch::num_rows).sum();
         if rows == 0 {
-            return Ok(0);
+            return Ok(None);
         }
         let batch = concat_batches(&self.plan.output_schema(), &out).map_err(internal)?;
         let columns = batch
@@ -103,8 +132,7 @@ impl ViewSink {
             InsertFormat::ArrowStream => ("ArrowStream", arrow_stream(&batch)?),
             InsertFormat::JsonEachRow => ("JSONEachRow", json_rows(&batch)?),
         };
-        session.insert(&self.insert_sql, format, data).await?;
-        Ok(rows)
+        Ok(Some(Encoded { format, data, rows }))
     }
 }
 
