@@ -21,6 +21,10 @@ pub mod codes {
     pub const NAMED_COLLECTION_DOESNT_EXIST: i32 = 669;
     pub const NAMED_COLLECTION_ALREADY_EXISTS: i32 = 670;
     pub const UNKNOWN_TYPE: i32 = 50;
+    pub const UNKNOWN_FORMAT: i32 = 73;
+    pub const READONLY: i32 = 164;
+    pub const SESSION_NOT_FOUND: i32 = 372;
+    pub const SESSION_IS_LOCKED: i32 = 373;
     pub const TABLE_ALREADY_EXISTS: i32 = 57;
     pub const UNKNOWN_EXCEPTION: i32 = 1002;
     /// ClickHouse reports librdkafka failures as std exceptions.

@@ -22,6 +22,15 @@ pub enum Outcome {
     Done { tag: String, rows: Option<u64> },
 }
 
+/// A statement's answer as bytes in a ClickHouse format.
+#[derive(Debug, Default)]
+pub struct Formatted {
+    pub body: Vec<u8>,
+    /// The format of `body`; `None` when the statement returns no rows.
+    pub format: Option<String>,
+    pub written_rows: Option<u64>,
+}
+
 /// A result: columns with their ClickHouse types and the values as text.
 #[derive(Debug, Default)]
 pub struct ResultSet {
@@ -104,6 +113,19 @@ impl ClientSession {
     pub async fn execute(&mut self, statement: &Statement<'_>) -> Result<Outcome, ChError> {
         tracing::debug!(kind = ?statement.kind, "statement");
         if let Some(outcome) = self.kafka_statement(statement).await? {
+            // Asked for in a FORMAT: one text row per line, as for the
+            // backend's formatted answers.
+            if let (
+                Outcome::Rows(result),
+                Kind::Query {
+                    format: Some(format),
+                    ..
+                },
+            ) = (&outcome, &statement.kind)
+            {
+                let body = crate::formats::render(result, format)?;
+                return Ok(Outcome::Rows(formatted_lines(format, &body)));
+            }
             return Ok(outcome);
         }
         match &statement.kind {
@@ -134,6 +156,86 @@ impl ClientSession {
                 Ok(Outcome::Rows(typed_result(&out.body)?))
             }
         }
+    }
+
+    /// Runs one statement for a client that takes results as bytes in a
+    /// ClickHouse format (the HTTP interface): the backend's answers come
+    /// back exactly as the backend wrote them in `format` (or the
+    /// statement's own FORMAT); kafkahouse's own results are rendered.
+    pub async fn execute_formatted(
+        &mut self,
+        statement: &Statement<'_>,
+        format: &str,
+    ) -> Result<Formatted, ChError> {
+        tracing::debug!(kind = ?statement.kind, "statement");
+        if let Some(outcome) = self.kafka_statement(statement).await? {
+            return match outcome {
+                Outcome::Rows(result) => {
+                    let format = match &statement.kind {
+                        Kind::Query {
+                            format: Some(f), ..
+                        } => f.clone(),
+                        _ => format.to_string(),
+                    };
+                    Ok(Formatted {
+                        body: crate::formats::render(&result, &format)?,
+                        format: Some(format),
+                        written_rows: None,
+                    })
+                }
+                Outcome::Done { rows, .. } => Ok(Formatted {
+                    body: Vec::new(),
+                    format: None,
+                    written_rows: rows,
+                }),
+            };
+        }
+        let out = self.forward(statement.sql, format).await?;
+        match &statement.kind {
+            Kind::Use { database } => self.state.database = database.clone(),
+            Kind::Set { settings } => {
+                for s in settings {
+                    self.state.settings.insert(s.name.clone(), s.value.clone());
+                }
+            }
+            _ => {}
+        }
+        let format = match &statement.kind {
+            Kind::Query {
+                format: Some(f), ..
+            } => Some(f.clone()),
+            kind if kind.returns_rows() => Some(format.to_string()),
+            _ => None,
+        };
+        Ok(Formatted {
+            body: out.body,
+            format,
+            written_rows: out.written_rows,
+        })
+    }
+
+    /// Inserts `data` in `format` with `insert_sql` (`INSERT INTO t [(cols)]`)
+    /// straight into the backend: binary formats from ClickHouse clients.
+    pub async fn insert_data(
+        &mut self,
+        insert_sql: &str,
+        format: &str,
+        data: Vec<u8>,
+    ) -> Result<Option<u64>, ChError> {
+        // The backend's insert call carries no session database: the table
+        // is named with its database here.
+        let sql = match planner::insert_target_span(insert_sql) {
+            Some(span) if !insert_sql[span.clone()].contains('.') => format!(
+                "{}{}.{}{}",
+                &insert_sql[..span.start],
+                quote_identifier(&self.state.database),
+                &insert_sql[span.clone()],
+                &insert_sql[span.end..]
+            ),
+            _ => insert_sql.to_string(),
+        };
+        let out = self.conn.insert(&sql, format, data).await?;
+        Ok(out.written_rows)
     }
 
     /// `[db.]name` with the session's database filled in.

@@ -98,14 +98,10 @@ impl ClientSession {
                     )?)));
                 }
                 if crate::system_tables::reads_kafka_consumers(tables) {
-                    if format.is_some() {
-                        return Err(ChError::new(
-                            codes::NOT_IMPLEMENTED,
-                            "FORMAT is not supported on system.kafka_consumers",
-                        ));
-                    }
+                    // A FORMAT clause is applied by the frontend's rendering.
+                    let _ = format;
                     let result = crate::system_tables::query_kafka_consumers(
-                        statement.sql,
+                        planner::without_output_format(statement.sql),
                         self.pipelines.consumers(),
                     )
                     .await?;
@@ -321,6 +317,13 @@ impl ClientSession {
             )
             .await?;
         Ok(done("INSERT", rows))
+    }
+
+    /// Whether kafkahouse itself runs INSERTs into `table` (a Kafka table,
+    /// or the source of views into Kafka tables) instead of the backend.
+    pub(crate) fn handles_inserts_into(&self, table: &planner::ObjectName) -> bool {
+        let name = self.qualify(table);
+        self.kafka_table(&name).is_some() || !self.producing_views(&name).is_empty()
     }
 
     /// Views `TO` a Kafka table that read `source`.

@@ -4,6 +4,7 @@ mod backend;
 mod config;
 mod error;
 mod executor;
+mod formats;
 mod frontend;
 mod kafka_statements;
 mod pipeline;
@@ -122,16 +123,29 @@ async fn run(config: Config) -> Result<(), StartError> {
         source,
     })?;
     tracing::info!(addr = %pg_addr, "listening for PostgreSQL clients");
+    let http_listener = TcpListener::bind(config.http_listen)
+        .await
+        .map_err(|source| StartError::Listen {
+            addr: config.http_listen,
+            source,
+        })?;
+    let http_addr = http_listener
+        .local_addr()
+        .map_err(|source| StartError::Listen {
+            addr: config.http_listen,
+            source,
+        })?;
+    tracing::info!(addr = %http_addr, "listening for ClickHouse HTTP clients");
     tracing::info!(
-        http = %config.http_listen,
         native = %config.native_listen,
-        "addresses reserved for the ClickHouse HTTP and native frontends, which are not served yet"
+        "address reserved for the ClickHouse native protocol, which is not served yet"
     );
     // One line on stdout that scripts and tests wait for.
-    println!("kafkahouse ready: postgres://{pg_addr}");
+    println!("kafkahouse ready: postgres://{pg_addr} http://{http_addr}");
 
     tokio::select! {
-        () = frontend::pg::serve(listener, executor) => {}
+        () = frontend::pg::serve(listener, executor.clone()) => {}
+        () = frontend::http::serve(http_listener, executor) => {}
         () = shutdown_signal() => tracing::info!("shutting down"),
     }
     pipelines.stop_all().await;

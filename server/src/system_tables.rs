@@ -210,6 +210,7 @@ pub(crate) fn to_result(batches: &[RecordBatch]) -> Result<ResultSet, ChError> {
 fn clickhouse_type(data_type: &DataType) -> ChType {
     match data_type {
         DataType::UInt8 => ChType::UInt8,
+        DataType::Boolean => ChType::Bool,
         DataType::Int32 => ChType::Int32,
         DataType::Int64 => ChType::Int64,
         DataType::UInt64 => ChType::UInt64,

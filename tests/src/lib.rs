@@ -69,6 +69,8 @@ pub fn fixture(relative: &str) -> String {
 pub struct Kafkahouse {
     child: Child,
     pub pg_addr: SocketAddr,
+    /// The ClickHouse HTTP interface.
+    pub http_addr: SocketAddr,
     stderr: PathBuf,
 }
 
@@ -99,7 +101,7 @@ impl Kafkahouse {
         let mut child = Command::new(kafkahouse_bin())
             .arg("--data-dir")
             .arg(data_dir)
-            .args(["--pg-listen", "127.0.0.1:0"])
+            .args(["--pg-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"])
             .args(if args.contains(&"--log-level") {
                 &[][..]
             } else {
@@ -114,17 +116,26 @@ impl Kafkahouse {
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(addr) = line.strip_prefix("kafkahouse ready: postgres://") {
-                    let _ = tx.send(addr.to_string());
+                // `kafkahouse ready: postgres://ADDR http://ADDR`
+                if let Some(rest) = line.strip_prefix("kafkahouse ready: postgres://") {
+                    let mut parts = rest.split(' ');
+                    let pg = parts.next().unwrap_or_default().to_string();
+                    let http = parts
+                        .next()
+                        .and_then(|h| h.strip_prefix("http://"))
+                        .unwrap_or_default()
+                        .to_string();
+                    let _ = tx.send((pg, http));
                 }
             }
         });
         match rx.recv_timeout(START_TIMEOUT) {
-            Ok(addr) => Ok(Kafkahouse {
+            Ok((pg, http)) => Ok(Kafkahouse {
                 child,
-                pg_addr: addr
+                pg_addr: pg.parse().map_err(|e| format!("bad address {pg}: {e}"))?,
+                http_addr: http
                     .parse()
-                    .map_err(|e| format!("bad address {addr}: {e}"))?,
+                    .map_err(|e| format!("bad address {http}: {e}"))?,
                 stderr,
             }),
             Err(_) => {

@@ -326,12 +326,64 @@ impl Backend for Embedded {
         let connection = blocking(move || Connection::open(api, &path)).await?;
         Ok(Box::new(EmbeddedSession {
             connection: Arc::new(Mutex::new(connection)),
+            applied: SessionState::new("default"),
         }))
     }
 }
 
 struct EmbeddedSession {
     connection: Arc<Mutex<Connection>>,
+    /// The database and settings the chDB connection has now, as far as
+    /// this session set them.
+    applied: SessionState,
+}
+
+impl EmbeddedSession {
+    /// Brings the connection's database and settings to `state` (a client's
+    /// USE and SET already did; per-request ones, as the HTTP interface
+    /// passes, did not).
+    async fn apply(&mut self, state: &SessionState) -> Result<(), ChError> {
+        let mut statements = Vec::new();
+        if state.database != self.applied.database {
+            statements.push(format!(
+                "USE {}",
+                crate::executor::quote_identifier(&state.database)
+            ));
+        }
+        for (name, value) in &state.settings {
+            if self.applied.settings.get(name) != Some(value) {
+                statements.push(format!("SET {name} = {}", setting_literal(value)));
+            }
+        }
+        for name in self.applied.settings.keys() {
+            if !state.settings.contains_key(name) {
+                statements.push(format!("SET {name} = DEFAULT"));
+            }
+        }
+        if statements.is_empty() {
+            return Ok(());
+        }
+        let connection = self.connection.clone();
+        blocking(move || {
+            let connection = connection.lock().unwrap_or_else(|p| p.into_inner());
+            for sql in statements {
+                connection.query(sql.as_bytes(), "TabSeparated")?;
+            }
+            Ok(())
+        })
+        .await?;
+        self.applied = state.clone();
+        Ok(())
+    }
+}
+
+/// A setting's value as SQL: numbers as they are, anything else quoted.
+fn setting_literal(value: &str) -> String {
+    if value.parse::<f64>().is_ok() {
+        value.to_string()
+    } else {
+        format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'"))
+    }
 }
 
 #[async_trait]
@@ -339,11 +391,12 @@ impl BackendSession for EmbeddedSession {
     async fn execute(
         &mut self,
         sql: &str,
-        _state: &SessionState,
+        state: &SessionState,
         default_format: &str,
     ) -> Result<Output, ChError> {
-        // The chDB connection itself holds the session's database and settings:
-        // USE and SET statements are forwarded to it like any other.
+        // The chDB connection itself holds the session's database and
+        // settings; it is brought to `state` first.
+        self.apply(state).await?;
         let connection = self.connection.clone();
         let sql = sql.to_string();
         let format = default_format.to_string();

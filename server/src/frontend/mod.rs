@@ -1,4 +1,5 @@
 //! Wire protocols. A frontend only translates between its wire format and
 //! (statement text, session) → outcomes; it never decides what SQL means.
 
+pub mod http;
 pub mod pg;

@@ -1,0 +1,183 @@
+//! kafkahouse's own results (Kafka tables' DESCRIBE, SHOW CREATE,
+//! system.kafka_consumers, ...) in the text formats ClickHouse's HTTP and
+//! native clients ask for. Results from the backend never pass through here:
+//! they arrive already in the client's format.
+
+use catalog::ChType;
+
+use crate::error::{codes, ChError};
+use crate::executor::ResultSet;
+
+/// `result` written in `format` (a ClickHouse format name).
+pub fn render(result: &ResultSet, format: &str) -> Result<Vec<u8>, ChError> {
+    let mut out = String::new();
+    let names = || result.columns.iter().map(|c| c.name.as_str());
+    let types = || {
+        result.columns.iter().map(|c| {
+            c.ty.as_ref()
+                .map_or_else(|| "String".to_string(), ToString::to_string)
+        })
+    };
+    match format {
+        "TabSeparated" | "TSV" | "TabSeparatedWithNames" | "TSVWithNames"
+        | "TabSeparatedWithNamesAndTypes" | "TSVWithNamesAndTypes" => {
+            if format.contains("Names") {
+                out.push_str(&names().map(tsv_escape).collect::<Vec<_>>().join("\t"));
+                out.push('\n');
+            }
+            if format.ends_with("Types") {
+                out.push_str(&types().map(|t| tsv_escape(&t)).collect::<Vec<_>>().join("\t"));
+                out.push('\n');
+            }
+            for row in &result.rows {
+                let cells: Vec<String> = row
+                    .iter()
+                    .map(|v| v.as_deref().map_or_else(|| "\\N".to_string(), tsv_escape))
+                    .collect();
+                out.push_str(&cells.join("\t"));
+                out.push('\n');
+            }
+        }
+        "CSV" | "CSVWithNames" => {
+            if format == "CSVWithNames" {
+                out.push_str(&names().map(csv_quote).collect::<Vec<_>>().join(","));
+                out.push('\n');
+            }
+            for row in &result.rows {
+                let cells: Vec<String> = row
+                    .iter()
+                    .zip(&result.columns)
+                    .map(|(v, c)| match v {
+                        None => "\\N".to_string(),
+                        Some(v) if is_number(c.ty.as_ref()) => v.clone(),
+                        Some(v) => csv_quote(v),
+                    })
+                    .collect();
+                out.push_str(&cells.join(","));
+                out.push('\n');
+            }
+        }
+        "JSONEachRow" => {
+            // Keys in column order, as ClickHouse writes them.
+            for row in &result.rows {
+                let fields: Vec<String> = result
+                    .columns
+                    .iter()
+                    .zip(row)
+                    .map(|(c, v)| {
+                        format!(
+                            "{}:{}",
+                            serde_json::Value::String(c.name.clone()),
+                            json_value(c.ty.as_ref(), v.as_deref())
+                        )
+                    })
+                    .collect();
+                out.push('{');
+                out.push_str(&fields.join(","));
+                out.push_str("}\n");
+            }
+        }
+        other => {
+            return Err(ChError::new(
+                codes::UNKNOWN_FORMAT,
+                format!(
+                    "Format {other} is not available for this result, which kafkahouse answers itself (use TabSeparated, TSVWithNames, TSVWithNamesAndTypes, CSV, CSVWithNames or JSONEachRow)"
+                ),
+            ))
+        }
+    }
+    Ok(out.into_bytes())
+}
+
+fn tsv_escape(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\0' => out.push_str("\\0"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn csv_quote(value: &str) -> String {
+    format!("\"{}\"", value.replace('"', "\"\""))
+}
+
+fn is_number(ty: Option<&ChType>) -> bool {
+    let Some(ty) = ty else { return false };
+    matches!(
+        ty.value_type(),
+        ChType::UInt8
+            | ChType::UInt16
+            | ChType::UInt32
+            | ChType::UInt64
+            | ChType::Int8
+            | ChType::Int16
+            | ChType::Int32
+            | ChType::Int64
+            | ChType::Float32
+            | ChType::Float64
+    )
+}
+
+fn json_value(ty: Option<&ChType>, value: Option<&str>) -> serde_json::Value {
+    match value {
+        None => serde_json::Value::Null,
+        Some(v) if ty.is_some_and(|t| matches!(t.value_type(), ChType::Bool)) => {
+            serde_json::Value::Bool(v == "true" || v == "1")
+        }
+        Some(v) if is_number(ty) => v
+            .parse::<serde_json::Number>()
+            .map(serde_json::Value::Number)
+            .unwrap_or_else(|_| serde_json::Value::String(v.to_string())),
+        Some(v) => serde_json::Value::String(v.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::executor::ResultColumn;
+
+    fn result() -> ResultSet {
+        ResultSet {
+            columns: vec![
+                ResultColumn {
+                    name: "name".into(),
+                    ty: Some(ChType::String),
+                },
+                ResultColumn {
+                    name: "n".into(),
+                    ty: Some(ChType::UInt64),
+                },
+            ],
+            rows: vec![
+                vec![Some("a\tb".into()), Some("1".into())],
+                vec![Some("say \"hi\"".into()), None],
+            ],
+        }
+    }
+
+    #[test]
+    fn text_formats_are_clickhouse_s() {
+        let r = result();
+        assert_eq!(
+            String::from_utf8(render(&r, "TabSeparatedWithNamesAndTypes").unwrap()).unwrap(),
+            "name\tn\nString\tUInt64\na\\tb\t1\nsay \"hi\"\t\\N\n"
+        );
+        assert_eq!(
+            String::from_utf8(render(&r, "CSVWithNames").unwrap()).unwrap(),
+            "\"name\",\"n\"\n\"a\tb\",1\n\"say \"\"hi\"\"\",\\N\n"
+        );
+        assert_eq!(
+            String::from_utf8(render(&r, "JSONEachRow").unwrap()).unwrap(),
+            "{\"name\":\"a\\tb\",\"n\":1}\n{\"name\":\"say \\\"hi\\\"\",\"n\":null}\n"
+        );
+        assert_eq!(render(&r, "Parquet").unwrap_err().code, codes::UNKNOWN_FORMAT);
+    }
+}

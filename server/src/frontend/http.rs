@@ -1,0 +1,404 @@
+//! ClickHouse's HTTP interface: `curl`, clickhouse-connect and the
+//! `clickhouse` crate talk to kafkahouse as to a ClickHouse server.
+//!
+//! The query comes in the `query` URL parameter or the body; with a `query`
+//! parameter the body is the INSERT's data. `database`, `default_format`,
+//! `session_id` and settings as URL parameters, `X-ClickHouse-*` request
+//! headers, errors as `Code: N. DB::Exception: ...` with
+//! `X-ClickHouse-Exception-Code`, and `/ping` behave as in ClickHouse.
+//! Backend results pass through byte for byte in the client's format.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use sqlparser::keywords::Keyword;
+use tokio::net::TcpListener;
+use tokio::sync::Mutex;
+
+use crate::error::{codes, ChError};
+use crate::executor::{ClientSession, Executor, Formatted};
+
+/// URL parameters that are not settings.
+const RESERVED: [&str; 20] = [
+    "query",
+    "database",
+    "default_format",
+    "session_id",
+    "session_timeout",
+    "session_check",
+    "user",
+    "password",
+    "query_id",
+    "compress",
+    "decompress",
+    "enable_http_compression",
+    "wait_end_of_query",
+    "buffer_size",
+    "send_progress_in_http_headers",
+    "http_headers_progress_interval_ms",
+    "client_protocol_version",
+    "quota_key",
+    "http_response_buffer_size",
+    "output_format_json_quote_64bit_integers_in_http",
+];
+
+/// ClickHouse's default session timeout.
+const DEFAULT_SESSION_TIMEOUT: Duration = Duration::from_secs(60);
+/// Largest request body (INSERT data) accepted.
+const MAX_BODY: usize = 1 << 30;
+
+struct HttpState {
+    executor: Arc<Executor>,
+    sessions: Mutex<HashMap<String, SessionEntry>>,
+}
+
+struct SessionEntry {
+    session: Arc<Mutex<ClientSession>>,
+    last_used: Instant,
+    timeout: Duration,
+}
+
+/// Serves ClickHouse HTTP clients on `listener` until the task is dropped.
+pub async fn serve(listener: TcpListener, executor: Arc<Executor>) {
+    let state = Arc::new(HttpState {
+        executor,
+        sessions: Mutex::new(HashMap::new()),
+    });
+    let app = Router::new()
+        .route("/ping", get(ping).head(ping))
+        .route("/", get(query).post(query))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(state);
+    if let Err(e) = axum::serve(listener, app).await {
+        tracing::error!(error = %e, "the HTTP interface stopped");
+    }
+}
+
+async fn ping() -> &'static str {
+    "Ok.\n"
+}
+
+async fn query(
+    State(state): State<Arc<HttpState>>,
+    Query(params): Query<Vec<(String, String)>>,
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let params: BTreeMap<String, String> = params.into_iter().collect();
+    let query_id = params
+        .get("query_id")
+        .cloned()
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    match run(&state, &params, &method, &headers, body).await {
+        Ok(Some(formatted)) => ok_response(formatted, &query_id),
+        // `GET /` without a query: ClickHouse's liveness answer.
+        Ok(None) => "Ok.\n".into_response(),
+        Err(e) => error_response(&e, &query_id),
+    }
+}
+
+async fn run(
+    state: &HttpState,
+    params: &BTreeMap<String, String>,
+    method: &Method,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<Option<Formatted>, ChError> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let (text, data) = match params.get("query") {
+        Some(q) => (q.clone(), body),
+        None if body.is_empty() => return Ok(None),
+        None => (
+            String::from_utf8(body.to_vec()).map_err(|_| {
+                ChError::new(codes::SYNTAX_ERROR, "Syntax error: the query is not valid UTF-8")
+            })?,
+            Bytes::new(),
+        ),
+    };
+    let format = params
+        .get("default_format")
+        .map(String::as_str)
+        .or(header("X-ClickHouse-Format"))
+        .unwrap_or("TabSeparated")
+        .to_string();
+    let database = params
+        .get("database")
+        .map(String::as_str)
+        .or(header("X-ClickHouse-Database"))
+        .map(str::to_string);
+    let settings: BTreeMap<String, String> = params
+        .iter()
+        .filter(|(k, _)| !RESERVED.contains(&k.as_str()) && !k.starts_with("param_"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+
+    let session = match params.get("session_id") {
+        Some(id) => {
+            let timeout = params
+                .get("session_timeout")
+                .and_then(|t| t.parse().ok())
+                .map(Duration::from_secs)
+                .unwrap_or(DEFAULT_SESSION_TIMEOUT);
+            session(state, id, timeout, params.get("session_check").is_some_and(|c| c == "1"))
+                .await?
+        }
+        None => Arc::new(Mutex::new(state.executor.open_session(None).await?)),
+    };
+    let Ok(mut session) = session.try_lock() else {
+        return Err(ChError::new(
+            codes::SESSION_IS_LOCKED,
+            "Session is locked by a concurrent client",
+        ));
+    };
+
+    // The URL's database and settings apply to this query only; USE and
+    // SET inside the query stick (within a session).
+    let saved = (session.state.database.clone(), session.state.settings.clone());
+    if let Some(db) = &database {
+        session.state.database = db.clone();
+    }
+    session.state.settings.extend(settings);
+    let result = execute(&mut session, method, &text, data, &format).await;
+    let kind = planner::split(&text).into_iter().next().map(|s| s.kind);
+    if !matches!(kind, Some(planner::Kind::Use { .. })) {
+        session.state.database = saved.0;
+    }
+    let mut settings = saved.1;
+    if let Some(planner::Kind::Set { settings: set }) = &kind {
+        for s in set {
+            settings.insert(s.name.clone(), s.value.clone());
+        }
+    }
+    session.state.settings = settings;
+    result.map(Some)
+}
+
+/// The session named `id`, created when missing (or an error with
+/// `session_check=1`); idle sessions past their timeout are dropped here.
+async fn session(
+    state: &HttpState,
+    id: &str,
+    timeout: Duration,
+    must_exist: bool,
+) -> Result<Arc<Mutex<ClientSession>>, ChError> {
+    let mut sessions = state.sessions.lock().await;
+    sessions.retain(|_, e| e.last_used.elapsed() < e.timeout);
+    if let Some(entry) = sessions.get_mut(id) {
+        entry.last_used = Instant::now();
+        entry.timeout = timeout;
+        return Ok(entry.session.clone());
+    }
+    if must_exist {
+        return Err(ChError::new(
+            codes::SESSION_NOT_FOUND,
+            format!("Session {id} not found"),
+        ));
+    }
+    let session = Arc::new(Mutex::new(state.executor.open_session(None).await?));
+    sessions.insert(
+        id.to_string(),
+        SessionEntry {
+            session: session.clone(),
+            last_used: Instant::now(),
+            timeout,
+        },
+    );
+    Ok(session)
+}
+
+async fn execute(
+    session: &mut ClientSession,
+    method: &Method,
+    text: &str,
+    data: Bytes,
+    format: &str,
+) -> Result<Formatted, ChError> {
+    let statements = planner::split(text);
+    let statement = match statements.as_slice() {
+        [one] => one,
+        [] => return Err(ChError::new(codes::SYNTAX_ERROR, "Syntax error: empty query")),
+        _ => {
+            return Err(ChError::new(
+                codes::SYNTAX_ERROR,
+                "Syntax error: Multi-statements are not allowed",
+            ))
+        }
+    };
+    // GET requests are read-only in ClickHouse.
+    if method == Method::GET && modifies(statement) {
+        return Err(ChError::new(
+            codes::READONLY,
+            "Cannot execute query in readonly mode. For queries over HTTP, method GET implies readonly. You should use method POST for modifying queries",
+        ));
+    }
+    if data.is_empty() {
+        return session.execute_formatted(statement, format).await;
+    }
+    // The body holds the INSERT's data (or the rest of the query).
+    if let planner::Kind::Insert { table: Some(table) } = &statement.kind {
+        if let Some((insert_sql, data_format)) = insert_with_format(statement.sql) {
+            if !session.handles_inserts_into(table) {
+                let rows = session
+                    .insert_data(insert_sql, &data_format, data.to_vec())
+                    .await?;
+                return Ok(Formatted {
+                    body: Vec::new(),
+                    format: None,
+                    written_rows: rows,
+                });
+            }
+        }
+    }
+    let data = std::str::from_utf8(&data).map_err(|_| {
+        ChError::new(
+            codes::NOT_IMPLEMENTED,
+            "Binary INSERT data is only supported into ClickHouse tables; use a text format (JSONEachRow, CSV, TSV, Values) for Kafka tables and their sources",
+        )
+    })?;
+    let combined = format!("{}\n{data}", statement.sql);
+    let kind = statement.kind.clone();
+    session
+        .execute_formatted(
+            &planner::Statement {
+                sql: &combined,
+                kind,
+            },
+            format,
+        )
+        .await
+}
+
+/// Whether a statement changes data or schema (refused over GET).
+fn modifies(statement: &planner::Statement<'_>) -> bool {
+    use planner::Kind;
+    match &statement.kind {
+        Kind::Insert { .. }
+        | Kind::CreateKafkaTable
+        | Kind::CreateMaterializedView
+        | Kind::Drop { .. }
+        | Kind::DropDatabase { .. }
+        | Kind::Detach { .. }
+        | Kind::Attach { .. }
+        | Kind::NamedCollection => true,
+        Kind::Other => planner::tokens::significant(statement.sql)
+            .first()
+            .and_then(planner::tokens::Tok::keyword)
+            .is_some_and(|k| {
+                matches!(
+                    k,
+                    Keyword::CREATE
+                        | Keyword::ALTER
+                        | Keyword::DROP
+                        | Keyword::INSERT
+                        | Keyword::TRUNCATE
+                        | Keyword::RENAME
+                        | Keyword::OPTIMIZE
+                        | Keyword::ATTACH
+                        | Keyword::DETACH
+                        | Keyword::SYSTEM
+                        | Keyword::KILL
+                        | Keyword::GRANT
+                        | Keyword::REVOKE
+                        | Keyword::DELETE
+                        | Keyword::UPDATE
+                )
+            }),
+        _ => false,
+    }
+}
+
+/// `INSERT INTO t [(cols)] FORMAT Name` with nothing after the name: the
+/// statement before FORMAT, and the format.
+fn insert_with_format(sql: &str) -> Option<(&str, String)> {
+    let tokens = planner::tokens::significant(sql);
+    let [.., format_kw, name] = tokens.as_slice() else {
+        return None;
+    };
+    if !format_kw.is_keyword(Keyword::FORMAT) {
+        return None;
+    }
+    Some((sql[..format_kw.start].trim_end(), name.name()?.to_string()))
+}
+
+fn ok_response(formatted: Formatted, query_id: &str) -> Response {
+    let mut response = formatted.body.into_response();
+    let h = response.headers_mut();
+    let content_type = match formatted.format.as_deref() {
+        Some(f) if f.starts_with("TabSeparated") || f.starts_with("TSV") => {
+            "text/tab-separated-values; charset=UTF-8"
+        }
+        Some(f) if f.starts_with("CSV") => "text/csv; charset=UTF-8; header=absent",
+        Some(f) if f.starts_with("JSON") => "application/json; charset=UTF-8",
+        Some(_) => "application/octet-stream",
+        None => "text/plain; charset=UTF-8",
+    };
+    h.insert("Content-Type", HeaderValue::from_static(content_type));
+    if let Some(f) = formatted.format.as_deref().and_then(|f| HeaderValue::from_str(f).ok()) {
+        h.insert("X-ClickHouse-Format", f);
+    }
+    common_headers(h, query_id);
+    let written = formatted.written_rows.unwrap_or(0);
+    let summary = format!(
+        "{{\"read_rows\":\"0\",\"read_bytes\":\"0\",\"written_rows\":\"{written}\",\"written_bytes\":\"0\",\"total_rows_to_read\":\"0\",\"result_rows\":\"0\",\"result_bytes\":\"0\"}}"
+    );
+    if let Ok(v) = HeaderValue::from_str(&summary) {
+        h.insert("X-ClickHouse-Summary", v);
+    }
+    response
+}
+
+fn error_response(e: &ChError, query_id: &str) -> Response {
+    let status = match e.code {
+        codes::SYNTAX_ERROR | codes::UNKNOWN_FORMAT => StatusCode::BAD_REQUEST,
+        codes::UNKNOWN_TABLE | codes::UNKNOWN_DATABASE | codes::SESSION_NOT_FOUND => {
+            StatusCode::NOT_FOUND
+        }
+        codes::READONLY => StatusCode::FORBIDDEN,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    let mut response = (status, format!("{e}\n")).into_response();
+    let h = response.headers_mut();
+    h.insert(
+        "Content-Type",
+        HeaderValue::from_static("text/plain; charset=UTF-8"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&e.code.to_string()) {
+        h.insert("X-ClickHouse-Exception-Code", v);
+    }
+    common_headers(h, query_id);
+    response
+}
+
+fn common_headers(h: &mut HeaderMap, query_id: &str) {
+    if let Ok(v) = HeaderValue::from_str(query_id) {
+        h.insert("X-ClickHouse-Query-Id", v);
+    }
+    h.insert(
+        "X-ClickHouse-Server-Display-Name",
+        HeaderValue::from_static("kafkahouse"),
+    );
+    h.insert("X-ClickHouse-Timezone", HeaderValue::from_static("UTC"));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn insert_format_is_read_off_the_query() {
+        assert_eq!(
+            insert_with_format("INSERT INTO t (a, b) FORMAT JSONEachRow"),
+            Some(("INSERT INTO t (a, b)", "JSONEachRow".to_string()))
+        );
+        assert_eq!(insert_with_format("INSERT INTO t VALUES"), None);
+        assert_eq!(insert_with_format("SELECT 1 FORMAT"), None);
+    }
+}

@@ -1,0 +1,233 @@
+//! ClickHouse's HTTP interface, driven as curl or clickhouse-connect drive
+//! it: query in the URL or the body, data in the body, settings and
+//! sessions as URL parameters, ClickHouse's errors and headers.
+
+use std::io::{Read, Write};
+use std::time::Duration;
+
+use kafkahouse_tests::{fixture, github, Broker, Kafkahouse};
+
+struct Http {
+    base: String,
+    client: reqwest::Client,
+}
+
+struct Answer {
+    status: u16,
+    code: Option<String>,
+    format: Option<String>,
+    body: String,
+}
+
+impl Http {
+    fn new(server: &Kafkahouse) -> Http {
+        Http {
+            base: format!("http://{}", server.http_addr),
+            client: reqwest::Client::new(),
+        }
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> Answer {
+        let response = request.send().await.expect("HTTP request");
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let (code, format) = (header("X-ClickHouse-Exception-Code"), header("X-ClickHouse-Format"));
+        let status = response.status().as_u16();
+        let body = response.text().await.expect("body");
+        Answer {
+            status,
+            code,
+            format,
+            body,
+        }
+    }
+
+    async fn get(&self, params: &[(&str, &str)]) -> Answer {
+        self.send(self.client.get(format!("{}/", self.base)).query(params))
+            .await
+    }
+
+    async fn post(&self, params: &[(&str, &str)], body: &str) -> Answer {
+        self.send(
+            self.client
+                .post(format!("{}/", self.base))
+                .query(params)
+                .body(body.to_string()),
+        )
+        .await
+    }
+
+    /// POSTs `sql` as the body and insists on success.
+    async fn run(&self, sql: &str) -> String {
+        let a = self.post(&[], sql).await;
+        assert_eq!(a.status, 200, "{sql}\n  -> {}", a.body);
+        a.body
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queries_settings_sessions_and_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Kafkahouse::embedded(&dir.path().join("data"));
+    let http = Http::new(&server);
+
+    let ping = http.send(http.client.get(format!("{}/ping", http.base))).await;
+    assert_eq!((ping.status, ping.body.as_str()), (200, "Ok.\n"));
+    assert_eq!(http.get(&[]).await.body, "Ok.\n");
+
+    let a = http.get(&[("query", "SELECT 1, 'a\tb'")]).await;
+    assert_eq!((a.status, a.body.as_str()), (200, "1\ta\\tb\n"));
+    assert_eq!(a.format.as_deref(), Some("TabSeparated"));
+    let a = http
+        .post(&[("default_format", "JSONEachRow")], "SELECT number FROM numbers(2)")
+        .await;
+    assert_eq!(a.body, "{\"number\":0}\n{\"number\":1}\n");
+    let a = http
+        .get(&[("query", "SELECT currentDatabase()"), ("database", "system")])
+        .await;
+    assert_eq!(a.body, "system\n");
+    let a = http
+        .get(&[("query", "SELECT getSetting('max_threads')"), ("max_threads", "3")])
+        .await;
+    assert_eq!(a.body, "3\n");
+
+    // Sessions keep USE and SET; a URL setting lasts one query.
+    let s = [("session_id", "s1")];
+    http.post(&s, "SET max_threads = 5").await;
+    let a = http
+        .get(&[("session_id", "s1"), ("query", "SELECT getSetting('max_threads')"), ("max_threads", "7")])
+        .await;
+    assert_eq!(a.body, "7\n");
+    let a = http
+        .get(&[("session_id", "s1"), ("query", "SELECT getSetting('max_threads')")])
+        .await;
+    assert_eq!(a.body, "5\n");
+    let a = http
+        .get(&[("session_id", "gone"), ("session_check", "1"), ("query", "SELECT 1")])
+        .await;
+    assert_eq!((a.status, a.code.as_deref()), (404, Some("372")));
+
+    // Errors: ClickHouse's text, code header and status.
+    let a = http.get(&[("query", "SELEC 1")]).await;
+    assert_eq!((a.status, a.code.as_deref()), (400, Some("62")));
+    assert!(a.body.starts_with("Code: 62. DB::Exception: Syntax error"), "{}", a.body);
+    let a = http.get(&[("query", "SELECT * FROM no_such_table")]).await;
+    assert_eq!((a.status, a.code.as_deref()), (404, Some("60")), "{}", a.body);
+    let a = http
+        .get(&[("query", "CREATE TABLE t (a UInt8) ENGINE = Memory")])
+        .await;
+    assert_eq!((a.status, a.code.as_deref()), (403, Some("164")));
+    let a = http.post(&[], "SELECT 1; SELECT 2").await;
+    assert_eq!(a.code.as_deref(), Some("62"));
+
+    // Data in the body: text through JSONEachRow, and TabSeparated.
+    http.run("CREATE TABLE t (a UInt8, s String) ENGINE = MergeTree ORDER BY a")
+        .await;
+    let a = http
+        .post(
+            &[("query", "INSERT INTO t FORMAT JSONEachRow")],
+            "{\"a\":1,\"s\":\"x\"}\n{\"a\":2,\"s\":\"y\"}\n",
+        )
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let a = http
+        .post(&[("query", "INSERT INTO default.t (s, a) FORMAT TabSeparated")], "z\t3\n")
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let a = http
+        .get(&[("query", "SELECT a, s FROM t ORDER BY a FORMAT CSV")])
+        .await;
+    assert_eq!(a.body, "1,\"x\"\n2,\"y\"\n3,\"z\"\n");
+    let a = http
+        .post(&[("query", "INSERT INTO t FORMAT JSONEachRow")], "{\"a\":\"many\"}\n")
+        .await;
+    assert_eq!(a.status, 500);
+    assert!(a.body.starts_with("Code: "), "{}", a.body);
+
+    // Garbage instead of HTTP: that connection fails, the server goes on.
+    let mut raw = std::net::TcpStream::connect(server.http_addr).unwrap();
+    raw.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    raw.write_all(b"\x16\x03\x01 not http at all\r\n\r\n").unwrap();
+    let mut reply = Vec::new();
+    let _ = raw.read_to_end(&mut reply);
+    assert!(
+        reply.is_empty() || String::from_utf8_lossy(&reply).starts_with("HTTP/1.1 400"),
+        "{}",
+        String::from_utf8_lossy(&reply)
+    );
+    assert_eq!(http.get(&[("query", "SELECT count() FROM t")]).await.body, "3\n");
+}
+
+/// The tutorial over HTTP: Kafka table, view, SYSTEM SYNC KAFKA, the
+/// INSERT ... SELECT back into Kafka, and system.kafka_consumers rendered
+/// by kafkahouse itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tutorial_over_http() {
+    let broker = Broker::start();
+    broker.create_topic("github", 3);
+    broker.produce("github", 3, &github::rows(21, 0, 500)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = Kafkahouse::embedded(&dir.path().join("data"));
+    let http = Http::new(&server);
+    let db = [("database", "KafkaEngine")];
+
+    http.run("CREATE DATABASE KafkaEngine").await;
+    let post = |sql: String| {
+        let http = &http;
+        async move {
+            let a = http.post(&db, &sql).await;
+            assert_eq!(a.status, 200, "{sql}\n  -> {}", a.body);
+        }
+    };
+    post(fixture("sql/github_mergetree.sql")).await;
+    post(
+        fixture("sql/github_mergetree.sql")
+            .trim_end()
+            .replace("CREATE TABLE github\n", "CREATE TABLE github_queue\n")
+            .replace(
+                ") ENGINE = MergeTree ORDER BY (event_type, repo_name, created_at)",
+                &format!(
+                    ")\n   ENGINE = Kafka('{}', 'github', 'clickhouse',\n            'JSONEachRow') SETTINGS kafka_thread_per_consumer = 0, kafka_num_consumers = 1;",
+                    broker.bootstrap
+                ),
+            ),
+    )
+    .await;
+    post("CREATE MATERIALIZED VIEW github_mv TO github AS\nSELECT *\nFROM github_queue;".into())
+        .await;
+    post("SYSTEM SYNC KAFKA github_queue TIMEOUT 60".into()).await;
+    let count = [("database", "KafkaEngine"), ("query", "SELECT count() FROM github")];
+    assert_eq!(http.get(&count).await.body, "500\n");
+
+    post("INSERT INTO github_queue SELECT * FROM github LIMIT 100 FORMAT JSONEachRow".into())
+        .await;
+    // Data in the body into a Kafka table goes to Kafka too.
+    let row = &github::rows(21, 1_000, 1_001)[0];
+    let a = http
+        .post(
+            &[("database", "KafkaEngine"), ("query", "INSERT INTO github_queue FORMAT JSONEachRow")],
+            row,
+        )
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    post("SYSTEM SYNC KAFKA github_queue TIMEOUT 60".into()).await;
+    assert_eq!(http.get(&count).await.body, "601\n");
+
+    let a = http
+        .get(&[(
+            "query",
+            "SELECT table, num_messages_read >= 601 AS read FROM system.kafka_consumers FORMAT JSONEachRow",
+        )])
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.body, "{\"table\":\"github_queue\",\"read\":true}\n");
+    let a = http
+        .get(&[("database", "KafkaEngine"), ("query", "SHOW CREATE TABLE github_queue"), ("default_format", "TSVWithNames")])
+        .await;
+    assert!(a.body.starts_with("statement\nCREATE TABLE KafkaEngine.github_queue"), "{}", a.body);
+}
