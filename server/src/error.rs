@@ -22,6 +22,8 @@ pub mod codes {
     pub const NAMED_COLLECTION_ALREADY_EXISTS: i32 = 670;
     pub const UNKNOWN_TYPE: i32 = 50;
     pub const UNKNOWN_FORMAT: i32 = 73;
+    pub const UNKNOWN_COMPRESSION_METHOD: i32 = 272;
+    pub const CANNOT_DECOMPRESS: i32 = 271;
     pub const READONLY: i32 = 164;
     pub const SESSION_NOT_FOUND: i32 = 372;
     pub const SESSION_IS_LOCKED: i32 = 373;

@@ -8,7 +8,7 @@ use catalog::{Catalog, ChType, QualifiedName};
 use planner::{Kind, ObjectName, Statement};
 
 use crate::backend::{tsv, Backend, BackendSession, RESULT_FORMAT};
-use crate::error::ChError;
+use crate::error::{codes, ChError};
 use crate::pipeline::Pipelines;
 use crate::session::SessionState;
 
@@ -177,8 +177,17 @@ impl ClientSession {
                         } => f.clone(),
                         _ => format.to_string(),
                     };
+                    let body = match crate::formats::render(&result, &format) {
+                        Ok(body) => body,
+                        // Binary formats (Native, RowBinary, ...): the backend
+                        // writes them from the text form, as ClickHouse would.
+                        Err(e) if e.code == codes::UNKNOWN_FORMAT => {
+                            self.render_in_backend(&result, &format).await?
+                        }
+                        Err(e) => return Err(e),
+                    };
                     Ok(Formatted {
-                        body: crate::formats::render(&result, &format)?,
+                        body,
                         format: Some(format),
                         written_rows: None,
                     })
@@ -212,6 +221,20 @@ impl ClientSession {
             format,
             written_rows: out.written_rows,
         })
+    }
+
+    /// `result` in `format`, written by the backend from its
+    /// TabSeparatedWithNamesAndTypes form (ClickHouse 21.x and later have
+    /// the `format` table function this needs).
+    async fn render_in_backend(&mut self, result: &ResultSet, format: &str) -> Result<Vec<u8>, ChError> {
+        let text = crate::formats::render(result, "TabSeparatedWithNamesAndTypes")?;
+        let literal = String::from_utf8_lossy(&text)
+            .replace('\\', "\\\\")
+            .replace('\'', "\\'");
+        let sql = format!(
+            "SELECT * FROM format(TabSeparatedWithNamesAndTypes, '{literal}') FORMAT {format}"
+        );
+        Ok(self.forward(&sql, format).await?.body)
     }
 
     /// Inserts `data` in `format` with `insert_sql` (`INSERT INTO t [(cols)]`)

@@ -231,3 +231,48 @@ async fn the_tutorial_over_http() {
         .await;
     assert!(a.body.starts_with("statement\nCREATE TABLE KafkaEngine.github_queue"), "{}", a.body);
 }
+
+/// clickhouse-connect, a real ClickHouse HTTP client, through the tutorial.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clickhouse_connect_runs_the_tutorial() {
+    let broker = Broker::start();
+    broker.create_topic("github", 3);
+    broker.produce("github", 3, &github::rows(22, 0, 400)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = Kafkahouse::embedded(&dir.path().join("data"));
+    let queue = dir.path().join("queue.sql");
+    std::fs::write(
+        &queue,
+        fixture("sql/github_mergetree.sql")
+            .trim_end()
+            .replace("CREATE TABLE github\n", "CREATE TABLE github_queue\n")
+            .replace(
+                ") ENGINE = MergeTree ORDER BY (event_type, repo_name, created_at)",
+                ")\n   ENGINE = Kafka('BROKER', 'github', 'clickhouse',\n            'JSONEachRow') SETTINGS kafka_thread_per_consumer = 0, kafka_num_consumers = 1;",
+            ),
+    )
+    .unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/clients/clickhouse_connect_tutorial.py");
+    let ddl = concat!(env!("CARGO_MANIFEST_DIR"), "/sql/github_mergetree.sql");
+    let output = tokio::process::Command::new("python3")
+        .arg(script)
+        .arg(server.http_addr.ip().to_string())
+        .arg(server.http_addr.port().to_string())
+        .arg(&broker.bootstrap)
+        .arg(ddl)
+        .arg(&queue)
+        .output()
+        .await
+        .expect("python3");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}\nserver log:\n{}",
+        String::from_utf8_lossy(&output.stderr),
+        server.log()
+    );
+    assert_eq!(
+        stdout,
+        "count 400\ncount 500\nconsumers [('github_queue', 500)]\nerror True\n"
+    );
+}

@@ -113,15 +113,11 @@ async fn run(
     body: Bytes,
 ) -> Result<Option<Formatted>, ChError> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let body = decompress(header("Content-Encoding"), body)?;
     let (text, data) = match params.get("query") {
         Some(q) => (q.clone(), body),
         None if body.is_empty() => return Ok(None),
-        None => (
-            String::from_utf8(body.to_vec()).map_err(|_| {
-                ChError::new(codes::SYNTAX_ERROR, "Syntax error: the query is not valid UTF-8")
-            })?,
-            Bytes::new(),
-        ),
+        None => split_body(body)?,
     };
     let format = params
         .get("default_format")
@@ -179,6 +175,78 @@ async fn run(
     }
     session.state.settings = settings;
     result.map(Some)
+}
+
+/// A request body as sent with `Content-Encoding` (ClickHouse clients
+/// compress INSERT data with lz4, zstd or gzip).
+fn decompress(encoding: Option<&str>, body: Bytes) -> Result<Bytes, ChError> {
+    use std::io::Read as _;
+    let failed = |what: &str, e: std::io::Error| {
+        ChError::new(
+            codes::CANNOT_DECOMPRESS,
+            format!("Cannot decompress the request body ({what}): {e}"),
+        )
+    };
+    let mut out = Vec::new();
+    match encoding.map(str::trim) {
+        None | Some("") | Some("identity") => return Ok(body),
+        Some("gzip") | Some("x-gzip") => flate2::read::GzDecoder::new(&body[..])
+            .read_to_end(&mut out)
+            .map_err(|e| failed("gzip", e))?,
+        Some("deflate") => flate2::read::ZlibDecoder::new(&body[..])
+            .read_to_end(&mut out)
+            .map_err(|e| failed("deflate", e))?,
+        Some("zstd") => zstd::stream::read::Decoder::new(&body[..])
+            .and_then(|mut d| d.read_to_end(&mut out))
+            .map_err(|e| failed("zstd", e))?,
+        Some("lz4") => lz4_flex::frame::FrameDecoder::new(&body[..])
+            .read_to_end(&mut out)
+            .map_err(|e| failed("lz4", e))?,
+        Some(other) => {
+            return Err(ChError::new(
+                codes::UNKNOWN_COMPRESSION_METHOD,
+                format!("Unknown Content-Encoding {other} (supported: gzip, deflate, zstd, lz4)"),
+            ))
+        }
+    };
+    Ok(Bytes::from(out))
+}
+
+/// A body holding the query and, for `INSERT ... FORMAT Name`, the data
+/// right after it (from the line after the format's name), as ClickHouse
+/// reads it. The data may be binary; the query must be UTF-8.
+fn split_body(body: Bytes) -> Result<(String, Bytes), ChError> {
+    let text = match std::str::from_utf8(&body) {
+        Ok(t) => t,
+        Err(e) => std::str::from_utf8(&body[..e.valid_up_to()]).unwrap_or_default(),
+    };
+    let tokens = planner::tokens::significant(text);
+    let is_insert = tokens.first().is_some_and(|t| t.is_keyword(Keyword::INSERT));
+    let format_name = tokens
+        .windows(2)
+        .find(|w| w[0].is_keyword(Keyword::FORMAT) && w[1].name().is_some())
+        .map(|w| w[1].end);
+    match (is_insert, format_name) {
+        (true, Some(end)) => {
+            // Spaces, then one line break, separate the query from the data.
+            let mut start = end;
+            while matches!(body.get(start), Some(b' ' | b'\t')) {
+                start += 1;
+            }
+            if body.get(start) == Some(&b'\r') {
+                start += 1;
+            }
+            if body.get(start) == Some(&b'\n') {
+                start += 1;
+            }
+            Ok((text[..end].to_string(), body.slice(start..)))
+        }
+        _ if text.len() == body.len() => Ok((text.to_string(), Bytes::new())),
+        _ => Err(ChError::new(
+            codes::SYNTAX_ERROR,
+            "Syntax error: the query is not valid UTF-8",
+        )),
+    }
 }
 
 /// The session named `id`, created when missing (or an error with
@@ -391,6 +459,34 @@ fn common_headers(h: &mut HeaderMap, query_id: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_body_holds_the_query_then_the_data() {
+        let body = Bytes::from_static(b"INSERT INTO t (a) FORMAT Native\n\x01\x00\xff\xfe");
+        let (query, data) = split_body(body).unwrap();
+        assert_eq!(query, "INSERT INTO t (a) FORMAT Native");
+        assert_eq!(&data[..], b"\x01\x00\xff\xfe");
+        let (query, data) = split_body(Bytes::from_static(b"SELECT 1 FORMAT JSON")).unwrap();
+        assert_eq!((query.as_str(), data.len()), ("SELECT 1 FORMAT JSON", 0));
+        assert!(split_body(Bytes::from_static(b"SELECT \xff")).is_err());
+    }
+
+    #[test]
+    fn compressed_bodies_are_read() {
+        use std::io::Write as _;
+        let text = b"INSERT INTO t FORMAT JSONEachRow\n{}";
+        let mut lz4 = lz4_flex::frame::FrameEncoder::new(Vec::new());
+        lz4.write_all(text).unwrap();
+        let lz4 = lz4.finish().unwrap();
+        assert_eq!(&decompress(Some("lz4"), Bytes::from(lz4)).unwrap()[..], text);
+        let zstd = zstd::stream::encode_all(&text[..], 3).unwrap();
+        assert_eq!(&decompress(Some("zstd"), Bytes::from(zstd)).unwrap()[..], text);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(text).unwrap();
+        let gz = gz.finish().unwrap();
+        assert_eq!(&decompress(Some("gzip"), Bytes::from(gz)).unwrap()[..], text);
+        assert!(decompress(Some("br"), Bytes::from_static(b"x")).is_err());
+    }
 
     #[test]
     fn insert_format_is_read_off_the_query() {
