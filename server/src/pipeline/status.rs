@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance};
-use rdkafka::error::KafkaError;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::statistics::Statistics;
 
 /// Exceptions kept per consumer (ClickHouse keeps the last 10 as well).
@@ -88,7 +88,10 @@ impl ClientContext for StatsContext {
     fn error(&self, error: KafkaError, reason: &str) {
         // Reaching a partition's end is how blocks get cut (the pipeline
         // asks for these events), not an error worth a log line.
-        if matches!(error, KafkaError::PartitionEOF(_)) {
+        if matches!(
+            error,
+            KafkaError::PartitionEOF(_) | KafkaError::Global(RDKafkaErrorCode::PartitionEOF)
+        ) {
             return;
         }
         tracing::warn!(consumer = %self.consumer_id(), error = %error, reason, "librdkafka reported an error");
