@@ -161,6 +161,23 @@ async fn queries_settings_sessions_and_errors() {
         String::from_utf8_lossy(&reply)
     );
     assert_eq!(http.get(&[("query", "SELECT count() FROM t")]).await.body, "3\n");
+
+    // A client that disconnects in the middle of its INSERT data: nothing
+    // of it is inserted, and the server goes on.
+    let mut raw = std::net::TcpStream::connect(server.http_addr).unwrap();
+    let rows = "{\"a\":7,\"s\":\"half\"}\n";
+    write!(
+        raw,
+        "POST /?query=INSERT%20INTO%20t%20FORMAT%20JSONEachRow HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n{rows}"
+    )
+    .unwrap();
+    raw.flush().unwrap();
+    drop(raw);
+    assert_eq!(http.get(&[("query", "SELECT count() FROM t")]).await.body, "3\n");
+    assert_eq!(
+        http.get(&[("query", "SELECT count() FROM t WHERE s = 'half'")]).await.body,
+        "0\n"
+    );
 }
 
 /// The tutorial over HTTP: Kafka table, view, SYSTEM SYNC KAFKA, the
