@@ -427,7 +427,12 @@ pub fn without_output_format(sql: &str) -> &str {
 /// Tables named right after FROM or JOIN, with where their names sit in
 /// `sql` (byte ranges), so that a query can be pointed at another table.
 pub fn table_references(sql: &str) -> Vec<(ObjectName, std::ops::Range<usize>)> {
-    let tokens = significant(sql);
+    table_reference_tokens(&significant(sql))
+}
+
+/// Tables named right after FROM or JOIN (not subqueries or functions),
+/// with their byte ranges.
+fn table_reference_tokens(tokens: &[Tok]) -> Vec<(ObjectName, std::ops::Range<usize>)> {
     let mut found = Vec::new();
     for (i, t) in tokens.iter().enumerate() {
         if t.is_keyword(Keyword::FROM) || t.is_keyword(Keyword::JOIN) {
@@ -446,20 +451,10 @@ pub fn table_references(sql: &str) -> Vec<(ObjectName, std::ops::Range<usize>)> 
 
 /// Tables named right after FROM or JOIN (not subqueries or functions).
 fn referenced_tables(tokens: &[Tok]) -> Vec<ObjectName> {
-    let mut tables = Vec::new();
-    for (i, t) in tokens.iter().enumerate() {
-        if t.is_keyword(Keyword::FROM) || t.is_keyword(Keyword::JOIN) {
-            if let Some((name, used)) = object_name(&tokens[i + 1..]) {
-                let is_function = tokens
-                    .get(i + 1 + used)
-                    .is_some_and(|n| n.token == Token::LParen);
-                if !is_function {
-                    tables.push(name);
-                }
-            }
-        }
-    }
-    tables
+    table_reference_tokens(tokens)
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect()
 }
 
 /// `FORMAT Name` at the top level of a query, as the last clause (optionally

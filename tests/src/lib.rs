@@ -59,6 +59,20 @@ pub fn libchdb() -> PathBuf {
     path
 }
 
+/// The tutorial's step 5 (the Kafka table `github_queue`), verbatim but for
+/// the broker address: the destination's DDL with the tutorial's engine.
+pub fn github_queue_ddl(bootstrap: &str) -> String {
+    fixture("sql/github_mergetree.sql")
+        .trim_end()
+        .replace("CREATE TABLE github\n", "CREATE TABLE github_queue\n")
+        .replace(
+            ") ENGINE = MergeTree ORDER BY (event_type, repo_name, created_at)",
+            &format!(
+                ")\n   ENGINE = Kafka('{bootstrap}', 'github', 'clickhouse',\n            'JSONEachRow') SETTINGS kafka_thread_per_consumer = 0, kafka_num_consumers = 1;"
+            ),
+        )
+}
+
 /// A file under `tests/`.
 pub fn fixture(relative: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(relative);

@@ -5,7 +5,7 @@
 use std::io::{Read, Write};
 use std::time::Duration;
 
-use kafkahouse_tests::{fixture, github, Broker, Kafkahouse};
+use kafkahouse_tests::{fixture, github, github_queue_ddl, Broker, Kafkahouse};
 
 struct Http {
     base: String,
@@ -202,19 +202,7 @@ async fn the_tutorial_over_http() {
         }
     };
     post(fixture("sql/github_mergetree.sql")).await;
-    post(
-        fixture("sql/github_mergetree.sql")
-            .trim_end()
-            .replace("CREATE TABLE github\n", "CREATE TABLE github_queue\n")
-            .replace(
-                ") ENGINE = MergeTree ORDER BY (event_type, repo_name, created_at)",
-                &format!(
-                    ")\n   ENGINE = Kafka('{}', 'github', 'clickhouse',\n            'JSONEachRow') SETTINGS kafka_thread_per_consumer = 0, kafka_num_consumers = 1;",
-                    broker.bootstrap
-                ),
-            ),
-    )
-    .await;
+    post(github_queue_ddl(&broker.bootstrap)).await;
     post("CREATE MATERIALIZED VIEW github_mv TO github AS\nSELECT *\nFROM github_queue;".into())
         .await;
     post("SYSTEM SYNC KAFKA github_queue TIMEOUT 60".into()).await;
@@ -258,17 +246,7 @@ async fn clickhouse_connect_runs_the_tutorial() {
     let dir = tempfile::tempdir().unwrap();
     let server = Kafkahouse::embedded(&dir.path().join("data"));
     let queue = dir.path().join("queue.sql");
-    std::fs::write(
-        &queue,
-        fixture("sql/github_mergetree.sql")
-            .trim_end()
-            .replace("CREATE TABLE github\n", "CREATE TABLE github_queue\n")
-            .replace(
-                ") ENGINE = MergeTree ORDER BY (event_type, repo_name, created_at)",
-                ")\n   ENGINE = Kafka('BROKER', 'github', 'clickhouse',\n            'JSONEachRow') SETTINGS kafka_thread_per_consumer = 0, kafka_num_consumers = 1;",
-            ),
-    )
-    .unwrap();
+    std::fs::write(&queue, github_queue_ddl("BROKER")).unwrap();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/clients/clickhouse_connect_tutorial.py");
     let ddl = concat!(env!("CARGO_MANIFEST_DIR"), "/sql/github_mergetree.sql");
     let output = tokio::process::Command::new("python3")

@@ -6,24 +6,11 @@
 use std::time::Duration;
 
 use kafkahouse_tests::{
-    error_of, error_text, fixture, github, scalar, wait_for, Broker, Kafkahouse,
+    error_of, error_text, fixture, github, github_queue_ddl, scalar, wait_for, Broker, Kafkahouse,
 };
 
 const PARTITIONS: i32 = 5;
 const WAIT: Duration = Duration::from_secs(70);
-
-/// Step 5's DDL, verbatim but for the broker address.
-fn github_queue(bootstrap: &str) -> String {
-    fixture("sql/github_mergetree.sql")
-        .trim_end()
-        .replace("CREATE TABLE github\n", "CREATE TABLE github_queue\n")
-        .replace(
-            ") ENGINE = MergeTree ORDER BY (event_type, repo_name, created_at)",
-            &format!(
-                ")\n   ENGINE = Kafka('{bootstrap}', 'github', 'clickhouse',\n            'JSONEachRow') SETTINGS kafka_thread_per_consumer = 0, kafka_num_consumers = 1;"
-            ),
-        )
-}
 
 async fn run(client: &tokio_postgres::Client, sql: &str) {
     client
@@ -115,7 +102,7 @@ async fn tutorial_kafka_to_clickhouse() {
     let data = dir.path().join("data");
     let server = Kafkahouse::embedded(&data);
     let client = server.connect().await;
-    create_tutorial(&client, &github_queue(&broker.bootstrap), false).await;
+    create_tutorial(&client, &github_queue_ddl(&broker.bootstrap), false).await;
     let count = "SELECT count() FROM github";
     let got = wait_for(&client, count, "2000", WAIT).await;
     assert_eq!(got, "2000", "server log:\n{}", server.log());
@@ -292,7 +279,7 @@ async fn tutorial_kafka_to_clickhouse_18() {
     let dir = tempfile::tempdir().unwrap();
     let server = Kafkahouse::remote(&dir.path().join("data"), &clickhouse.url());
     let client = server.connect().await;
-    create_tutorial(&client, &github_queue(&broker.bootstrap), true).await;
+    create_tutorial(&client, &github_queue_ddl(&broker.bootstrap), true).await;
     let count = "SELECT count() FROM github";
     let got = wait_for(&client, count, "1000", WAIT).await;
     assert_eq!(got, "1000", "server log:\n{}", server.log());
@@ -467,7 +454,7 @@ async fn sigkill_during_a_stream_loses_nothing() {
     let server = Kafkahouse::embedded(&data);
     let client = server.connect().await;
     // Small blocks: many inserts and commits, so the kill lands among them.
-    let queue = github_queue(&broker.bootstrap).replace(
+    let queue = github_queue_ddl(&broker.bootstrap).replace(
         "kafka_num_consumers = 1;",
         "kafka_num_consumers = 1, kafka_max_block_size = 50;",
     );
@@ -618,7 +605,7 @@ async fn tutorial_on_an_independent_broker() {
     let dir = tempfile::tempdir().unwrap();
     let server = Kafkahouse::embedded(&dir.path().join("data"));
     let client = server.connect().await;
-    create_tutorial(&client, &github_queue(&broker.bootstrap), false).await;
+    create_tutorial(&client, &github_queue_ddl(&broker.bootstrap), false).await;
     let count = "SELECT count() FROM github";
     let got = wait_for(&client, count, "600", WAIT).await;
     assert_eq!(got, "600", "server log:\n{}", server.log());
@@ -639,7 +626,7 @@ async fn system_sync_kafka_waits_for_every_view() {
     s.broker
         .produce("github", 3, &github::rows(11, 0, 1_500))
         .await;
-    create_tutorial(&s.client, &github_queue(&s.broker.bootstrap), false).await;
+    create_tutorial(&s.client, &github_queue_ddl(&s.broker.bootstrap), false).await;
     run(&s.client, "SYSTEM SYNC KAFKA github_queue TIMEOUT 60").await;
     assert_eq!(scalar(&s.client, "SELECT count() FROM github").await, "1500");
 
@@ -679,7 +666,7 @@ async fn insert_into_a_kafka_table_produces() {
     s.broker
         .produce("github", 3, &github::rows(12, 0, 300))
         .await;
-    create_tutorial(&s.client, &github_queue(&s.broker.bootstrap), false).await;
+    create_tutorial(&s.client, &github_queue_ddl(&s.broker.bootstrap), false).await;
     run(&s.client, "SYSTEM SYNC KAFKA github_queue TIMEOUT 60").await;
     assert_eq!(scalar(&s.client, "SELECT count() FROM github").await, "300");
 
@@ -743,7 +730,7 @@ async fn insert_into_a_kafka_table_produces() {
 async fn views_into_kafka_tables_forward_what_is_inserted() {
     let s = Setup::new("github", 3).await;
     s.broker.create_topic("github_out", 1);
-    create_tutorial(&s.client, &github_queue(&s.broker.bootstrap), false).await;
+    create_tutorial(&s.client, &github_queue_ddl(&s.broker.bootstrap), false).await;
     run(
         &s.client,
         &fixture("sql/github_out_queue.sql").replace("host:port", &s.broker.bootstrap),

@@ -496,6 +496,12 @@ pub fn consumer_config(settings: &KafkaSettings, client_id: &str) -> ClientConfi
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest");
+    set_security(&mut config, settings);
+    config
+}
+
+/// The table's security settings (SASL), for consumers and producers alike.
+pub fn set_security(config: &mut ClientConfig, settings: &KafkaSettings) {
     for (key, value) in [
         ("security.protocol", &settings.security_protocol),
         ("sasl.mechanism", &settings.sasl_mechanism),
@@ -506,7 +512,6 @@ pub fn consumer_config(settings: &KafkaSettings, client_id: &str) -> ClientConfi
             config.set(key, value);
         }
     }
-    config
 }
 
 /// `kafka_client_id`, or one naming the table and the consumer's number.

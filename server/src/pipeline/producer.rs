@@ -58,16 +58,7 @@ impl Producers {
                 "message.timeout.ms",
                 DELIVERY_TIMEOUT.as_millis().to_string(),
             );
-        for (key, value) in [
-            ("security.protocol", &settings.security_protocol),
-            ("sasl.mechanism", &settings.sasl_mechanism),
-            ("sasl.username", &settings.sasl_username),
-            ("sasl.password", &settings.sasl_password),
-        ] {
-            if !value.is_empty() {
-                config.set(key, value);
-            }
-        }
+        super::consumer::set_security(&mut config, settings);
         let producer: FutureProducer = config.create().map_err(kafka_error)?;
         cache.insert(key, producer.clone());
         Ok(producer)

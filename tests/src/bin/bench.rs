@@ -135,17 +135,7 @@ async fn main() {
     run("CREATE DATABASE KafkaEngine".into()).await;
     run("USE KafkaEngine".into()).await;
     run(fixture("sql/github_mergetree.sql")).await;
-    run(fixture("sql/github_mergetree.sql")
-        .trim_end()
-        .replace("CREATE TABLE github\n", "CREATE TABLE github_queue\n")
-        .replace(
-            ") ENGINE = MergeTree ORDER BY (event_type, repo_name, created_at)",
-            &format!(
-                ") ENGINE = Kafka('{}', 'github', 'clickhouse', 'JSONEachRow') SETTINGS kafka_thread_per_consumer = 0, kafka_num_consumers = 1",
-                broker.bootstrap
-            ),
-        ))
-    .await;
+    run(kafkahouse_tests::github_queue_ddl(&broker.bootstrap)).await;
 
     let start = Instant::now();
     run("CREATE MATERIALIZED VIEW github_mv TO github AS SELECT * FROM github_queue".into()).await;
