@@ -475,7 +475,10 @@ mod tests {
             &[("kafka_group_name".into(), "g2".into())],
         )
         .unwrap();
-        assert_eq!(map.get("kafka_format").map(String::as_str), Some("JSONEachRow"));
+        assert_eq!(
+            map.get("kafka_format").map(String::as_str),
+            Some("JSONEachRow")
+        );
         assert_eq!(map.get("kafka_group_name").map(String::as_str), Some("g2"));
         assert!(!map.contains_key("url"));
         assert!(KafkaSettings::resolve(&map).is_ok());

@@ -591,8 +591,14 @@ mod tests {
         assert_eq!(
             overrides,
             vec![
-                Setting { name: "kafka_format".into(), value: "CSV".into() },
-                Setting { name: "kafka_num_consumers".into(), value: "2".into() },
+                Setting {
+                    name: "kafka_format".into(),
+                    value: "CSV".into()
+                },
+                Setting {
+                    name: "kafka_num_consumers".into(),
+                    value: "2".into()
+                },
             ]
         );
         assert_eq!(t.settings.len(), 1);
@@ -603,7 +609,9 @@ mod tests {
         .unwrap();
         assert!(t.collection.is_none());
         assert_eq!(t.engine_args.len(), 4);
-        assert!(parse_create_kafka_table("CREATE TABLE q (a UInt8) ENGINE = Kafka(kc, 'x')").is_err());
+        assert!(
+            parse_create_kafka_table("CREATE TABLE q (a UInt8) ENGINE = Kafka(kc, 'x')").is_err()
+        );
     }
 
     #[test]
@@ -624,17 +632,26 @@ mod tests {
             }
         );
         assert_eq!(
-            parse_named_collection("alter named collection kc SET kafka_format = 'CSV' DELETE kafka_num_consumers").unwrap(),
+            parse_named_collection(
+                "alter named collection kc SET kafka_format = 'CSV' DELETE kafka_num_consumers"
+            )
+            .unwrap(),
             NamedCollectionStatement::Alter {
                 name: "kc".into(),
                 if_exists: false,
-                set: vec![Setting { name: "kafka_format".into(), value: "CSV".into() }],
+                set: vec![Setting {
+                    name: "kafka_format".into(),
+                    value: "CSV".into()
+                }],
                 delete: vec!["kafka_num_consumers".into()],
             }
         );
         assert_eq!(
             parse_named_collection("DROP NAMED COLLECTION IF EXISTS kc").unwrap(),
-            NamedCollectionStatement::Drop { name: "kc".into(), if_exists: true }
+            NamedCollectionStatement::Drop {
+                name: "kc".into(),
+                if_exists: true
+            }
         );
         assert!(parse_named_collection("ALTER NAMED COLLECTION kc").is_err());
         assert!(parse_named_collection("CREATE NAMED COLLECTION kc AS").is_err());

@@ -234,7 +234,7 @@ struct MultiIf {
 impl ScalarUDFImpl for MultiIf {
     names_and_signature!();
     fn return_type(&self, args: &[DataType]) -> Result<DataType> {
-        if args.len() < 3 || args.len() % 2 == 0 {
+        if args.len() < 3 || args.len().is_multiple_of(2) {
             return exec_err!(
                 "{} takes condition, value pairs and an else value",
                 self.names.name

@@ -849,10 +849,19 @@ mod tests {
     #[test]
     fn view_selects_lose_their_format_and_show_their_tables() {
         let sql = "SELECT a, b\nFROM KafkaEngine.github\nFORMAT JsonEachRow;";
-        assert_eq!(without_output_format(sql), "SELECT a, b\nFROM KafkaEngine.github");
-        assert_eq!(without_output_format("SELECT format(x) FROM t;"), "SELECT format(x) FROM t");
-        let refs = table_references("SELECT * FROM github AS g JOIN db.other ON 1 WHERE x IN (SELECT y FROM numbers(3))");
-        let sql = "SELECT * FROM github AS g JOIN db.other ON 1 WHERE x IN (SELECT y FROM numbers(3))";
+        assert_eq!(
+            without_output_format(sql),
+            "SELECT a, b\nFROM KafkaEngine.github"
+        );
+        assert_eq!(
+            without_output_format("SELECT format(x) FROM t;"),
+            "SELECT format(x) FROM t"
+        );
+        let refs = table_references(
+            "SELECT * FROM github AS g JOIN db.other ON 1 WHERE x IN (SELECT y FROM numbers(3))",
+        );
+        let sql =
+            "SELECT * FROM github AS g JOIN db.other ON 1 WHERE x IN (SELECT y FROM numbers(3))";
         let names: Vec<&str> = refs.iter().map(|(_, r)| &sql[r.clone()]).collect();
         assert_eq!(names, ["github", "db.other"]);
     }
@@ -860,7 +869,10 @@ mod tests {
     #[test]
     fn insert_target_spans() {
         let sql = "INSERT INTO KafkaEngine.github_queue SELECT * FROM github LIMIT 100 FORMAT JSONEachRow";
-        assert_eq!(&sql[insert_target_span(sql).unwrap()], "KafkaEngine.github_queue");
+        assert_eq!(
+            &sql[insert_target_span(sql).unwrap()],
+            "KafkaEngine.github_queue"
+        );
         let sql = "insert into table `q` (a) VALUES (1)";
         assert_eq!(&sql[insert_target_span(sql).unwrap()], "`q`");
         assert!(insert_target_span("SELECT 1").is_none());
@@ -880,7 +892,10 @@ mod tests {
         );
         assert!(matches!(
             kinds("system sync kafka q")[0].1,
-            Kind::SyncKafka { timeout_seconds: None, .. }
+            Kind::SyncKafka {
+                timeout_seconds: None,
+                ..
+            }
         ));
         // Malformed: left to whoever handles Other (the backend's error).
         assert_eq!(kinds("SYSTEM SYNC KAFKA q TIMEOUT soon")[0].1, Kind::Other);

@@ -226,7 +226,11 @@ impl ClientSession {
     /// `result` in `format`, written by the backend from its
     /// TabSeparatedWithNamesAndTypes form (ClickHouse 21.x and later have
     /// the `format` table function this needs).
-    async fn render_in_backend(&mut self, result: &ResultSet, format: &str) -> Result<Vec<u8>, ChError> {
+    async fn render_in_backend(
+        &mut self,
+        result: &ResultSet,
+        format: &str,
+    ) -> Result<Vec<u8>, ChError> {
         let text = crate::formats::render(result, "TabSeparatedWithNamesAndTypes")?;
         let literal = String::from_utf8_lossy(&text)
             .replace('\\', "\\\\")

@@ -178,6 +178,9 @@ mod tests {
             String::from_utf8(render(&r, "JSONEachRow").unwrap()).unwrap(),
             "{\"name\":\"a\\tb\",\"n\":1}\n{\"name\":\"say \\\"hi\\\"\",\"n\":null}\n"
         );
-        assert_eq!(render(&r, "Parquet").unwrap_err().code, codes::UNKNOWN_FORMAT);
+        assert_eq!(
+            render(&r, "Parquet").unwrap_err().code,
+            codes::UNKNOWN_FORMAT
+        );
     }
 }

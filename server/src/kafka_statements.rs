@@ -50,14 +50,13 @@ impl ClientSession {
             }
             Kind::Detach { name, .. } => self.set_attached(&self.qualify(name), false).await?,
             Kind::Attach { name, .. } => self.set_attached(&self.qualify(name), true).await?,
-            Kind::Describe { name } => match self.kafka_table(&self.qualify(name)) {
-                Some(table) => Some(describe(&table)),
-                None => None,
-            },
-            Kind::Exists { name } => match self.catalog.get(&self.qualify(name)) {
-                Some(_) => Some(single("result", ChType::UInt8, "1")),
-                None => None,
-            },
+            Kind::Describe { name } => self
+                .kafka_table(&self.qualify(name))
+                .map(|table| describe(&table)),
+            Kind::Exists { name } => self
+                .catalog
+                .get(&self.qualify(name))
+                .map(|_| single("result", ChType::UInt8, "1")),
             Kind::ShowCreate { name } => match self.catalog.get(&self.qualify(name)) {
                 Some(Definition::KafkaTable(table)) => {
                     Some(single("statement", ChType::String, &table.show_create()))
@@ -118,7 +117,10 @@ impl ClientSession {
                         if views.is_empty() {
                             None
                         } else {
-                            Some(self.insert_firing_views(statement.sql, &name, &views).await?)
+                            Some(
+                                self.insert_firing_views(statement.sql, &name, &views)
+                                    .await?,
+                            )
                         }
                     }
                 }
@@ -254,7 +256,10 @@ impl ClientSession {
         table: &KafkaTableDef,
     ) -> Result<Outcome, ChError> {
         let span = planner::insert_target_span(sql).ok_or_else(|| {
-            ChError::new(codes::SYNTAX_ERROR, "Syntax error: cannot find the INSERT's table")
+            ChError::new(
+                codes::SYNTAX_ERROR,
+                "Syntax error: cannot find the INSERT's table",
+            )
         })?;
         let rows = producing::produce_insert(
             self.conn.as_mut(),
@@ -278,7 +283,10 @@ impl ClientSession {
         views: &[producing::ProducingView],
     ) -> Result<Outcome, ChError> {
         let span = planner::insert_target_span(sql).ok_or_else(|| {
-            ChError::new(codes::SYNTAX_ERROR, "Syntax error: cannot find the INSERT's table")
+            ChError::new(
+                codes::SYNTAX_ERROR,
+                "Syntax error: cannot find the INSERT's table",
+            )
         })?;
         let stage = producing::Stage::create(self.conn.as_mut(), &self.state, target).await?;
         let redirected = format!("{}{}{}", &sql[..span.start], stage.name, &sql[span.end..]);
@@ -302,7 +310,13 @@ impl ClientSession {
             Err(e) => {
                 // Nothing reached `t`: nothing to fire; the stage goes.
                 let _ = stage
-                    .fire_and_drop(self.conn.as_mut(), &self.state, target, &[], self.pipelines.producers())
+                    .fire_and_drop(
+                        self.conn.as_mut(),
+                        &self.state,
+                        target,
+                        &[],
+                        self.pipelines.producers(),
+                    )
                     .await;
                 return Err(e);
             }
@@ -358,7 +372,8 @@ impl ClientSession {
             ));
         }
         let settings = table.settings().map_err(settings_error)?;
-        let timeout = std::time::Duration::from_secs(timeout_seconds.unwrap_or(SYNC_TIMEOUT_SECONDS));
+        let timeout =
+            std::time::Duration::from_secs(timeout_seconds.unwrap_or(SYNC_TIMEOUT_SECONDS));
         let pipelines = self.pipelines.clone();
         crate::pipeline::sync::wait_caught_up(&name.to_string(), &settings, timeout, || {
             pipelines.last_exception(&name)
@@ -626,7 +641,9 @@ fn catalog_error(e: catalog::CatalogError) -> ChError {
         catalog::CatalogError::NoCollection(name) => no_collection(&name),
         catalog::CatalogError::CollectionExists(name) => ChError::new(
             codes::NAMED_COLLECTION_ALREADY_EXISTS,
-            format!("A named collection `{name}` already exists. (NAMED_COLLECTION_ALREADY_EXISTS)"),
+            format!(
+                "A named collection `{name}` already exists. (NAMED_COLLECTION_ALREADY_EXISTS)"
+            ),
         ),
         other => ChError::new(codes::UNKNOWN_EXCEPTION, other.to_string()),
     }

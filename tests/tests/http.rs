@@ -36,7 +36,10 @@ impl Http {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string)
         };
-        let (code, format) = (header("X-ClickHouse-Exception-Code"), header("X-ClickHouse-Format"));
+        let (code, format) = (
+            header("X-ClickHouse-Exception-Code"),
+            header("X-ClickHouse-Format"),
+        );
         let status = response.status().as_u16();
         let body = response.text().await.expect("body");
         Answer {
@@ -76,7 +79,9 @@ async fn queries_settings_sessions_and_errors() {
     let server = Kafkahouse::embedded(&dir.path().join("data"));
     let http = Http::new(&server);
 
-    let ping = http.send(http.client.get(format!("{}/ping", http.base))).await;
+    let ping = http
+        .send(http.client.get(format!("{}/ping", http.base)))
+        .await;
     assert_eq!((ping.status, ping.body.as_str()), (200, "Ok.\n"));
     assert_eq!(http.get(&[]).await.body, "Ok.\n");
 
@@ -84,15 +89,24 @@ async fn queries_settings_sessions_and_errors() {
     assert_eq!((a.status, a.body.as_str()), (200, "1\ta\\tb\n"));
     assert_eq!(a.format.as_deref(), Some("TabSeparated"));
     let a = http
-        .post(&[("default_format", "JSONEachRow")], "SELECT number FROM numbers(2)")
+        .post(
+            &[("default_format", "JSONEachRow")],
+            "SELECT number FROM numbers(2)",
+        )
         .await;
     assert_eq!(a.body, "{\"number\":0}\n{\"number\":1}\n");
     let a = http
-        .get(&[("query", "SELECT currentDatabase()"), ("database", "system")])
+        .get(&[
+            ("query", "SELECT currentDatabase()"),
+            ("database", "system"),
+        ])
         .await;
     assert_eq!(a.body, "system\n");
     let a = http
-        .get(&[("query", "SELECT getSetting('max_threads')"), ("max_threads", "3")])
+        .get(&[
+            ("query", "SELECT getSetting('max_threads')"),
+            ("max_threads", "3"),
+        ])
         .await;
     assert_eq!(a.body, "3\n");
 
@@ -100,24 +114,44 @@ async fn queries_settings_sessions_and_errors() {
     let s = [("session_id", "s1")];
     http.post(&s, "SET max_threads = 5").await;
     let a = http
-        .get(&[("session_id", "s1"), ("query", "SELECT getSetting('max_threads')"), ("max_threads", "7")])
+        .get(&[
+            ("session_id", "s1"),
+            ("query", "SELECT getSetting('max_threads')"),
+            ("max_threads", "7"),
+        ])
         .await;
     assert_eq!(a.body, "7\n");
     let a = http
-        .get(&[("session_id", "s1"), ("query", "SELECT getSetting('max_threads')")])
+        .get(&[
+            ("session_id", "s1"),
+            ("query", "SELECT getSetting('max_threads')"),
+        ])
         .await;
     assert_eq!(a.body, "5\n");
     let a = http
-        .get(&[("session_id", "gone"), ("session_check", "1"), ("query", "SELECT 1")])
+        .get(&[
+            ("session_id", "gone"),
+            ("session_check", "1"),
+            ("query", "SELECT 1"),
+        ])
         .await;
     assert_eq!((a.status, a.code.as_deref()), (404, Some("372")));
 
     // Errors: ClickHouse's text, code header and status.
     let a = http.get(&[("query", "SELEC 1")]).await;
     assert_eq!((a.status, a.code.as_deref()), (400, Some("62")));
-    assert!(a.body.starts_with("Code: 62. DB::Exception: Syntax error"), "{}", a.body);
+    assert!(
+        a.body.starts_with("Code: 62. DB::Exception: Syntax error"),
+        "{}",
+        a.body
+    );
     let a = http.get(&[("query", "SELECT * FROM no_such_table")]).await;
-    assert_eq!((a.status, a.code.as_deref()), (404, Some("60")), "{}", a.body);
+    assert_eq!(
+        (a.status, a.code.as_deref()),
+        (404, Some("60")),
+        "{}",
+        a.body
+    );
     let a = http
         .get(&[("query", "CREATE TABLE t (a UInt8) ENGINE = Memory")])
         .await;
@@ -136,7 +170,10 @@ async fn queries_settings_sessions_and_errors() {
         .await;
     assert_eq!(a.status, 200, "{}", a.body);
     let a = http
-        .post(&[("query", "INSERT INTO default.t (s, a) FORMAT TabSeparated")], "z\t3\n")
+        .post(
+            &[("query", "INSERT INTO default.t (s, a) FORMAT TabSeparated")],
+            "z\t3\n",
+        )
         .await;
     assert_eq!(a.status, 200, "{}", a.body);
     let a = http
@@ -144,7 +181,10 @@ async fn queries_settings_sessions_and_errors() {
         .await;
     assert_eq!(a.body, "1,\"x\"\n2,\"y\"\n3,\"z\"\n");
     let a = http
-        .post(&[("query", "INSERT INTO t FORMAT JSONEachRow")], "{\"a\":\"many\"}\n")
+        .post(
+            &[("query", "INSERT INTO t FORMAT JSONEachRow")],
+            "{\"a\":\"many\"}\n",
+        )
         .await;
     assert_eq!(a.status, 500);
     assert!(a.body.starts_with("Code: "), "{}", a.body);
@@ -152,7 +192,8 @@ async fn queries_settings_sessions_and_errors() {
     // Garbage instead of HTTP: that connection fails, the server goes on.
     let mut raw = std::net::TcpStream::connect(server.http_addr).unwrap();
     raw.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    raw.write_all(b"\x16\x03\x01 not http at all\r\n\r\n").unwrap();
+    raw.write_all(b"\x16\x03\x01 not http at all\r\n\r\n")
+        .unwrap();
     let mut reply = Vec::new();
     let _ = raw.read_to_end(&mut reply);
     assert!(
@@ -160,7 +201,10 @@ async fn queries_settings_sessions_and_errors() {
         "{}",
         String::from_utf8_lossy(&reply)
     );
-    assert_eq!(http.get(&[("query", "SELECT count() FROM t")]).await.body, "3\n");
+    assert_eq!(
+        http.get(&[("query", "SELECT count() FROM t")]).await.body,
+        "3\n"
+    );
 
     // A client that disconnects in the middle of its INSERT data: nothing
     // of it is inserted, and the server goes on.
@@ -173,9 +217,14 @@ async fn queries_settings_sessions_and_errors() {
     .unwrap();
     raw.flush().unwrap();
     drop(raw);
-    assert_eq!(http.get(&[("query", "SELECT count() FROM t")]).await.body, "3\n");
     assert_eq!(
-        http.get(&[("query", "SELECT count() FROM t WHERE s = 'half'")]).await.body,
+        http.get(&[("query", "SELECT count() FROM t")]).await.body,
+        "3\n"
+    );
+    assert_eq!(
+        http.get(&[("query", "SELECT count() FROM t WHERE s = 'half'")])
+            .await
+            .body,
         "0\n"
     );
 }
@@ -206,16 +255,21 @@ async fn the_tutorial_over_http() {
     post("CREATE MATERIALIZED VIEW github_mv TO github AS\nSELECT *\nFROM github_queue;".into())
         .await;
     post("SYSTEM SYNC KAFKA github_queue TIMEOUT 60".into()).await;
-    let count = [("database", "KafkaEngine"), ("query", "SELECT count() FROM github")];
+    let count = [
+        ("database", "KafkaEngine"),
+        ("query", "SELECT count() FROM github"),
+    ];
     assert_eq!(http.get(&count).await.body, "500\n");
 
-    post("INSERT INTO github_queue SELECT * FROM github LIMIT 100 FORMAT JSONEachRow".into())
-        .await;
+    post("INSERT INTO github_queue SELECT * FROM github LIMIT 100 FORMAT JSONEachRow".into()).await;
     // Data in the body into a Kafka table goes to Kafka too.
     let row = &github::rows(21, 1_000, 1_001)[0];
     let a = http
         .post(
-            &[("database", "KafkaEngine"), ("query", "INSERT INTO github_queue FORMAT JSONEachRow")],
+            &[
+                ("database", "KafkaEngine"),
+                ("query", "INSERT INTO github_queue FORMAT JSONEachRow"),
+            ],
             row,
         )
         .await;
@@ -232,9 +286,18 @@ async fn the_tutorial_over_http() {
     assert_eq!(a.status, 200, "{}", a.body);
     assert_eq!(a.body, "{\"table\":\"github_queue\",\"read\":true}\n");
     let a = http
-        .get(&[("database", "KafkaEngine"), ("query", "SHOW CREATE TABLE github_queue"), ("default_format", "TSVWithNames")])
+        .get(&[
+            ("database", "KafkaEngine"),
+            ("query", "SHOW CREATE TABLE github_queue"),
+            ("default_format", "TSVWithNames"),
+        ])
         .await;
-    assert!(a.body.starts_with("statement\nCREATE TABLE KafkaEngine.github_queue"), "{}", a.body);
+    assert!(
+        a.body
+            .starts_with("statement\nCREATE TABLE KafkaEngine.github_queue"),
+        "{}",
+        a.body
+    );
 }
 
 /// clickhouse-connect, a real ClickHouse HTTP client, through the tutorial.
@@ -247,7 +310,10 @@ async fn clickhouse_connect_runs_the_tutorial() {
     let server = Kafkahouse::embedded(&dir.path().join("data"));
     let queue = dir.path().join("queue.sql");
     std::fs::write(&queue, github_queue_ddl("BROKER")).unwrap();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/clients/clickhouse_connect_tutorial.py");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/clients/clickhouse_connect_tutorial.py"
+    );
     let ddl = concat!(env!("CARGO_MANIFEST_DIR"), "/sql/github_mergetree.sql");
     let output = tokio::process::Command::new("python3")
         .arg(script)

@@ -628,13 +628,19 @@ async fn system_sync_kafka_waits_for_every_view() {
         .await;
     create_tutorial(&s.client, &github_queue_ddl(&s.broker.bootstrap), false).await;
     run(&s.client, "SYSTEM SYNC KAFKA github_queue TIMEOUT 60").await;
-    assert_eq!(scalar(&s.client, "SELECT count() FROM github").await, "1500");
+    assert_eq!(
+        scalar(&s.client, "SELECT count() FROM github").await,
+        "1500"
+    );
 
     s.broker
         .produce_from("github", 3, 1_500, &github::rows(11, 1_500, 1_800))
         .await;
     run(&s.client, "SYSTEM SYNC KAFKA KafkaEngine.github_queue").await;
-    assert_eq!(scalar(&s.client, "SELECT count() FROM github").await, "1800");
+    assert_eq!(
+        scalar(&s.client, "SELECT count() FROM github").await,
+        "1800"
+    );
     assert_eq!(distinct_rows(&s.client).await, "1800");
 
     let e = error_of(&s.client, "SYSTEM SYNC KAFKA github").await;
@@ -649,11 +655,17 @@ async fn system_sync_kafka_waits_for_every_view() {
     let e = error_of(&s.client, "SYSTEM SYNC KAFKA github_queue TIMEOUT 10").await;
     assert!(e.starts_with("Code: 159."), "{e}");
     assert!(e.contains("behind by 10 message(s)"), "{e}");
-    assert!(e.contains("last consumer exception: view KafkaEngine.github_mv"), "{e}");
+    assert!(
+        e.contains("last consumer exception: view KafkaEngine.github_mv"),
+        "{e}"
+    );
 
     run(&s.client, "DETACH TABLE github_queue").await;
     let e = error_of(&s.client, "SYSTEM SYNC KAFKA github_queue").await;
-    assert!(e.starts_with("Code: 36.") && e.contains("is detached"), "{e}");
+    assert!(
+        e.starts_with("Code: 36.") && e.contains("is detached"),
+        "{e}"
+    );
 }
 
 /// INSERT INTO a Kafka table produces: the tutorial's INSERT ... SELECT
@@ -677,7 +689,10 @@ async fn insert_into_a_kafka_table_produces() {
         .await
         .unwrap_or_else(|e| panic!("{}", error_text(&e)));
     assert!(
-        matches!(inserted.last(), Some(tokio_postgres::SimpleQueryMessage::CommandComplete(100))),
+        matches!(
+            inserted.last(),
+            Some(tokio_postgres::SimpleQueryMessage::CommandComplete(100))
+        ),
         "{inserted:?}"
     );
     run(&s.client, "SYSTEM SYNC KAFKA github_queue TIMEOUT 60").await;
@@ -702,7 +717,11 @@ async fn insert_into_a_kafka_table_produces() {
     )
     .await;
     // A row the backend cannot read fails the INSERT; nothing is produced.
-    let e = error_of(&s.client, "INSERT INTO out_queue VALUES ('not a number', 'x', now())").await;
+    let e = error_of(
+        &s.client,
+        "INSERT INTO out_queue VALUES ('not a number', 'x', now())",
+    )
+    .await;
     assert!(e.starts_with("Code: "), "{e}");
     // The embedded engine's own JSONEachRow (26.x no longer quotes 64-bit
     // integers by default).
@@ -717,7 +736,11 @@ async fn insert_into_a_kafka_table_produces() {
     );
     // The staging tables are gone from the session.
     assert_eq!(
-        scalar(&s.client, "SELECT count() FROM system.tables WHERE name LIKE '_kafkahouse%'").await,
+        scalar(
+            &s.client,
+            "SELECT count() FROM system.tables WHERE name LIKE '_kafkahouse%'"
+        )
+        .await,
         "0"
     );
 }
@@ -746,8 +769,8 @@ async fn views_into_kafka_tables_forward_what_is_inserted() {
         let mut t: Vec<String> = messages
             .iter()
             .map(|m| {
-                let v: serde_json::Value = serde_json::from_str(m)
-                    .unwrap_or_else(|e| panic!("{m}: {e}"));
+                let v: serde_json::Value =
+                    serde_json::from_str(m).unwrap_or_else(|e| panic!("{m}: {e}"));
                 assert_eq!(v.as_object().map(|o| o.len()), Some(25), "{m}");
                 v["title"].as_str().unwrap_or_default().to_string()
             })
@@ -768,7 +791,11 @@ async fn views_into_kafka_tables_forward_what_is_inserted() {
 
     // An INSERT through kafkahouse fires the view too, with the rows as
     // github received them.
-    run(&s.client, "INSERT INTO github SELECT * FROM github ORDER BY title LIMIT 3").await;
+    run(
+        &s.client,
+        "INSERT INTO github SELECT * FROM github ORDER BY title LIMIT 3",
+    )
+    .await;
     assert_eq!(scalar(&s.client, "SELECT count() FROM github").await, "13");
     let out = s.broker.read_topic("github_out", 1, 13, WAIT);
     assert_eq!(out.len(), 13);

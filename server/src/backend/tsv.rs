@@ -35,7 +35,7 @@ pub fn parse(body: &[u8]) -> Result<TextResult, ChError> {
 
 fn header(line: Option<&[u8]>) -> Result<Vec<String>, ChError> {
     let line = line.ok_or_else(|| malformed("missing header line"))?;
-    Ok(line.split(|b| *b == b'\t').map(|f| unescape(f)).collect())
+    Ok(line.split(|b| *b == b'\t').map(unescape).collect())
 }
 
 fn field(raw: &[u8]) -> Option<String> {

@@ -143,8 +143,13 @@ async fn run(
                 .and_then(|t| t.parse().ok())
                 .map(Duration::from_secs)
                 .unwrap_or(DEFAULT_SESSION_TIMEOUT);
-            session(state, id, timeout, params.get("session_check").is_some_and(|c| c == "1"))
-                .await?
+            session(
+                state,
+                id,
+                timeout,
+                params.get("session_check").is_some_and(|c| c == "1"),
+            )
+            .await?
         }
         None => Arc::new(Mutex::new(state.executor.open_session(None).await?)),
     };
@@ -157,7 +162,10 @@ async fn run(
 
     // The URL's database and settings apply to this query only; USE and
     // SET inside the query stick (within a session).
-    let saved = (session.state.database.clone(), session.state.settings.clone());
+    let saved = (
+        session.state.database.clone(),
+        session.state.settings.clone(),
+    );
     if let Some(db) = &database {
         session.state.database = db.clone();
     }
@@ -221,7 +229,9 @@ fn split_body(body: Bytes) -> Result<(String, Bytes), ChError> {
         Err(e) => std::str::from_utf8(&body[..e.valid_up_to()]).unwrap_or_default(),
     };
     let tokens = planner::tokens::significant(text);
-    let is_insert = tokens.first().is_some_and(|t| t.is_keyword(Keyword::INSERT));
+    let is_insert = tokens
+        .first()
+        .is_some_and(|t| t.is_keyword(Keyword::INSERT));
     let format_name = tokens
         .windows(2)
         .find(|w| w[0].is_keyword(Keyword::FORMAT) && w[1].name().is_some())
@@ -292,7 +302,12 @@ async fn execute(
     let statements = planner::split(text);
     let statement = match statements.as_slice() {
         [one] => one,
-        [] => return Err(ChError::new(codes::SYNTAX_ERROR, "Syntax error: empty query")),
+        [] => {
+            return Err(ChError::new(
+                codes::SYNTAX_ERROR,
+                "Syntax error: empty query",
+            ))
+        }
         _ => {
             return Err(ChError::new(
                 codes::SYNTAX_ERROR,
@@ -409,7 +424,11 @@ fn ok_response(formatted: Formatted, query_id: &str) -> Response {
         None => "text/plain; charset=UTF-8",
     };
     h.insert("Content-Type", HeaderValue::from_static(content_type));
-    if let Some(f) = formatted.format.as_deref().and_then(|f| HeaderValue::from_str(f).ok()) {
+    if let Some(f) = formatted
+        .format
+        .as_deref()
+        .and_then(|f| HeaderValue::from_str(f).ok())
+    {
         h.insert("X-ClickHouse-Format", f);
     }
     common_headers(h, query_id);
@@ -478,13 +497,22 @@ mod tests {
         let mut lz4 = lz4_flex::frame::FrameEncoder::new(Vec::new());
         lz4.write_all(text).unwrap();
         let lz4 = lz4.finish().unwrap();
-        assert_eq!(&decompress(Some("lz4"), Bytes::from(lz4)).unwrap()[..], text);
+        assert_eq!(
+            &decompress(Some("lz4"), Bytes::from(lz4)).unwrap()[..],
+            text
+        );
         let zstd = zstd::stream::encode_all(&text[..], 3).unwrap();
-        assert_eq!(&decompress(Some("zstd"), Bytes::from(zstd)).unwrap()[..], text);
+        assert_eq!(
+            &decompress(Some("zstd"), Bytes::from(zstd)).unwrap()[..],
+            text
+        );
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         gz.write_all(text).unwrap();
         let gz = gz.finish().unwrap();
-        assert_eq!(&decompress(Some("gzip"), Bytes::from(gz)).unwrap()[..], text);
+        assert_eq!(
+            &decompress(Some("gzip"), Bytes::from(gz)).unwrap()[..],
+            text
+        );
         assert!(decompress(Some("br"), Bytes::from_static(b"x")).is_err());
     }
 

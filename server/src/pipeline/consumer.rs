@@ -10,8 +10,8 @@ use arrow::array::RecordBatch;
 use futures::StreamExt;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
-use rdkafka::message::Message as _;
 use rdkafka::error::KafkaError;
+use rdkafka::message::Message as _;
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::{mpsc, watch};
 
@@ -173,8 +173,12 @@ impl ConsumerTask {
             async move {
                 tokio::task::spawn_blocking(move || {
                     let started = Instant::now();
-                    let result =
-                        decoder.decode_skipping(&block.topic, block.partition, &block.messages, skip);
+                    let result = decoder.decode_skipping(
+                        &block.topic,
+                        block.partition,
+                        &block.messages,
+                        skip,
+                    );
                     let ms = started.elapsed().as_secs_f64() * 1e3;
                     (block, result, ms)
                 })
@@ -200,7 +204,14 @@ impl ConsumerTask {
                 return;
             };
             let written = self
-                .write_block(&block, (first_try, decode_ms), &decoder, sinks, session, stop)
+                .write_block(
+                    &block,
+                    (first_try, decode_ms),
+                    &decoder,
+                    sinks,
+                    session,
+                    stop,
+                )
                 .await;
             if let Err(Interrupted::Stopped) = written {
                 return;
@@ -459,7 +470,9 @@ impl BlockReader {
             ready.dedup();
             tracing::debug!(table = %self.table, blocks = ready.len(), "blocks ready");
             for key in ready {
-                let Some(p) = pending.remove(&key) else { continue };
+                let Some(p) = pending.remove(&key) else {
+                    continue;
+                };
                 waiting -= p.messages.len();
                 if p.messages.is_empty() {
                     continue;

@@ -5,9 +5,9 @@
 pub mod consumer;
 pub mod decode;
 pub mod direct_select;
-pub mod sink;
 pub mod producer;
 pub mod producing;
+pub mod sink;
 pub mod status;
 pub mod sync;
 
@@ -213,10 +213,11 @@ fn desired(definitions: &[Definition]) -> HashMap<QualifiedName, Spec> {
     specs.retain(|_, spec| !spec.views.is_empty());
     for spec in specs.values_mut() {
         for view in &spec.views {
-            spec.chained.extend(crate::kafka_statements::producing_views_of(
-                definitions,
-                &view.destination,
-            ));
+            spec.chained
+                .extend(crate::kafka_statements::producing_views_of(
+                    definitions,
+                    &view.destination,
+                ));
         }
     }
     specs

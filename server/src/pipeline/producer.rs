@@ -66,7 +66,11 @@ impl Producers {
 
     /// Sends `messages` to the table's first topic (as ClickHouse does) and
     /// waits until the broker acknowledged all of them.
-    pub async fn send(&self, settings: &KafkaSettings, messages: Vec<Vec<u8>>) -> Result<(), ChError> {
+    pub async fn send(
+        &self,
+        settings: &KafkaSettings,
+        messages: Vec<Vec<u8>>,
+    ) -> Result<(), ChError> {
         let Some(topic) = settings.topics.first() else {
             return Err(ChError::new(
                 codes::BAD_ARGUMENTS,
@@ -143,9 +147,19 @@ mod tests {
         let body = b"{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n";
         let (one, rows) = messages_of_lines(body, 1);
         assert_eq!(rows, 3);
-        assert_eq!(one, vec![b"{\"a\":1}".to_vec(), b"{\"a\":2}".to_vec(), b"{\"a\":3}".to_vec()]);
+        assert_eq!(
+            one,
+            vec![
+                b"{\"a\":1}".to_vec(),
+                b"{\"a\":2}".to_vec(),
+                b"{\"a\":3}".to_vec()
+            ]
+        );
         let (two, _) = messages_of_lines(body, 2);
-        assert_eq!(two, vec![b"{\"a\":1}\n{\"a\":2}".to_vec(), b"{\"a\":3}".to_vec()]);
+        assert_eq!(
+            two,
+            vec![b"{\"a\":1}\n{\"a\":2}".to_vec(), b"{\"a\":3}".to_vec()]
+        );
         assert!(messages_of_lines(b"", 1).0.is_empty());
     }
 }

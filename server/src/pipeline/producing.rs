@@ -28,7 +28,10 @@ pub struct ProducingView {
 /// A fresh name for a temporary table of this process.
 fn staging_name(what: &str) -> String {
     static NEXT: AtomicU64 = AtomicU64::new(0);
-    format!("_kafkahouse_{what}_{}", NEXT.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "_kafkahouse_{what}_{}",
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 fn qualified(name: &QualifiedName) -> String {
@@ -219,7 +222,11 @@ mod tests {
     fn a_view_select_is_pointed_at_the_stage() {
         let source = QualifiedName::new("KafkaEngine", "github");
         assert_eq!(
-            pointed_at("SELECT a, b FROM github WHERE a IN (SELECT a FROM other)", &source, "s1"),
+            pointed_at(
+                "SELECT a, b FROM github WHERE a IN (SELECT a FROM other)",
+                &source,
+                "s1"
+            ),
             "SELECT a, b FROM s1 WHERE a IN (SELECT a FROM other)"
         );
         assert_eq!(

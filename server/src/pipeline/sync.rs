@@ -185,8 +185,14 @@ mod tests {
             Some("view db.mv: Code: 60".into()),
         );
         assert_eq!(e.code, codes::TIMEOUT_EXCEEDED);
-        assert!(e.message.contains("2 partition(s) behind by 12 message(s)"), "{e}");
+        assert!(
+            e.message.contains("2 partition(s) behind by 12 message(s)"),
+            "{e}"
+        );
         assert!(e.message.contains("t[1] committed nothing of 10"), "{e}");
-        assert!(e.message.contains("last consumer exception: view db.mv"), "{e}");
+        assert!(
+            e.message.contains("last consumer exception: view db.mv"),
+            "{e}"
+        );
     }
 }

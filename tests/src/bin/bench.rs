@@ -84,7 +84,11 @@ async fn main() {
     let p = options.partitions;
 
     if !options.tansu {
-        let row_bytes = github::rows(7, 0, 100).iter().map(|r| r.len() as u64).sum::<u64>() / 100;
+        let row_bytes = github::rows(7, 0, 100)
+            .iter()
+            .map(|r| r.len() as u64)
+            .sum::<u64>()
+            / 100;
         let per_partition = n.div_ceil(p.max(1) as u64) * row_bytes;
         if per_partition > MOCK_PARTITION_BYTES * 9 / 10 {
             eprintln!(
@@ -163,7 +167,11 @@ async fn main() {
     let peak = peak_rss_mib(server.pid()).unwrap_or(f64::NAN);
 
     println!("machine:           {}", machine());
-    let broker_name = if options.tansu { "tansu" } else { "librdkafka mock cluster" };
+    let broker_name = if options.tansu {
+        "tansu"
+    } else {
+        "librdkafka mock cluster"
+    };
     println!("rows:              {n} ({p} partitions, {broker_name})");
     println!("produced in:       {produce_secs:.2} s");
     println!(
