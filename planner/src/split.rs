@@ -69,10 +69,13 @@ pub enum Kind {
     /// `CREATE | ALTER | DROP NAMED COLLECTION ...`.
     NamedCollection,
     /// `SYSTEM SYNC KAFKA [db.]name [TIMEOUT seconds]`: waits until the
-    /// table's consumers have caught up (kafkahouse's own statement).
+    /// table's consumers have caught up (kafkahouse's own statement). Also
+    /// `SYSTEM SYNC REPLICA name` (`replica`), which clients whose parser
+    /// predates SYNC KAFKA can send; on other tables it is the backend's.
     SyncKafka {
         name: ObjectName,
         timeout_seconds: Option<u64>,
+        replica: bool,
     },
     /// Anything else: DDL and commands that return no rows.
     Other,
@@ -258,7 +261,10 @@ fn classify(tokens: &[Tok]) -> Kind {
             .map(|settings| Kind::Set { settings })
             .unwrap_or(Kind::Other),
         Keyword::SYSTEM if is_word(rest.first(), "SYNC") && is_word(rest.get(1), "KAFKA") => {
-            sync_kafka(&rest[2..]).unwrap_or(Kind::Other)
+            sync_kafka(&rest[2..], false).unwrap_or(Kind::Other)
+        }
+        Keyword::SYSTEM if is_word(rest.first(), "SYNC") && is_word(rest.get(1), "REPLICA") => {
+            sync_kafka(&rest[2..], true).unwrap_or(Kind::Other)
         }
         Keyword::CREATE | Keyword::ALTER | Keyword::DROP if is_named_collection(rest) => {
             Kind::NamedCollection
@@ -566,8 +572,8 @@ fn is_named_collection(rest: &[Tok]) -> bool {
     is_word(rest.first(), "NAMED") && is_word(rest.get(1), "COLLECTION")
 }
 
-/// `[db.]name [TIMEOUT n]` after `SYSTEM SYNC KAFKA`.
-fn sync_kafka(tokens: &[Tok]) -> Option<Kind> {
+/// `[db.]name [TIMEOUT n]` after `SYSTEM SYNC KAFKA` (or `REPLICA`).
+fn sync_kafka(tokens: &[Tok], replica: bool) -> Option<Kind> {
     let (name, used) = object_name(tokens)?;
     let rest = &tokens[used..];
     let timeout_seconds = match rest {
@@ -581,6 +587,7 @@ fn sync_kafka(tokens: &[Tok]) -> Option<Kind> {
     Some(Kind::SyncKafka {
         name,
         timeout_seconds,
+        replica,
     })
 }
 
@@ -887,9 +894,14 @@ mod tests {
                     database: Some("db".into()),
                     name: "q".into()
                 },
-                timeout_seconds: Some(30)
+                timeout_seconds: Some(30),
+                replica: false,
             }
         );
+        assert!(matches!(
+            kinds("SYSTEM SYNC REPLICA q")[0].1,
+            Kind::SyncKafka { replica: true, .. }
+        ));
         assert!(matches!(
             kinds("system sync kafka q")[0].1,
             Kind::SyncKafka {
@@ -899,7 +911,7 @@ mod tests {
         ));
         // Malformed: left to whoever handles Other (the backend's error).
         assert_eq!(kinds("SYSTEM SYNC KAFKA q TIMEOUT soon")[0].1, Kind::Other);
-        assert_eq!(kinds("SYSTEM SYNC REPLICA t")[0].1, Kind::Other);
+        assert_eq!(kinds("SYSTEM SYNC REPLICA t STRICT")[0].1, Kind::Other);
     }
 
     #[test]

@@ -28,7 +28,14 @@ impl ClientSession {
             Kind::SyncKafka {
                 name,
                 timeout_seconds,
-            } => Some(self.sync_kafka(name, *timeout_seconds).await?),
+                replica,
+            } => {
+                if *replica && self.kafka_table(&self.qualify(name)).is_none() {
+                    None
+                } else {
+                    Some(self.sync_kafka(name, *timeout_seconds).await?)
+                }
+            }
             Kind::CreateMaterializedView => self.create_view(statement.sql).await?,
             Kind::Drop { name, .. } => {
                 let name = self.qualify(name);

@@ -136,16 +136,26 @@ async fn run(config: Config) -> Result<(), StartError> {
             source,
         })?;
     tracing::info!(addr = %http_addr, "listening for ClickHouse HTTP clients");
-    tracing::info!(
-        native = %config.native_listen,
-        "address reserved for the ClickHouse native protocol, which is not served yet"
-    );
+    let native_listener = TcpListener::bind(config.native_listen)
+        .await
+        .map_err(|source| StartError::Listen {
+            addr: config.native_listen,
+            source,
+        })?;
+    let native_addr = native_listener
+        .local_addr()
+        .map_err(|source| StartError::Listen {
+            addr: config.native_listen,
+            source,
+        })?;
+    tracing::info!(addr = %native_addr, "listening for ClickHouse native-protocol clients");
     // One line on stdout that scripts and tests wait for.
-    println!("kafkahouse ready: postgres://{pg_addr} http://{http_addr}");
+    println!("kafkahouse ready: postgres://{pg_addr} http://{http_addr} native://{native_addr}");
 
     tokio::select! {
         () = frontend::pg::serve(listener, executor.clone()) => {}
-        () = frontend::http::serve(http_listener, executor) => {}
+        () = frontend::http::serve(http_listener, executor.clone()) => {}
+        () = frontend::native::serve(native_listener, executor) => {}
         () = shutdown_signal() => tracing::info!("shutting down"),
     }
     pipelines.stop_all().await;

@@ -85,6 +85,8 @@ pub struct Kafkahouse {
     pub pg_addr: SocketAddr,
     /// The ClickHouse HTTP interface.
     pub http_addr: SocketAddr,
+    /// The ClickHouse native protocol.
+    pub native_addr: SocketAddr,
     stderr: PathBuf,
 }
 
@@ -116,6 +118,7 @@ impl Kafkahouse {
             .arg("--data-dir")
             .arg(data_dir)
             .args(["--pg-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"])
+            .args(["--native-listen", "127.0.0.1:0"])
             .args(if args.contains(&"--log-level") {
                 &[][..]
             } else {
@@ -130,26 +133,33 @@ impl Kafkahouse {
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                // `kafkahouse ready: postgres://ADDR http://ADDR`
+                // `kafkahouse ready: postgres://ADDR http://ADDR native://ADDR`
                 if let Some(rest) = line.strip_prefix("kafkahouse ready: postgres://") {
                     let mut parts = rest.split(' ');
                     let pg = parts.next().unwrap_or_default().to_string();
-                    let http = parts
-                        .next()
-                        .and_then(|h| h.strip_prefix("http://"))
-                        .unwrap_or_default()
-                        .to_string();
-                    let _ = tx.send((pg, http));
+                    let mut next = |scheme: &str| {
+                        parts
+                            .next()
+                            .and_then(|h| h.strip_prefix(scheme))
+                            .unwrap_or_default()
+                            .to_string()
+                    };
+                    let http = next("http://");
+                    let native = next("native://");
+                    let _ = tx.send((pg, http, native));
                 }
             }
         });
         match rx.recv_timeout(START_TIMEOUT) {
-            Ok((pg, http)) => Ok(Kafkahouse {
+            Ok((pg, http, native)) => Ok(Kafkahouse {
                 child,
                 pg_addr: pg.parse().map_err(|e| format!("bad address {pg}: {e}"))?,
                 http_addr: http
                     .parse()
                     .map_err(|e| format!("bad address {http}: {e}"))?,
+                native_addr: native
+                    .parse()
+                    .map_err(|e| format!("bad address {native}: {e}"))?,
                 stderr,
             }),
             Err(_) => {

@@ -2,4 +2,5 @@
 //! (statement text, session) → outcomes; it never decides what SQL means.
 
 pub mod http;
+pub mod native;
 pub mod pg;
