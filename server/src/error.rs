@@ -25,6 +25,7 @@ pub mod codes {
     pub const UNKNOWN_COMPRESSION_METHOD: i32 = 272;
     pub const CANNOT_DECOMPRESS: i32 = 271;
     pub const READONLY: i32 = 164;
+    pub const UNEXPECTED_PACKET_FROM_CLIENT: i32 = 101;
     pub const SESSION_NOT_FOUND: i32 = 372;
     pub const SESSION_IS_LOCKED: i32 = 373;
     pub const TABLE_ALREADY_EXISTS: i32 = 57;

@@ -347,6 +347,41 @@ impl ClientSession {
         self.kafka_table(&name).is_some() || !self.producing_views(&name).is_empty()
     }
 
+    /// The columns an INSERT into `table` fills, with their types: the
+    /// Kafka table's own, or the backend table's insertable ones; `listed`
+    /// (the INSERT's column list) picks and orders them.
+    pub(crate) async fn insert_columns(
+        &mut self,
+        table: &planner::ObjectName,
+        listed: &[String],
+    ) -> Result<Vec<(String, ChType)>, ChError> {
+        let name = self.qualify(table);
+        let all: Vec<(String, ChType)> = match self.kafka_table(&name) {
+            Some(t) => t.columns.into_iter().map(|c| (c.name, c.ty)).collect(),
+            None => {
+                crate::backend::describe_table(self.conn.as_mut(), &name.database, &name.name)
+                    .await?
+            }
+        };
+        if listed.is_empty() {
+            return Ok(all);
+        }
+        listed
+            .iter()
+            .map(|column| {
+                all.iter()
+                    .find(|(n, _)| n == column)
+                    .cloned()
+                    .ok_or_else(|| {
+                        ChError::new(
+                            codes::NO_SUCH_COLUMN_IN_TABLE,
+                            format!("No such column {column} in table {name}"),
+                        )
+                    })
+            })
+            .collect()
+    }
+
     /// Views `TO` a Kafka table that read `source`.
     fn producing_views(&self, source: &QualifiedName) -> Vec<producing::ProducingView> {
         producing_views_of(&self.catalog.list(), source)

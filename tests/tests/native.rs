@@ -98,18 +98,57 @@ async fn clickhouse_client_runs_the_whole_tutorial() {
     assert!(err.contains("Code: 60."), "{err}");
     assert_eq!(out, "still here\n");
 
-    // Rows typed into the client are refused clearly (not supported yet).
+    // Rows the client sends as blocks: VALUES into a table (which fires
+    // github_out_mv), and JSONEachRow from stdin into the Kafka table.
     let (_, err, ok) = client(
         &server,
-        &[],
-        "INSERT INTO KafkaEngine.github (title) VALUES ('x')",
+        &[
+            "--database",
+            "KafkaEngine",
+            "--query",
+            "INSERT INTO github (title, number) VALUES ('typed', 7)",
+        ],
+        "",
     )
     .await;
-    assert!(!ok);
-    assert!(
-        err.contains("Code: 48.") && err.contains("native protocol"),
-        "{err}"
-    );
+    assert!(ok, "{err}");
+    let row = &github::rows(31, 2_000, 2_001)[0];
+    let (_, err, ok) = client(
+        &server,
+        &[
+            "--database",
+            "KafkaEngine",
+            "--query",
+            "INSERT INTO github_queue FORMAT JSONEachRow",
+        ],
+        row,
+    )
+    .await;
+    assert!(ok, "{err}");
+    let (out, err, ok) = client(
+        &server,
+        &["--multiquery", "--database", "KafkaEngine"],
+        "SYSTEM SYNC REPLICA github_queue;\nSELECT count(), countIf(title = 'typed' AND number = 7) FROM github;",
+    )
+    .await;
+    assert!(ok, "{err}");
+    assert_eq!(out, "1112\t1\n");
+    let out = broker.read_topic("github_out", 1, 12, std::time::Duration::from_secs(60));
+    assert_eq!(out.len(), 12);
+    // A row the server cannot read is an exception, and nothing is written.
+    let (out, err, ok) = client(
+        &server,
+        &[
+            "--database",
+            "KafkaEngine",
+            "--query",
+            "INSERT INTO github (title, created_at) FORMAT JSONEachRow",
+        ],
+        "{\"title\": \"bad\", \"created_at\": \"not a time\"}",
+    )
+    .await;
+    assert!(!ok, "{out}");
+    assert!(err.contains("Code: 41."), "{err}");
 
     // Garbage instead of the protocol ends that connection only.
     let mut raw = tokio::net::TcpStream::connect(server.native_addr)
@@ -122,4 +161,33 @@ async fn clickhouse_client_runs_the_whole_tutorial() {
     let (out, _, ok) = client(&server, &[], "SELECT 1").await;
     assert!(ok);
     assert_eq!(out, "1\n");
+}
+
+/// clickhouse-driver, a second native-protocol client: typed results,
+/// exceptions with codes, and a session that survives them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clickhouse_driver_sessions() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Kafkahouse::embedded(&dir.path().join("data"));
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/clients/clickhouse_driver_session.py"
+    );
+    let out = tokio::process::Command::new("python3")
+        .arg(script)
+        .arg(server.native_addr.ip().to_string())
+        .arg(server.native_addr.port().to_string())
+        .output()
+        .await
+        .expect("python3");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        stdout,
+        "rows [(0, '0', 0.0, 0), (1, '1', 0.5, None), (2, '2', 1.0, 2)]\nerror 60\ndatabase [('driver_db',)]\n"
+    );
 }

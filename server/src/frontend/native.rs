@@ -5,9 +5,8 @@
 //!
 //! Results travel as blocks of their numeric type where kafkahouse's type
 //! model has one, and as text otherwise (the client prints both the same
-//! way). Statements with data sent by the client as blocks (`INSERT ...
-//! VALUES` typed in clickhouse-client) are refused with a clear error for
-//! now: INSERT ... SELECT works, and so do the HTTP and PostgreSQL frontends.
+//! way). Rows the client sends as blocks (`INSERT ... VALUES` typed into
+//! clickhouse-client) are read here, as text, and inserted like any INSERT.
 
 use std::sync::Arc;
 
@@ -111,13 +110,17 @@ impl ClickHouseSession for NativeSession {
                 }
                 _ => statement,
             };
-            if let planner::Kind::Insert { .. } = statement.kind {
-                if awaits_client_data(statement.sql) {
-                    let e = ChError::new(
-                        codes::NOT_IMPLEMENTED,
-                        "INSERT with data sent by the client (VALUES or FORMAT typed into clickhouse-client) is not supported over the native protocol yet: use INSERT ... SELECT, or the HTTP or PostgreSQL interface",
-                    );
-                    return self.fail(ctx, connection, &e).await;
+            if let planner::Kind::Insert { table: Some(table) } = &statement.kind {
+                if let Some(columns) = awaits_client_data(statement.sql) {
+                    return match insert_client_data(
+                        session, ctx, connection, &statement, table, &columns,
+                    )
+                    .await
+                    {
+                        Ok(()) => Ok(()),
+                        Err(Failure::Query(e)) => self.fail(ctx, connection, &e).await,
+                        Err(Failure::Connection(e)) => Err(e),
+                    };
                 }
             }
             match session.execute(&statement).await {
@@ -164,16 +167,291 @@ impl NativeSession {
     }
 }
 
-/// `INSERT ... VALUES` or `INSERT ... FORMAT Name` with nothing after: the
-/// client means to send the rows as blocks.
-fn awaits_client_data(sql: &str) -> bool {
+/// `INSERT INTO t [(a, b)] VALUES` or `... FORMAT Name` with nothing after:
+/// the client means to send the rows as blocks. Returns the column list
+/// (empty when none was given).
+fn awaits_client_data(sql: &str) -> Option<Vec<String>> {
     use sqlparser::keywords::Keyword;
+    use sqlparser::tokenizer::Token;
     let tokens = planner::tokens::significant(sql);
-    match tokens.as_slice() {
+    let awaits = match tokens.as_slice() {
         [.., last] if last.is_keyword(Keyword::VALUES) => true,
         [.., format, name] => format.is_keyword(Keyword::FORMAT) && name.name().is_some(),
         _ => false,
+    };
+    if !awaits {
+        return None;
     }
+    // The column list: the first parenthesis, before VALUES or FORMAT.
+    let mut columns = Vec::new();
+    if let Some(open) = tokens.iter().position(|t| t.token == Token::LParen) {
+        for t in &tokens[open + 1..] {
+            match &t.token {
+                Token::RParen => break,
+                Token::Comma => {}
+                _ => columns.push(t.name()?.to_string()),
+            }
+        }
+    }
+    Some(columns)
+}
+
+/// Why a client-data INSERT ended: an error for the client, or a broken
+/// connection.
+enum Failure {
+    Query(ChError),
+    Connection(NativeError),
+}
+
+impl From<ChError> for Failure {
+    fn from(e: ChError) -> Self {
+        Failure::Query(e)
+    }
+}
+
+impl From<NativeError> for Failure {
+    fn from(e: NativeError) -> Self {
+        Failure::Connection(e)
+    }
+}
+
+/// How a column travels in the blocks the client sends: types the client
+/// can parse VALUES and JSON into, and kafkahouse can read back as text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wire {
+    U8,
+    U16,
+    U32,
+    U64,
+    I8,
+    I16,
+    I32,
+    I64,
+    F32,
+    F64,
+    Text,
+    NullableText,
+    IntArray,
+    FloatArray,
+    TextArray,
+}
+
+fn wire_of(ty: &ChType) -> Wire {
+    let numeric = |t: &ChType| match t {
+        ChType::UInt8 => Some(Wire::U8),
+        ChType::UInt16 => Some(Wire::U16),
+        ChType::UInt32 => Some(Wire::U32),
+        ChType::UInt64 => Some(Wire::U64),
+        ChType::Int8 => Some(Wire::I8),
+        ChType::Int16 => Some(Wire::I16),
+        ChType::Int32 => Some(Wire::I32),
+        ChType::Int64 => Some(Wire::I64),
+        ChType::Float32 => Some(Wire::F32),
+        ChType::Float64 => Some(Wire::F64),
+        _ => None,
+    };
+    match ty {
+        ChType::Nullable(_) => Wire::NullableText,
+        ChType::LowCardinality(inner) => wire_of(inner),
+        ChType::Array(inner) => match numeric(inner.value_type()) {
+            Some(Wire::F32 | Wire::F64) => Wire::FloatArray,
+            Some(_) => Wire::IntArray,
+            None => Wire::TextArray,
+        },
+        other => numeric(other).unwrap_or(Wire::Text),
+    }
+}
+
+/// The header block that tells the client which columns to send.
+fn header_block(columns: &[(String, Wire)]) -> Block {
+    let mut block = Block::new();
+    for (name, wire) in columns {
+        block = match wire {
+            Wire::U8 => block.column(name, Vec::<u8>::new()),
+            Wire::U16 => block.column(name, Vec::<u16>::new()),
+            Wire::U32 => block.column(name, Vec::<u32>::new()),
+            Wire::U64 => block.column(name, Vec::<u64>::new()),
+            Wire::I8 => block.column(name, Vec::<i8>::new()),
+            Wire::I16 => block.column(name, Vec::<i16>::new()),
+            Wire::I32 => block.column(name, Vec::<i32>::new()),
+            Wire::I64 => block.column(name, Vec::<i64>::new()),
+            Wire::F32 => block.column(name, Vec::<f32>::new()),
+            Wire::F64 => block.column(name, Vec::<f64>::new()),
+            Wire::Text => block.column(name, Vec::<String>::new()),
+            Wire::NullableText => block.column(name, Vec::<Option<String>>::new()),
+            Wire::IntArray => block.column(name, Vec::<Vec<i64>>::new()),
+            Wire::FloatArray => block.column(name, Vec::<Vec<f64>>::new()),
+            Wire::TextArray => block.column(name, Vec::<Vec<String>>::new()),
+        };
+    }
+    block
+}
+
+/// One value of a received block as TabSeparated text.
+fn tsv_value(block: &Block, row: usize, column: usize, wire: Wire) -> Result<String, ChError> {
+    let bad = |e: opensrv_clickhouse::errors::Error| {
+        ChError::new(
+            codes::INCORRECT_DATA,
+            format!("Cannot read the client's block: {e}"),
+        )
+    };
+    let text = |v: String| {
+        v.replace('\\', "\\\\")
+            .replace('\t', "\\t")
+            .replace('\n', "\\n")
+    };
+    let quoted = |v: &String| format!("'{}'", v.replace('\\', "\\\\").replace('\'', "\\'"));
+    Ok(match wire {
+        Wire::U8 => block.get::<u8, _>(row, column).map_err(bad)?.to_string(),
+        Wire::U16 => block.get::<u16, _>(row, column).map_err(bad)?.to_string(),
+        Wire::U32 => block.get::<u32, _>(row, column).map_err(bad)?.to_string(),
+        Wire::U64 => block.get::<u64, _>(row, column).map_err(bad)?.to_string(),
+        Wire::I8 => block.get::<i8, _>(row, column).map_err(bad)?.to_string(),
+        Wire::I16 => block.get::<i16, _>(row, column).map_err(bad)?.to_string(),
+        Wire::I32 => block.get::<i32, _>(row, column).map_err(bad)?.to_string(),
+        Wire::I64 => block.get::<i64, _>(row, column).map_err(bad)?.to_string(),
+        Wire::F32 => block.get::<f32, _>(row, column).map_err(bad)?.to_string(),
+        Wire::F64 => block.get::<f64, _>(row, column).map_err(bad)?.to_string(),
+        Wire::Text => text(block.get::<String, _>(row, column).map_err(bad)?),
+        Wire::NullableText => match block.get::<Option<String>, _>(row, column).map_err(bad)? {
+            Some(v) => text(v),
+            None => "\\N".to_string(),
+        },
+        Wire::IntArray => {
+            let v: Vec<i64> = block.get(row, column).map_err(bad)?;
+            format!(
+                "[{}]",
+                v.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+            )
+        }
+        Wire::FloatArray => {
+            let v: Vec<f64> = block.get(row, column).map_err(bad)?;
+            format!(
+                "[{}]",
+                v.iter().map(f64::to_string).collect::<Vec<_>>().join(",")
+            )
+        }
+        Wire::TextArray => {
+            let v: Vec<String> = block.get(row, column).map_err(bad)?;
+            text(format!(
+                "[{}]",
+                v.iter().map(quoted).collect::<Vec<_>>().join(",")
+            ))
+        }
+    })
+}
+
+/// `INSERT ... VALUES` / `FORMAT` typed into the client: sends the header,
+/// reads the client's blocks up to the empty one that ends them, and inserts
+/// the rows through the same path as every other INSERT (Kafka tables and
+/// view sources included). Any error reaches the client as an exception.
+async fn insert_client_data(
+    session: &mut ClientSession,
+    ctx: &mut CHContext,
+    connection: &mut Connection,
+    statement: &planner::Statement<'_>,
+    table: &planner::ObjectName,
+    listed: &[String],
+) -> Result<(), Failure> {
+    let typed = session.insert_columns(table, listed).await?;
+    let columns: Vec<(String, Wire)> = typed
+        .iter()
+        .map(|(name, ty)| (name.clone(), wire_of(ty)))
+        .collect();
+    // Columns sent as text whose type is not text (dates, enums, ...): the
+    // client fills a field missing from its input (a JSON row without it)
+    // with an empty string, which must become the column's default.
+    let text_for_other: Vec<bool> = typed
+        .iter()
+        .map(|(_, ty)| {
+            wire_of(ty) == Wire::Text
+                && !matches!(ty.value_type(), ChType::String | ChType::FixedString(_))
+        })
+        .collect();
+    let mut empty_as_default = false;
+    connection.write_block(&header_block(&columns)).await?;
+    // The client's blocks: first the (empty) end of its external tables,
+    // then the data, then an empty block.
+    let mut tsv = String::new();
+    let mut empty_blocks = 0;
+    let mut rows = 0usize;
+    while empty_blocks < 2 {
+        match connection.read_packet(ctx).await? {
+            Some(opensrv_clickhouse::protocols::Packet::Data(block)) => {
+                if block.row_count() == 0 {
+                    empty_blocks += 1;
+                    continue;
+                }
+                // The data started: the external tables' end was skipped.
+                empty_blocks = empty_blocks.max(1);
+                for row in 0..block.row_count() {
+                    let values = columns
+                        .iter()
+                        .enumerate()
+                        .map(|(i, (_, wire))| tsv_value(&block, row, i, *wire))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    empty_as_default |= values
+                        .iter()
+                        .zip(&text_for_other)
+                        .any(|(v, other)| *other && v.is_empty());
+                    tsv.push_str(&values.join("\t"));
+                    tsv.push('\n');
+                    rows += 1;
+                }
+            }
+            Some(_) => {
+                return Err(Failure::Query(ChError::new(
+                    codes::UNEXPECTED_PACKET_FROM_CLIENT,
+                    "Unexpected packet from the client while it was sending INSERT data",
+                )))
+            }
+            None => {
+                return Err(Failure::Connection(NativeError::IO(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "the client left in the middle of its INSERT data",
+                ))))
+            }
+        }
+    }
+    if rows == 0 {
+        return Ok(());
+    }
+    let names: Vec<String> = columns
+        .iter()
+        .map(|(n, _)| crate::executor::quote_identifier(n))
+        .collect();
+    let target = &statement.sql[planner::insert_target_span(statement.sql).ok_or_else(|| {
+        ChError::new(codes::SYNTAX_ERROR, "Syntax error: INSERT without a table")
+    })?];
+    let mut insert = format!("INSERT INTO {target} ({})", names.join(", "));
+    // Only when needed: servers before 19.x do not know the setting.
+    if empty_as_default {
+        insert.push_str(" SETTINGS input_format_tsv_empty_as_default = 1");
+    }
+    insert_rows(session, statement, table, &insert, tsv).await
+}
+
+async fn insert_rows(
+    session: &mut ClientSession,
+    statement: &planner::Statement<'_>,
+    table: &planner::ObjectName,
+    insert: &str,
+    tsv: String,
+) -> Result<(), Failure> {
+    if session.handles_inserts_into(table) {
+        let sql = format!("{insert} FORMAT TabSeparated\n{tsv}");
+        session
+            .execute(&planner::Statement {
+                sql: &sql,
+                kind: statement.kind.clone(),
+            })
+            .await?;
+    } else {
+        session
+            .insert_data(insert, "TabSeparated", tsv.into_bytes())
+            .await?;
+    }
+    Ok(())
 }
 
 /// A result as one block: numeric columns as numbers, the rest as text.
@@ -188,16 +466,22 @@ fn block_of(result: &ResultSet) -> Block {
         let nullable = values.iter().any(Option::is_none);
         macro_rules! numbers {
             ($t:ty) => {{
-                let parsed: Option<Vec<$t>> = values
+                // Every non-NULL value must parse, or the column goes as text.
+                let parsed: Option<Vec<Option<$t>>> = values
                     .iter()
-                    .map(|v| v.and_then(|v| v.parse().ok()))
+                    .map(|v| match v {
+                        None => Some(None),
+                        Some(v) => v.parse().ok().map(Some),
+                    })
                     .collect();
-                match parsed {
-                    Some(parsed) if !nullable => {
+                if let Some(parsed) = parsed {
+                    if nullable {
                         block = block.column(&column.name, parsed);
-                        continue;
+                    } else {
+                        let plain: Vec<$t> = parsed.into_iter().flatten().collect();
+                        block = block.column(&column.name, plain);
                     }
-                    _ => {}
+                    continue;
                 }
             }};
         }
