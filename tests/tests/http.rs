@@ -337,3 +337,63 @@ async fn clickhouse_connect_runs_the_tutorial() {
         "count 400\ncount 500\nconsumers [('github_queue', 500)]\nerror True\n"
     );
 }
+
+/// The `clickhouse` crate, Rust's ClickHouse client, over the HTTP
+/// interface: typed inserts and fetches (RowBinary, with its schema
+/// validation), and its error for a missing table.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_clickhouse_crate_inserts_and_fetches() {
+    #[derive(Debug, PartialEq, clickhouse::Row, serde::Serialize, serde::Deserialize)]
+    struct Event {
+        id: u64,
+        name: String,
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = Kafkahouse::embedded(&dir.path().join("data"));
+    let client = clickhouse::Client::default()
+        .with_url(format!("http://{}", server.http_addr))
+        // kafkahouse answers uncompressed (ClickHouse's own block
+        // compression, `compress=1`, is not spoken).
+        .with_compression(clickhouse::Compression::None);
+    client
+        .query("CREATE TABLE events (id UInt64, name String) ENGINE = MergeTree ORDER BY id")
+        .execute()
+        .await
+        .unwrap();
+    let mut insert = client.insert::<Event>("events").await.unwrap();
+    for id in 0..3 {
+        insert
+            .write(&Event {
+                id,
+                name: format!("e{id}"),
+            })
+            .await
+            .unwrap();
+    }
+    insert.end().await.unwrap();
+    let got: Vec<Event> = client
+        .query("SELECT id, name FROM events WHERE id >= ? ORDER BY id")
+        .bind(1)
+        .fetch_all()
+        .await
+        .unwrap();
+    assert_eq!(
+        got,
+        [
+            Event {
+                id: 1,
+                name: "e1".into()
+            },
+            Event {
+                id: 2,
+                name: "e2".into()
+            }
+        ]
+    );
+    let e = client
+        .query("SELECT count() FROM no_such_table")
+        .fetch_one::<u64>()
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("Code: 60"), "{e}");
+}
