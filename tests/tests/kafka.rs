@@ -734,6 +734,38 @@ async fn insert_into_a_kafka_table_produces() {
             "{\"id\":4,\"name\":\"d\",\"at\":\"1970-01-01 00:00:00\"}",
         ]
     );
+    // `_key`, `_timestamp` and `_headers.*` columns set each message's key,
+    // timestamp and headers (and stay in the payload, as in ClickHouse).
+    s.broker.create_topic("keyed", 1);
+    run(
+        &s.client,
+        &format!(
+            "CREATE TABLE keyed_queue (id UInt64, _key String, _timestamp DateTime, `_headers.name` Array(String), `_headers.value` Array(String)) ENGINE = Kafka('{}', 'keyed', 'keyed_group', 'JSONEachRow')",
+            s.broker.bootstrap
+        ),
+    )
+    .await;
+    run(
+        &s.client,
+        "INSERT INTO keyed_queue VALUES (1, 'k1', '2024-01-01 00:00:01', ['source'], ['psql']), (2, 'k2', '2024-01-01 00:00:02', [], [])",
+    )
+    .await;
+    let keyed = s.broker.read_messages("keyed", 1, 2, WAIT);
+    assert_eq!(keyed.len(), 2);
+    assert_eq!(keyed[0].key.as_deref(), Some("k1"));
+    assert_eq!(keyed[0].timestamp_ms, Some(1_704_067_201_000));
+    assert_eq!(
+        keyed[0].headers,
+        vec![("source".to_string(), "psql".to_string())]
+    );
+    assert_eq!(keyed[1].key.as_deref(), Some("k2"));
+    assert!(keyed[1].headers.is_empty());
+    assert!(
+        keyed[0].payload.starts_with("{\"id\":1,\"_key\":\"k1\""),
+        "{}",
+        keyed[0].payload
+    );
+
     // The staging tables are gone from the session.
     assert_eq!(
         scalar(

@@ -19,6 +19,15 @@ use crate::error::{codes, ChError};
 /// fails (its default is 5 minutes, too long for a client waiting on INSERT).
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// One message to produce.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OutMessage {
+    pub payload: Vec<u8>,
+    pub key: Option<Vec<u8>>,
+    pub timestamp_ms: Option<i64>,
+    pub headers: Vec<(String, Vec<u8>)>,
+}
+
 /// Producers by the settings that make them differ.
 #[derive(Default)]
 pub struct Producers {
@@ -69,7 +78,7 @@ impl Producers {
     pub async fn send(
         &self,
         settings: &KafkaSettings,
-        messages: Vec<Vec<u8>>,
+        messages: Vec<OutMessage>,
     ) -> Result<(), ChError> {
         let Some(topic) = settings.topics.first() else {
             return Err(ChError::new(
@@ -79,9 +88,25 @@ impl Producers {
         };
         let producer = self.producer(settings)?;
         let mut pending: std::collections::VecDeque<DeliveryFuture> = Default::default();
-        for payload in &messages {
+        for message in &messages {
             loop {
-                let record = FutureRecord::<(), [u8]>::to(topic).payload(payload);
+                let mut record = FutureRecord::<[u8], [u8]>::to(topic).payload(&message.payload);
+                if let Some(key) = &message.key {
+                    record = record.key(key);
+                }
+                if let Some(ms) = message.timestamp_ms {
+                    record = record.timestamp(ms);
+                }
+                if !message.headers.is_empty() {
+                    let mut headers = rdkafka::message::OwnedHeaders::new();
+                    for (name, value) in &message.headers {
+                        headers = headers.insert(rdkafka::message::Header {
+                            key: name,
+                            value: Some(value),
+                        });
+                    }
+                    record = record.headers(headers);
+                }
                 match producer.send_result(record) {
                     Ok(delivery) => {
                         pending.push_back(delivery);
@@ -125,17 +150,57 @@ fn delivered(
 }
 
 /// Output rows (one per line, as ClickHouse writes JSONEachRow) grouped into
-/// messages of at most `rows_per_message` rows.
-pub fn messages_of_lines(body: &[u8], rows_per_message: usize) -> (Vec<Vec<u8>>, usize) {
+/// messages of at most `rows_per_message` rows. With `with_metadata`, a
+/// message's key, timestamp and headers come from its last row's `_key`,
+/// `_timestamp` and `_headers.name` / `_headers.value` columns (as
+/// ClickHouse's Kafka producer takes key and timestamp).
+pub fn messages_of_lines(
+    body: &[u8],
+    rows_per_message: usize,
+    with_metadata: bool,
+) -> (Vec<OutMessage>, usize) {
     let lines: Vec<&[u8]> = body
         .split(|b| *b == b'\n')
         .filter(|l| !l.is_empty())
         .collect();
     let messages = lines
         .chunks(rows_per_message.max(1))
-        .map(|chunk| chunk.join(&b'\n'))
+        .map(|chunk| {
+            let mut message = OutMessage {
+                payload: chunk.join(&b'\n'),
+                ..OutMessage::default()
+            };
+            if let (true, Some(last)) = (with_metadata, chunk.last()) {
+                metadata_of(last, &mut message);
+            }
+            message
+        })
         .collect();
     (messages, lines.len())
+}
+
+fn metadata_of(row: &[u8], message: &mut OutMessage) {
+    let Ok(serde_json::Value::Object(row)) = serde_json::from_slice::<serde_json::Value>(row)
+    else {
+        return;
+    };
+    if let Some(serde_json::Value::String(key)) = row.get("_key") {
+        message.key = Some(key.as_bytes().to_vec());
+    }
+    if let Some(serde_json::Value::String(t)) = row.get("_timestamp") {
+        message.timestamp_ms = chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S")
+            .ok()
+            .map(|t| t.and_utc().timestamp_millis());
+    }
+    if let (Some(serde_json::Value::Array(names)), Some(serde_json::Value::Array(values))) =
+        (row.get("_headers.name"), row.get("_headers.value"))
+    {
+        message.headers = names
+            .iter()
+            .zip(values)
+            .filter_map(|(n, v)| Some((n.as_str()?.to_string(), v.as_str()?.as_bytes().to_vec())))
+            .collect();
+    }
 }
 
 #[cfg(test)]
@@ -145,21 +210,34 @@ mod tests {
     #[test]
     fn rows_are_grouped_into_messages() {
         let body = b"{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n";
-        let (one, rows) = messages_of_lines(body, 1);
+        let payloads = |m: Vec<OutMessage>| m.into_iter().map(|m| m.payload).collect::<Vec<_>>();
+        let (one, rows) = messages_of_lines(body, 1, false);
         assert_eq!(rows, 3);
         assert_eq!(
-            one,
+            payloads(one),
             vec![
                 b"{\"a\":1}".to_vec(),
                 b"{\"a\":2}".to_vec(),
                 b"{\"a\":3}".to_vec()
             ]
         );
-        let (two, _) = messages_of_lines(body, 2);
+        let (two, _) = messages_of_lines(body, 2, false);
         assert_eq!(
-            two,
+            payloads(two),
             vec![b"{\"a\":1}\n{\"a\":2}".to_vec(), b"{\"a\":3}".to_vec()]
         );
-        assert!(messages_of_lines(b"", 1).0.is_empty());
+        assert!(messages_of_lines(b"", 1, false).0.is_empty());
+    }
+
+    #[test]
+    fn key_timestamp_and_headers_come_from_the_last_row() {
+        let body = b"{\"v\":1,\"_key\":\"k1\",\"_timestamp\":\"2024-01-01 00:00:01\",\"_headers.name\":[\"h\"],\"_headers.value\":[\"x\"]}\n{\"v\":2,\"_key\":\"k2\",\"_timestamp\":\"2024-01-01 00:00:02\",\"_headers.name\":[],\"_headers.value\":[]}\n";
+        let (messages, _) = messages_of_lines(body, 1, true);
+        assert_eq!(messages[0].key.as_deref(), Some(&b"k1"[..]));
+        assert_eq!(messages[0].timestamp_ms, Some(1_704_067_201_000));
+        assert_eq!(messages[0].headers, vec![("h".to_string(), b"x".to_vec())]);
+        let (grouped, _) = messages_of_lines(body, 2, true);
+        assert_eq!(grouped[0].key.as_deref(), Some(&b"k2"[..]));
+        assert!(messages_of_lines(body, 1, false).0[0].key.is_none());
     }
 }

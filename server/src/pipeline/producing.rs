@@ -104,7 +104,17 @@ pub async fn produce_insert(
     }
     .await;
     let body = drop_after(conn, state, &staging, read).await?.body;
-    let (messages, rows) = messages_of_lines(&body, settings.max_rows_per_message as usize);
+    // `_key`, `_timestamp` and `_headers.*` columns of the Kafka table set
+    // each message's key, timestamp and headers.
+    let with_metadata = settings.format == "JSONEachRow"
+        && table.columns.iter().any(|c| {
+            matches!(
+                c.name.as_str(),
+                "_key" | "_timestamp" | "_headers.name" | "_headers.value"
+            )
+        });
+    let (messages, rows) =
+        messages_of_lines(&body, settings.max_rows_per_message as usize, with_metadata);
     let count = messages.len();
     producers.send(&settings, messages).await?;
     tracing::debug!(table = %table.name, rows, messages = count, "produced");
