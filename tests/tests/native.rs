@@ -150,6 +150,31 @@ async fn clickhouse_client_runs_the_whole_tutorial() {
     assert!(!ok, "{out}");
     assert!(err.contains("Code: 41."), "{err}");
 
+    // A client killed in the middle of sending its rows: nothing of them
+    // is written, and the server goes on.
+    let mut half = tokio::process::Command::new("clickhouse-client")
+        .args(["--host", &server.native_addr.ip().to_string()])
+        .args(["--port", &server.native_addr.port().to_string()])
+        .args(["--database", "KafkaEngine", "--query", "INSERT INTO github (title) FORMAT JSONEachRow"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("clickhouse-client");
+    let mut stdin = half.stdin.take().expect("stdin");
+    stdin.write_all(b"{\"title\": \"half\"}\n").await.unwrap();
+    stdin.flush().await.unwrap();
+    half.kill().await.unwrap();
+    drop(stdin);
+    let (out, err, ok) = client(
+        &server,
+        &["--database", "KafkaEngine"],
+        "SELECT countIf(title = 'half') FROM github",
+    )
+    .await;
+    assert!(ok, "{err}");
+    assert_eq!(out, "0\n");
+
     // Garbage instead of the protocol ends that connection only.
     let mut raw = tokio::net::TcpStream::connect(server.native_addr)
         .await
