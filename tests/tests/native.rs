@@ -155,7 +155,12 @@ async fn clickhouse_client_runs_the_whole_tutorial() {
     let mut half = tokio::process::Command::new("clickhouse-client")
         .args(["--host", &server.native_addr.ip().to_string()])
         .args(["--port", &server.native_addr.port().to_string()])
-        .args(["--database", "KafkaEngine", "--query", "INSERT INTO github (title) FORMAT JSONEachRow"])
+        .args([
+            "--database",
+            "KafkaEngine",
+            "--query",
+            "INSERT INTO github (title) FORMAT JSONEachRow",
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -215,4 +220,61 @@ async fn clickhouse_driver_sessions() {
         stdout,
         "rows [(0, '0', 0.0, 0), (1, '1', 0.5, None), (2, '2', 1.0, 2)]\nerror 60\ndatabase [('driver_db',)]\n"
     );
+}
+
+/// Ctrl-C in clickhouse-client cancels the running statement: here a
+/// SYSTEM SYNC REPLICA that would otherwise wait its full 300 s for a view
+/// whose destination is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_cancels_a_running_statement() {
+    let broker = Broker::start();
+    broker.create_topic("cancel_me", 1);
+    let dir = tempfile::tempdir().unwrap();
+    let server = Kafkahouse::embedded(&dir.path().join("data"));
+    let setup = format!(
+        "CREATE TABLE dest (id UInt64) ENGINE = MergeTree ORDER BY id;\nCREATE TABLE q (id UInt64) ENGINE = Kafka('{}', 'cancel_me', 'cancel_group', 'JSONEachRow');\nINSERT INTO q SELECT 1;\nCREATE MATERIALIZED VIEW mv TO dest AS SELECT id FROM q;\nDROP TABLE dest;",
+        broker.bootstrap
+    );
+    let (_, err, ok) = client(&server, &["--multiquery"], &setup).await;
+    assert!(ok, "{err}");
+
+    let waiting = tokio::process::Command::new("clickhouse-client")
+        .args(["--host", &server.native_addr.ip().to_string()])
+        .args(["--port", &server.native_addr.port().to_string()])
+        .args(["--query", "SYSTEM SYNC REPLICA q"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("clickhouse-client");
+    // Ctrl-C once the server is running the statement.
+    let started = std::time::Instant::now();
+    while !server.log().contains("SyncKafka") {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "the statement never started"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let pid = waiting.id().expect("pid").to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let finished = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        waiting.wait_with_output(),
+    )
+    .await
+    .expect("the client ended after Ctrl-C, long before the statement's own 300 s")
+    .unwrap();
+    let _ = finished;
+    assert!(
+        server.log().contains("query cancelled by the client"),
+        "{}",
+        server.log()
+    );
+    let (out, _, ok) = client(&server, &[], "SELECT 'next'").await;
+    assert!(ok);
+    assert_eq!(out, "next\n");
 }

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use opensrv_clickhouse::connection::Connection;
 use opensrv_clickhouse::errors::{Error as NativeError, Result as NativeResult, ServerError};
+use opensrv_clickhouse::protocols::Packet;
 use opensrv_clickhouse::types::Block;
 use opensrv_clickhouse::{CHContext, ClickHouseMetadata, ClickHouseServer, ClickHouseSession};
 use tokio::net::TcpListener;
@@ -21,6 +22,9 @@ use catalog::ChType;
 
 use crate::error::{codes, ChError};
 use crate::executor::{ClientSession, Executor, Outcome, ResultSet};
+
+/// The server's answer to a client's ping.
+const SERVER_PONG: u8 = 4;
 
 /// The protocol revision opensrv-clickhouse 0.7 speaks; clients negotiate
 /// down to the lower of theirs and this.
@@ -123,12 +127,41 @@ impl ClickHouseSession for NativeSession {
                     };
                 }
             }
-            match session.execute(&statement).await {
-                Ok(Outcome::Rows(result)) => {
+            // The client may cancel (Ctrl-C) or ping while the statement
+            // runs: its packets are read meanwhile (reading is cancel-safe:
+            // a packet is taken off the buffer only when whole).
+            let outcome = {
+                let run = session.execute(&statement);
+                tokio::pin!(run);
+                loop {
+                    tokio::select! {
+                        outcome = &mut run => break Some(outcome),
+                        packet = connection.read_packet(ctx) => match packet {
+                            Ok(Some(Packet::Cancel)) => break None,
+                            Ok(Some(Packet::Ping)) => connection.write_bytes(vec![SERVER_PONG]).await?,
+                            // The end of the client's (empty) external tables.
+                            Ok(Some(_)) => {}
+                            Ok(None) => return Err(NativeError::IO(std::io::Error::new(
+                                std::io::ErrorKind::UnexpectedEof,
+                                "the client left during its query",
+                            ))),
+                            Err(e) => return Err(e),
+                        },
+                    }
+                }
+            };
+            match outcome {
+                // Cancelled: what the statement does in the backend is left to
+                // finish there; the client gets the end of its query now.
+                None => {
+                    tracing::info!("query cancelled by the client");
+                    return Ok(());
+                }
+                Some(Ok(Outcome::Rows(result))) => {
                     connection.write_block(&block_of(&result)).await?;
                 }
-                Ok(Outcome::Done { .. }) => {}
-                Err(e) => return self.fail(ctx, connection, &e).await,
+                Some(Ok(Outcome::Done { .. })) => {}
+                Some(Err(e)) => return self.fail(ctx, connection, &e).await,
             }
         }
         Ok(())
