@@ -487,6 +487,67 @@ async fn insert_rows(
     Ok(())
 }
 
+fn is_numeric(ty: &ChType) -> bool {
+    matches!(
+        ty,
+        ChType::UInt8
+            | ChType::UInt16
+            | ChType::UInt32
+            | ChType::UInt64
+            | ChType::Int8
+            | ChType::Int16
+            | ChType::Int32
+            | ChType::Int64
+            | ChType::Float32
+            | ChType::Float64
+    )
+}
+
+/// `['a','b\'c']` (an array of quoted values, as ClickHouse writes it in
+/// text) into its values; `None` for anything else.
+fn parse_text_array(text: &str) -> Option<Vec<String>> {
+    let mut chars = text
+        .trim()
+        .strip_prefix('[')?
+        .strip_suffix(']')?
+        .chars()
+        .peekable();
+    let mut values = Vec::new();
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        match chars.next() {
+            None => return Some(values),
+            Some('\'') => {}
+            Some(_) => return None,
+        }
+        let mut value = String::new();
+        loop {
+            match chars.next()? {
+                '\\' => value.push(match chars.next()? {
+                    'n' => '\n',
+                    't' => '\t',
+                    'r' => '\r',
+                    '0' => '\0',
+                    other => other,
+                }),
+                '\'' => break,
+                c => value.push(c),
+            }
+        }
+        values.push(value);
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        match chars.next() {
+            None => return Some(values),
+            Some(',') => {}
+            Some(_) => return None,
+        }
+    }
+}
+
 /// A result as one block: numeric columns as numbers, the rest as text.
 fn block_of(result: &ResultSet) -> Block {
     let mut block = Block::new();
@@ -529,6 +590,18 @@ fn block_of(result: &ResultSet) -> Block {
             Some(ChType::Int64) => numbers!(i64),
             Some(ChType::Float32) => numbers!(f32),
             Some(ChType::Float64) => numbers!(f64),
+            // Arrays of text (String, LowCardinality, Enum, dates) as real
+            // arrays, so the client prints them as ClickHouse does.
+            Some(ChType::Array(inner)) if !nullable && !is_numeric(inner.value_type()) => {
+                let parsed: Option<Vec<Vec<String>>> = values
+                    .iter()
+                    .map(|v| v.and_then(parse_text_array))
+                    .collect();
+                if let Some(parsed) = parsed {
+                    block = block.column(&column.name, parsed);
+                    continue;
+                }
+            }
             _ => {}
         }
         if nullable {
@@ -543,4 +616,31 @@ fn block_of(result: &ResultSet) -> Block {
         }
     }
     block
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_arrays_are_read_as_clickhouse_writes_them() {
+        assert_eq!(
+            parse_text_array("['a','b\\'c', 'd\\\\e']"),
+            Some(vec!["a".to_string(), "b'c".to_string(), "d\\e".to_string()])
+        );
+        assert_eq!(parse_text_array("[]"), Some(vec![]));
+        assert_eq!(parse_text_array("[1,2]"), None);
+        assert_eq!(parse_text_array("['unterminated]"), None);
+    }
+
+    #[test]
+    fn client_data_statements_and_their_columns() {
+        assert_eq!(awaits_client_data("INSERT INTO t VALUES"), Some(vec![]));
+        assert_eq!(
+            awaits_client_data("INSERT INTO db.t (a, `b c`) FORMAT JSONEachRow"),
+            Some(vec!["a".to_string(), "b c".to_string()])
+        );
+        assert_eq!(awaits_client_data("INSERT INTO t SELECT 1"), None);
+        assert_eq!(awaits_client_data("INSERT INTO t VALUES (1)"), None);
+    }
 }
