@@ -89,6 +89,51 @@ pub fn render(result: &ResultSet, format: &str) -> Result<Vec<u8>, ChError> {
     Ok(out.into_bytes())
 }
 
+/// `['a','b\'c']` (an array of quoted values, as ClickHouse writes it in
+/// text) into its values; `None` for anything else.
+pub(crate) fn parse_text_array(text: &str) -> Option<Vec<String>> {
+    let mut chars = text
+        .trim()
+        .strip_prefix('[')?
+        .strip_suffix(']')?
+        .chars()
+        .peekable();
+    let mut values = Vec::new();
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        match chars.next() {
+            None => return Some(values),
+            Some('\'') => {}
+            Some(_) => return None,
+        }
+        let mut value = String::new();
+        loop {
+            match chars.next()? {
+                '\\' => value.push(match chars.next()? {
+                    'n' => '\n',
+                    't' => '\t',
+                    'r' => '\r',
+                    '0' => '\0',
+                    other => other,
+                }),
+                '\'' => break,
+                c => value.push(c),
+            }
+        }
+        values.push(value);
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        match chars.next() {
+            None => return Some(values),
+            Some(',') => {}
+            Some(_) => return None,
+        }
+    }
+}
+
 fn tsv_escape(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for c in value.chars() {
@@ -131,6 +176,20 @@ fn json_value(ty: Option<&ChType>, value: Option<&str>) -> serde_json::Value {
         Some(v) if ty.is_some_and(|t| matches!(t.value_type(), ChType::Bool)) => {
             serde_json::Value::Bool(v == "true" || v == "1")
         }
+        Some(v) if ty.is_some_and(|t| matches!(t.value_type(), ChType::Array(_))) => {
+            // ClickHouse's text of an array of numbers is JSON already; an
+            // array of strings is quoted with '.
+            serde_json::from_str::<serde_json::Value>(v)
+                .ok()
+                .or_else(|| {
+                    parse_text_array(v).map(|items| {
+                        serde_json::Value::Array(
+                            items.into_iter().map(serde_json::Value::String).collect(),
+                        )
+                    })
+                })
+                .unwrap_or_else(|| serde_json::Value::String(v.to_string()))
+        }
         Some(v) if is_number(ty) => v
             .parse::<serde_json::Number>()
             .map(serde_json::Value::Number)
@@ -161,6 +220,27 @@ mod tests {
                 vec![Some("say \"hi\"".into()), None],
             ],
         }
+    }
+
+    #[test]
+    fn arrays_are_json_arrays() {
+        let r = ResultSet {
+            columns: vec![
+                ResultColumn {
+                    name: "lag".into(),
+                    ty: Some(ChType::parse("Array(Int64)").unwrap()),
+                },
+                ResultColumn {
+                    name: "topics".into(),
+                    ty: Some(ChType::parse("Array(String)").unwrap()),
+                },
+            ],
+            rows: vec![vec![Some("[0,100]".into()), Some("['a','b']".into())]],
+        };
+        assert_eq!(
+            String::from_utf8(render(&r, "JSONEachRow").unwrap()).unwrap(),
+            "{\"lag\":[0,100],\"topics\":[\"a\",\"b\"]}\n"
+        );
     }
 
     #[test]

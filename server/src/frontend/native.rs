@@ -503,51 +503,6 @@ fn is_numeric(ty: &ChType) -> bool {
     )
 }
 
-/// `['a','b\'c']` (an array of quoted values, as ClickHouse writes it in
-/// text) into its values; `None` for anything else.
-fn parse_text_array(text: &str) -> Option<Vec<String>> {
-    let mut chars = text
-        .trim()
-        .strip_prefix('[')?
-        .strip_suffix(']')?
-        .chars()
-        .peekable();
-    let mut values = Vec::new();
-    loop {
-        while chars.peek().is_some_and(|c| c.is_whitespace()) {
-            chars.next();
-        }
-        match chars.next() {
-            None => return Some(values),
-            Some('\'') => {}
-            Some(_) => return None,
-        }
-        let mut value = String::new();
-        loop {
-            match chars.next()? {
-                '\\' => value.push(match chars.next()? {
-                    'n' => '\n',
-                    't' => '\t',
-                    'r' => '\r',
-                    '0' => '\0',
-                    other => other,
-                }),
-                '\'' => break,
-                c => value.push(c),
-            }
-        }
-        values.push(value);
-        while chars.peek().is_some_and(|c| c.is_whitespace()) {
-            chars.next();
-        }
-        match chars.next() {
-            None => return Some(values),
-            Some(',') => {}
-            Some(_) => return None,
-        }
-    }
-}
-
 /// A result as one block: numeric columns as numbers, the rest as text.
 fn block_of(result: &ResultSet) -> Block {
     let mut block = Block::new();
@@ -595,7 +550,7 @@ fn block_of(result: &ResultSet) -> Block {
             Some(ChType::Array(inner)) if !nullable && !is_numeric(inner.value_type()) => {
                 let parsed: Option<Vec<Vec<String>>> = values
                     .iter()
-                    .map(|v| v.and_then(parse_text_array))
+                    .map(|v| v.and_then(crate::formats::parse_text_array))
                     .collect();
                 if let Some(parsed) = parsed {
                     block = block.column(&column.name, parsed);
@@ -625,12 +580,12 @@ mod tests {
     #[test]
     fn text_arrays_are_read_as_clickhouse_writes_them() {
         assert_eq!(
-            parse_text_array("['a','b\\'c', 'd\\\\e']"),
+            crate::formats::parse_text_array("['a','b\\'c', 'd\\\\e']"),
             Some(vec!["a".to_string(), "b'c".to_string(), "d\\e".to_string()])
         );
-        assert_eq!(parse_text_array("[]"), Some(vec![]));
-        assert_eq!(parse_text_array("[1,2]"), None);
-        assert_eq!(parse_text_array("['unterminated]"), None);
+        assert_eq!(crate::formats::parse_text_array("[]"), Some(vec![]));
+        assert_eq!(crate::formats::parse_text_array("[1,2]"), None);
+        assert_eq!(crate::formats::parse_text_array("['unterminated]"), None);
     }
 
     #[test]
