@@ -153,7 +153,8 @@ fn csv_quote(value: &str) -> String {
     format!("\"{}\"", value.replace('"', "\"\""))
 }
 
-fn is_number(ty: Option<&ChType>) -> bool {
+/// A number type (inside Nullable or LowCardinality too).
+pub(crate) fn is_number(ty: Option<&ChType>) -> bool {
     let Some(ty) = ty else { return false };
     matches!(
         ty.value_type(),

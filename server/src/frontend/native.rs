@@ -487,22 +487,6 @@ async fn insert_rows(
     Ok(())
 }
 
-fn is_numeric(ty: &ChType) -> bool {
-    matches!(
-        ty,
-        ChType::UInt8
-            | ChType::UInt16
-            | ChType::UInt32
-            | ChType::UInt64
-            | ChType::Int8
-            | ChType::Int16
-            | ChType::Int32
-            | ChType::Int64
-            | ChType::Float32
-            | ChType::Float64
-    )
-}
-
 /// A result as one block: numeric columns as numbers, the rest as text.
 fn block_of(result: &ResultSet) -> Block {
     let mut block = Block::new();
@@ -547,7 +531,7 @@ fn block_of(result: &ResultSet) -> Block {
             Some(ChType::Float64) => numbers!(f64),
             // Arrays of text (String, LowCardinality, Enum, dates) as real
             // arrays, so the client prints them as ClickHouse does.
-            Some(ChType::Array(inner)) if !nullable && !is_numeric(inner.value_type()) => {
+            Some(ChType::Array(inner)) if !nullable && !crate::formats::is_number(Some(inner)) => {
                 let parsed: Option<Vec<Vec<String>>> = values
                     .iter()
                     .map(|v| v.and_then(crate::formats::parse_text_array))
