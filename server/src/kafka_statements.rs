@@ -316,15 +316,7 @@ impl ClientSession {
             Ok(rows) => rows,
             Err(e) => {
                 // Nothing reached `t`: nothing to fire; the stage goes.
-                let _ = stage
-                    .fire_and_drop(
-                        self.conn.as_mut(),
-                        &self.state,
-                        target,
-                        &[],
-                        self.pipelines.producers(),
-                    )
-                    .await;
+                stage.drop(self.conn.as_mut(), &self.state).await;
                 return Err(e);
             }
         };

@@ -85,6 +85,16 @@ fn init_tracing(config: &Config) {
     }
 }
 
+/// A listener on `addr` and the address it got (port 0 picks a free one).
+async fn listen(
+    addr: std::net::SocketAddr,
+) -> Result<(TcpListener, std::net::SocketAddr), StartError> {
+    let error = |source| StartError::Listen { addr, source };
+    let listener = TcpListener::bind(addr).await.map_err(error)?;
+    let local = listener.local_addr().map_err(error)?;
+    Ok((listener, local))
+}
+
 async fn run(config: Config) -> Result<(), StartError> {
     tracing::info!(?config, "starting");
     let _lock = lock_data_dir(&config.data_dir)?;
@@ -112,42 +122,11 @@ async fn run(config: Config) -> Result<(), StartError> {
         config.default_database.clone(),
     ));
 
-    let listener = TcpListener::bind(config.pg_listen)
-        .await
-        .map_err(|source| StartError::Listen {
-            addr: config.pg_listen,
-            source,
-        })?;
-    let pg_addr = listener.local_addr().map_err(|source| StartError::Listen {
-        addr: config.pg_listen,
-        source,
-    })?;
+    let (listener, pg_addr) = listen(config.pg_listen).await?;
     tracing::info!(addr = %pg_addr, "listening for PostgreSQL clients");
-    let http_listener = TcpListener::bind(config.http_listen)
-        .await
-        .map_err(|source| StartError::Listen {
-            addr: config.http_listen,
-            source,
-        })?;
-    let http_addr = http_listener
-        .local_addr()
-        .map_err(|source| StartError::Listen {
-            addr: config.http_listen,
-            source,
-        })?;
+    let (http_listener, http_addr) = listen(config.http_listen).await?;
     tracing::info!(addr = %http_addr, "listening for ClickHouse HTTP clients");
-    let native_listener = TcpListener::bind(config.native_listen)
-        .await
-        .map_err(|source| StartError::Listen {
-            addr: config.native_listen,
-            source,
-        })?;
-    let native_addr = native_listener
-        .local_addr()
-        .map_err(|source| StartError::Listen {
-            addr: config.native_listen,
-            source,
-        })?;
+    let (native_listener, native_addr) = listen(config.native_listen).await?;
     tracing::info!(addr = %native_addr, "listening for ClickHouse native-protocol clients");
     // One line on stdout that scripts and tests wait for.
     println!("kafkahouse ready: postgres://{pg_addr} http://{http_addr} native://{native_addr}");

@@ -341,12 +341,13 @@ impl ConsumerTask {
                 encoded.data.clone(),
             )
             .await;
-        let views = if staged.is_ok() { views } else { &[] };
-        let fired = stage
+        if let Err(e) = staged {
+            stage.drop(session, &state).await;
+            return Err(e);
+        }
+        stage
             .fire_and_drop(session, &state, destination, views, &self.producers)
-            .await;
-        staged?;
-        fired
+            .await
     }
 }
 

@@ -147,6 +147,11 @@ impl Stage {
         Ok(Stage { name })
     }
 
+    /// Drops the stage without running anything over it.
+    pub async fn drop(self, conn: &mut dyn BackendSession, state: &SessionState) {
+        let _ = drop_after(conn, state, &self.name, Ok(())).await;
+    }
+
     /// Runs every view over the staged rows and produces their output, then
     /// drops the stage.
     pub async fn fire_and_drop(
