@@ -64,8 +64,48 @@ const STREAM_FLUSH_INTERVAL_MS: u64 = 7_500;
 const STREAM_POLL_TIMEOUT_MS: u64 = 500;
 const MAX_BLOCK_SIZE: u64 = 65_409;
 
-/// Formats the pipeline decodes today. Others are refused at CREATE time.
-pub const SUPPORTED_FORMATS: [&str; 1] = ["JSONEachRow"];
+/// Input formats a Kafka table may have: ClickHouse's row formats that make
+/// sense for messages. Others are refused at CREATE time (Code 73).
+pub const SUPPORTED_FORMATS: [&str; 38] = [
+    "JSONEachRow",
+    "JSONLines",
+    "NDJSON",
+    "JSONStringsEachRow",
+    "JSONCompactEachRow",
+    "JSONCompactStringsEachRow",
+    "JSONCompactEachRowWithNames",
+    "JSONCompactEachRowWithNamesAndTypes",
+    "JSONAsString",
+    "JSONAsObject",
+    "JSON",
+    "JSONCompact",
+    "CSV",
+    "CSVWithNames",
+    "CSVWithNamesAndTypes",
+    "TSV",
+    "TabSeparated",
+    "TSVRaw",
+    "TabSeparatedRaw",
+    "TSVWithNames",
+    "TabSeparatedWithNames",
+    "TSVWithNamesAndTypes",
+    "TabSeparatedWithNamesAndTypes",
+    "CustomSeparated",
+    "Values",
+    "LineAsString",
+    "RawBLOB",
+    "Regexp",
+    "Avro",
+    "AvroConfluent",
+    "Protobuf",
+    "ProtobufSingle",
+    "ProtobufList",
+    "MsgPack",
+    "RowBinary",
+    "RowBinaryWithNamesAndTypes",
+    "Native",
+    "BSONEachRow",
+];
 
 /// What is wrong with a Kafka table's settings; `code` is ClickHouse's.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -88,7 +128,6 @@ const UNKNOWN_SETTING: i32 = 115;
 const BAD_ARGUMENTS: i32 = 36;
 const NUMBER_OF_ARGUMENTS_DOESNT_MATCH: i32 = 42;
 const UNKNOWN_FORMAT: i32 = 73;
-const NOT_IMPLEMENTED: i32 = 48;
 const ILLEGAL_COLUMN: i32 = 44;
 
 /// Merges positional engine arguments and SETTINGS into one map by name,
@@ -244,6 +283,12 @@ impl KafkaSettings {
                 ),
             ));
         }
+        if format.starts_with("Protobuf") && text("kafka_schema").is_empty() {
+            return Err(SettingsError::new(
+                BAD_ARGUMENTS,
+                format!("The format {format} requires a schema. The corresponding setting should be set: kafka_schema = 'file.proto:MessageType'"),
+            ));
+        }
         let num_consumers = number("kafka_num_consumers", 1)?;
         if num_consumers == 0 {
             return Err(SettingsError::new(
@@ -259,10 +304,13 @@ impl KafkaSettings {
             .get("kafka_handle_error_mode")
             .cloned()
             .unwrap_or_else(|| "default".to_string());
-        if handle_error_mode != "default" {
+        if !ERROR_MODES.contains(&handle_error_mode.as_str()) {
             return Err(SettingsError::new(
-                NOT_IMPLEMENTED,
-                format!("kafka_handle_error_mode = '{handle_error_mode}' is not supported yet"),
+                BAD_ARGUMENTS,
+                format!(
+                    "Unexpected value of StreamingHandleErrorMode: '{handle_error_mode}' (expected one of: {})",
+                    ERROR_MODES.join(", ")
+                ),
             ));
         }
         let format_settings = map
@@ -306,19 +354,51 @@ impl KafkaSettings {
     }
 }
 
-/// Checks that the table's format can fill a column of type `ty`.
-pub fn check_column(format: &str, name: &str, ty: &ChType) -> Result<(), SettingsError> {
-    if format == "JSONEachRow" && !json_decodable(ty) {
-        return Err(SettingsError::new(
-            ILLEGAL_COLUMN,
-            format!("Column {name} of type {ty} cannot be read from {format} by this kafkahouse build yet"),
-        ));
+impl KafkaSettings {
+    /// What happens to messages that cannot be parsed. ClickHouse applies
+    /// `kafka_skip_broken_messages` in the default mode only.
+    pub fn error_mode(&self) -> ErrorMode {
+        match self.handle_error_mode.as_str() {
+            "stream" => ErrorMode::Stream,
+            "dead_letter_queue" => ErrorMode::DeadLetterQueue,
+            _ if self.skip_broken_messages > 0 => ErrorMode::Skip(self.skip_broken_messages),
+            _ => ErrorMode::Default,
+        }
+    }
+}
+
+/// Formats whose rows are one String column: the whole message
+/// (RawBLOB), each line (LineAsString) or each JSON object (JSONAsString).
+const SINGLE_STRING_COLUMN: [&str; 3] = ["RawBLOB", "LineAsString", "JSONAsString"];
+
+/// Checks that the table's format can fill its columns (as ClickHouse checks
+/// when the first block is read; here at CREATE).
+pub fn check_columns(format: &str, columns: &[(&str, &ChType)]) -> Result<(), SettingsError> {
+    if SINGLE_STRING_COLUMN.contains(&format) {
+        match columns {
+            [(_, ty)] if matches!(ty.value_type(), ChType::String | ChType::FixedString(_)) => {}
+            _ => {
+                return Err(SettingsError::new(
+                    BAD_ARGUMENTS,
+                    format!("This input format is only suitable for tables with a single column of type String ({format})"),
+                ))
+            }
+        }
+    }
+    for (name, ty) in columns {
+        if matches!(ty, ChType::Nothing) {
+            return Err(SettingsError::new(
+                ILLEGAL_COLUMN,
+                format!("Column {name} of type Nothing cannot be read from Kafka"),
+            ));
+        }
     }
     Ok(())
 }
 
-/// Types the Arrow JSON decoder fills.
-fn json_decodable(ty: &ChType) -> bool {
+/// Types kafkahouse's own JSONEachRow decoder fills exactly as ClickHouse
+/// does; a table with other types is parsed by the embedded engine.
+pub fn json_decodable(ty: &ChType) -> bool {
     match ty {
         ChType::Int128
         | ChType::UInt128
@@ -326,21 +406,46 @@ fn json_decodable(ty: &ChType) -> bool {
         | ChType::UInt256
         | ChType::FixedString(_)
         | ChType::Uuid
+        | ChType::IPv4
         | ChType::IPv6
+        | ChType::Date
+        | ChType::Date32
+        | ChType::Bool
+        | ChType::Decimal { .. }
+        | ChType::DateTime64 { .. }
+        | ChType::Map(..)
+        | ChType::Tuple(_)
         | ChType::Nothing => false,
-        ChType::Decimal { precision, .. } => *precision <= 38,
+        ChType::DateTime { timezone } => timezone.is_none(),
         ChType::LowCardinality(inner) | ChType::Nullable(inner) | ChType::Array(inner) => {
             json_decodable(inner)
         }
-        ChType::Map(key, value) => {
-            matches!(key.value_type(), ChType::String) && json_decodable(value)
-        }
-        ChType::Tuple(elements) => elements
-            .iter()
-            .all(|(name, t)| name.is_some() && json_decodable(t)),
         _ => true,
     }
 }
+
+/// The virtual columns a table with `kafka_handle_error_mode = 'stream'`
+/// adds: the payload of a message that could not be parsed and why.
+pub fn error_columns() -> [(&'static str, ChType); 2] {
+    [("_raw_message", ChType::String), ("_error", ChType::String)]
+}
+
+/// What happens to a message that cannot be parsed
+/// (`kafka_skip_broken_messages`, `kafka_handle_error_mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorMode {
+    /// The block fails and is retried; nothing past it is committed.
+    Default,
+    /// Up to N broken messages per block are left out.
+    Skip(u64),
+    /// A broken message becomes a row of defaults with `_error` and `_raw_message`.
+    Stream,
+    /// Broken messages go to `system.dead_letter_queue`.
+    DeadLetterQueue,
+}
+
+/// Error modes ClickHouse accepts.
+const ERROR_MODES: [&str; 3] = ["default", "stream", "dead_letter_queue"];
 
 /// The virtual columns of a Kafka table, as ClickHouse types them.
 pub fn virtual_columns() -> Vec<(&'static str, ChType)> {
@@ -445,19 +550,26 @@ mod tests {
         .unwrap();
         assert_eq!(KafkaSettings::resolve(&not_number).unwrap_err().code, 36);
 
-        let csv = merge_engine_settings(&args(&["b:1", "t", "g", "Protobuf"]), &[]).unwrap();
-        assert_eq!(KafkaSettings::resolve(&csv).unwrap_err().code, 73);
+        let odd = merge_engine_settings(&args(&["b:1", "t", "g", "Pretty"]), &[]).unwrap();
+        assert_eq!(KafkaSettings::resolve(&odd).unwrap_err().code, 73);
     }
 
     #[test]
-    fn columns_the_json_decoder_cannot_fill_are_refused() {
-        let uuid = ChType::parse("UUID").unwrap();
+    fn single_string_formats_need_one_string_column() {
+        let string = ChType::String;
+        let number = ChType::UInt8;
+        assert!(check_columns("RawBLOB", &[("raw", &string)]).is_ok());
+        assert!(check_columns("JSONEachRow", &[("a", &number), ("b", &string)]).is_ok());
         assert_eq!(
-            check_column("JSONEachRow", "id", &uuid).unwrap_err().code,
-            44
+            check_columns("LineAsString", &[("a", &number)]).unwrap_err().code,
+            36
         );
-        let fine = ChType::parse("Array(LowCardinality(String))").unwrap();
-        assert!(check_column("JSONEachRow", "labels", &fine).is_ok());
+        assert_eq!(
+            check_columns("RawBLOB", &[("a", &string), ("b", &string)])
+                .unwrap_err()
+                .code,
+            36
+        );
     }
 
     #[test]

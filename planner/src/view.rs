@@ -21,7 +21,7 @@ use sqlparser::ast::{
 };
 use sqlparser::dialect::ClickHouseDialect;
 
-use catalog::kafka::virtual_columns;
+use catalog::kafka::{error_columns, virtual_columns};
 use catalog::{ChType, ColumnDef};
 
 /// Why a view cannot be planned or run; `code` is ClickHouse's.
@@ -47,8 +47,9 @@ const NO_SUCH_COLUMN_IN_TABLE: i32 = 16;
 const CANNOT_CONVERT_TYPE: i32 = 70;
 const LOGICAL_ERROR: i32 = 49;
 
-/// The schema a view reads: the table's columns, then its virtual columns.
-pub fn source_schema(columns: &[ColumnDef]) -> SchemaRef {
+/// The schema a view reads: the table's columns, then its virtual columns
+/// (with `_raw_message` and `_error` when the table streams parse errors).
+pub fn source_schema(columns: &[ColumnDef], stream_errors: bool) -> SchemaRef {
     let mut fields: Vec<Field> = columns
         .iter()
         .map(|c| c.ty.to_arrow_field(&c.name))
@@ -58,6 +59,13 @@ pub fn source_schema(columns: &[ColumnDef]) -> SchemaRef {
             .iter()
             .map(|(name, ty)| ty.to_arrow_field(name)),
     );
+    if stream_errors {
+        fields.extend(
+            error_columns()
+                .iter()
+                .map(|(name, ty)| ty.to_arrow_field(name)),
+        );
+    }
     Arc::new(Schema::new(fields))
 }
 
@@ -109,14 +117,24 @@ impl ViewPlan {
         table: &str,
         columns: &[ColumnDef],
     ) -> Result<ViewPlan, ViewError> {
-        let schema = source_schema(columns);
+        Self::over(select_sql, database, table, source_schema(columns, false)).await
+    }
+
+    /// Plans `select_sql` over a Kafka table whose blocks have `schema`
+    /// (from `source_schema`).
+    pub async fn over(
+        select_sql: &str,
+        database: &str,
+        table: &str,
+        schema: SchemaRef,
+    ) -> Result<ViewPlan, ViewError> {
         let slot = Arc::new(BlockSlot::default());
         let partition = Arc::new(SlotPartition {
             schema: schema.clone(),
             slot: slot.clone(),
         });
         let provider = Arc::new(
-            StreamingTable::try_new(schema, vec![partition])
+            StreamingTable::try_new(schema.clone(), vec![partition])
                 .map_err(|e| ViewError::new(LOGICAL_ERROR, e.to_string()))?,
         );
 
@@ -141,7 +159,18 @@ impl ViewPlan {
                 .map_err(internal)?;
         }
 
-        let statement = parse_select(select_sql, columns)?;
+        let virtual_names: Vec<&str> = virtual_columns()
+            .iter()
+            .chain(error_columns().iter())
+            .map(|(n, _)| *n)
+            .collect();
+        let columns: Vec<&str> = schema
+            .fields()
+            .iter()
+            .map(|f| f.name().as_str())
+            .filter(|n| !virtual_names.contains(n))
+            .collect();
+        let statement = parse_select(select_sql, &columns)?;
         let state = ctx.state();
         let logical = state
             .statement_to_plan(statement)
@@ -174,7 +203,7 @@ impl ViewPlan {
 
 /// Parses the SELECT (ClickHouse dialect) and expands `*` to the table's own
 /// columns, leaving the virtual ones out as ClickHouse does.
-fn parse_select(select_sql: &str, columns: &[ColumnDef]) -> Result<DfStatement, ViewError> {
+fn parse_select(select_sql: &str, columns: &[&str]) -> Result<DfStatement, ViewError> {
     let mut statements = DFParser::parse_sql_with_dialect(select_sql, &ClickHouseDialect {})
         .map_err(|e| {
             ViewError::new(
@@ -205,7 +234,7 @@ fn parse_select(select_sql: &str, columns: &[ColumnDef]) -> Result<DfStatement, 
         for item in select.projection.drain(..) {
             match item {
                 SelectItem::Wildcard(_) => projection.extend(columns.iter().map(|c| {
-                    SelectItem::UnnamedExpr(Expr::Identifier(Ident::with_quote('"', &c.name)))
+                    SelectItem::UnnamedExpr(Expr::Identifier(Ident::with_quote('"', *c)))
                 })),
                 SelectItem::QualifiedWildcard(
                     SelectItemQualifiedWildcardKind::ObjectName(name),
@@ -219,7 +248,7 @@ fn parse_select(select_sql: &str, columns: &[ColumnDef]) -> Result<DfStatement, 
                             _ => None,
                         })
                         .collect();
-                    parts.push(Ident::with_quote('"', &c.name));
+                    parts.push(Ident::with_quote('"', *c));
                     SelectItem::UnnamedExpr(Expr::CompoundIdentifier(parts))
                 })),
                 SelectItem::UnnamedExpr(expr) => {
@@ -321,7 +350,7 @@ mod tests {
     }
 
     fn block() -> RecordBatch {
-        let schema = source_schema(&columns());
+        let schema = source_schema(&columns(), false);
         let rows = 3;
         let arrays: Vec<ArrayRef> = schema
             .fields()
@@ -431,7 +460,7 @@ mod tests {
         )
         .await
         .unwrap();
-        let schema = source_schema(&columns);
+        let schema = source_schema(&columns, false);
         let mut labels = arrow::array::ListBuilder::new(arrow::array::StringBuilder::new())
             .with_field(Arc::new(Field::new("item", DataType::Utf8, false)));
         for row in [vec!["a", "b"], vec![], vec!["c"]] {

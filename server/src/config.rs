@@ -34,13 +34,13 @@ pub struct Args {
     #[arg(long, env = "KAFKAHOUSE_PG_LISTEN")]
     pub pg_listen: Option<SocketAddr>,
 
-    /// Address reserved for the ClickHouse HTTP interface. Not served yet: the
-    /// HTTP frontend is planned work. [default: 127.0.0.1:18123]
+    /// Address for ClickHouse's HTTP interface (curl, clickhouse-connect, the
+    /// clickhouse crate). [default: 127.0.0.1:18123]
     #[arg(long, env = "KAFKAHOUSE_HTTP_LISTEN")]
     pub http_listen: Option<SocketAddr>,
 
-    /// Address reserved for the ClickHouse native protocol (clickhouse-client).
-    /// Not served yet: the native frontend is planned work. [default: 127.0.0.1:19000]
+    /// Address for ClickHouse's native protocol (clickhouse-client,
+    /// clickhouse-driver). [default: 127.0.0.1:19000]
     #[arg(long, env = "KAFKAHOUSE_NATIVE_LISTEN")]
     pub native_listen: Option<SocketAddr>,
 
@@ -66,6 +66,12 @@ pub struct Args {
     /// [default: $XDG_CACHE_HOME/kafkahouse/libchdb.so, i.e. ~/.cache/kafkahouse/libchdb.so]
     #[arg(long, env = "KAFKAHOUSE_LIBCHDB")]
     pub libchdb: Option<PathBuf>,
+
+    /// Directory of format schemas (`.proto` files for Protobuf, named by a
+    /// Kafka table's `kafka_schema = 'file.proto:Message'`), as ClickHouse's
+    /// `format_schema_path`. [default: DATA_DIR/format_schemas]
+    #[arg(long, env = "KAFKAHOUSE_FORMAT_SCHEMA_PATH")]
+    pub format_schema_path: Option<PathBuf>,
 
     /// Log filter: error, warn, info, debug, trace, or a tracing directive
     /// such as `kafkahouse=debug`. [default: info]
@@ -97,6 +103,7 @@ struct FileConfig {
     clickhouse_password: Option<String>,
     clickhouse_database: Option<String>,
     libchdb: Option<PathBuf>,
+    format_schema_path: Option<PathBuf>,
     log_level: Option<String>,
     log_format: Option<LogFormat>,
 }
@@ -138,6 +145,13 @@ impl std::fmt::Debug for BackendConfig {
     }
 }
 
+/// libchdb and the data directory of the engine that parses messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FormatEngineConfig {
+    pub library: PathBuf,
+    pub path: PathBuf,
+}
+
 /// The resolved configuration the server runs with.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -146,6 +160,10 @@ pub struct Config {
     pub http_listen: SocketAddr,
     pub native_listen: SocketAddr,
     pub backend: BackendConfig,
+    /// The embedded engine that parses Kafka messages in formats kafkahouse
+    /// does not decode itself: the backend's own when that is embedded.
+    pub format_engine: FormatEngineConfig,
+    pub format_schema_path: PathBuf,
     pub default_database: String,
     pub log_level: String,
     pub log_format: LogFormat,
@@ -176,6 +194,14 @@ impl Config {
             .data_dir
             .or(file.data_dir)
             .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        let library = args
+            .libchdb
+            .or(file.libchdb)
+            .unwrap_or_else(default_libchdb_path);
+        let format_schema_path = args
+            .format_schema_path
+            .or(file.format_schema_path)
+            .unwrap_or_else(|| data_dir.join("format_schemas"));
         let backend = match args.clickhouse_url.or(file.clickhouse_url) {
             Some(url) => BackendConfig::Remote {
                 url,
@@ -186,11 +212,20 @@ impl Config {
                 password: args.clickhouse_password.or(file.clickhouse_password),
             },
             None => BackendConfig::Embedded {
-                library: args
-                    .libchdb
-                    .or(file.libchdb)
-                    .unwrap_or_else(default_libchdb_path),
+                library: library.clone(),
                 path: data_dir.join("clickhouse"),
+            },
+        };
+        // chDB opens one data directory per process: with an embedded
+        // backend the parser shares it, otherwise it gets its own.
+        let format_engine = match &backend {
+            BackendConfig::Embedded { library, path } => FormatEngineConfig {
+                library: library.clone(),
+                path: path.clone(),
+            },
+            BackendConfig::Remote { .. } => FormatEngineConfig {
+                library,
+                path: data_dir.join("format-engine"),
             },
         };
         Ok(Config {
@@ -220,6 +255,8 @@ impl Config {
                 .unwrap_or(LogFormat::Text),
             data_dir,
             backend,
+            format_engine,
+            format_schema_path,
         })
     }
 }

@@ -2,7 +2,7 @@
 //! from its catalog instead of the backend (which has no Kafka tables).
 
 use catalog::kafka::{
-    check_column, merge_collection_settings, merge_engine_settings, KafkaSettings,
+    check_columns, merge_collection_settings, merge_engine_settings, KafkaSettings,
 };
 use catalog::{ChType, ColumnDef, Definition, KafkaTableDef, QualifiedName, ViewDef};
 use planner::{Kind, Statement};
@@ -97,7 +97,7 @@ impl ClientSession {
                     }
                     let settings = table.settings().map_err(settings_error)?;
                     let batches =
-                        crate::pipeline::direct_select::run(&table, &settings, statement.sql)
+                        crate::pipeline::direct_select::run(&table, &settings, statement.sql, self.pipelines.parsing())
                             .await?;
                     return Ok(Some(Outcome::Rows(crate::system_tables::to_result(
                         &batches,
@@ -238,9 +238,8 @@ impl ClientSession {
         }
         .map_err(settings_error)?;
         let resolved = KafkaSettings::resolve(&settings).map_err(settings_error)?;
-        for c in &columns {
-            check_column(&resolved.format, &c.name, &c.ty).map_err(settings_error)?;
-        }
+        let typed: Vec<(&str, &ChType)> = columns.iter().map(|c| (c.name.as_str(), &c.ty)).collect();
+        check_columns(&resolved.format, &typed).map_err(settings_error)?;
         self.catalog
             .create(Definition::KafkaTable(KafkaTableDef {
                 name: name.clone(),
@@ -519,7 +518,10 @@ impl ClientSession {
                 // Plans the SELECT and checks it against the destination's
                 // columns exactly as the pipeline will, so mistakes show up here.
                 let format = self.backend.insert_format();
-                ViewSink::prepare(&view, &table, self.conn.as_mut(), format).await?;
+                let stream_errors = table.settings().map_err(settings_error)?.error_mode()
+                    == catalog::kafka::ErrorMode::Stream;
+                let source = planner::source_schema(&table.columns, stream_errors);
+                ViewSink::prepare(&view, &table, source, self.conn.as_mut(), format).await?;
                 view
             }
             (None, Some(table)) => {

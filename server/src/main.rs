@@ -112,7 +112,14 @@ async fn run(config: Config) -> Result<(), StartError> {
     let catalog_dir = config.data_dir.join("catalog");
     let catalog =
         Arc::new(Catalog::open(&catalog_dir).map_err(|e| StartError::Catalog(e.to_string()))?);
-    let pipelines = Arc::new(Pipelines::new(catalog.clone(), backend.clone()));
+    let parsing = Arc::new(pipeline::decode::Parsing {
+        engine: backend::embedded::FormatEngine::new(
+            config.format_engine.library.clone(),
+            config.format_engine.path.clone(),
+        ),
+        schema_path: config.format_schema_path.clone(),
+    });
+    let pipelines = Arc::new(Pipelines::new(catalog.clone(), backend.clone(), parsing));
     // Consumption resumes from the committed offsets of every attached table.
     pipelines.reconcile().await;
     let executor = Arc::new(Executor::new(

@@ -114,6 +114,7 @@ fn snapshot(
     let mut last_commit = Vec::new();
     let mut commits = Vec::new();
     let mut written = Vec::new();
+    let mut broken = Vec::new();
     for (name, c) in consumers {
         database.append_value(&name.database);
         table.append_value(&name.name);
@@ -139,6 +140,7 @@ fn snapshot(
         last_commit.push(c.last_commit_time);
         commits.push(c.num_commits);
         written.push(c.rows_written);
+        broken.push(c.broken_messages);
     }
     let columns: Vec<(&str, ArrayRef)> = vec![
         ("database", Arc::new(database.finish())),
@@ -161,6 +163,7 @@ fn snapshot(
         ),
         ("num_commits", Arc::new(UInt64Array::from(commits))),
         ("rows_written", Arc::new(UInt64Array::from(written))),
+        ("broken_messages", Arc::new(UInt64Array::from(broken))),
         (
             "is_currently_used",
             Arc::new(UInt8Array::from(vec![1u8; consumers.len()])),

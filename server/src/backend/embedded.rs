@@ -435,3 +435,55 @@ async fn blocking<T: Send + 'static>(
         )
     })?
 }
+
+/// The embedded engine as a parser of Kafka messages: each consumer opens
+/// its own connection, used from the blocking pool. libchdb is loaded on
+/// first use, so a remote backend without Kafka tables in engine-parsed
+/// formats never needs it.
+pub struct FormatEngine {
+    library: PathBuf,
+    path: PathBuf,
+    api: Mutex<Option<Arc<ChdbApi>>>,
+}
+
+impl FormatEngine {
+    pub fn new(library: PathBuf, path: PathBuf) -> FormatEngine {
+        FormatEngine {
+            library,
+            path,
+            api: Mutex::new(None),
+        }
+    }
+
+    /// A connection of its own (blocking: call it off the async workers).
+    pub fn open(&self) -> Result<Parser, ChError> {
+        let api = {
+            let mut api = self.api.lock().unwrap_or_else(|p| p.into_inner());
+            match &*api {
+                Some(loaded) => loaded.clone(),
+                None => {
+                    std::fs::create_dir_all(&self.path).map_err(|e| {
+                        ChError::new(
+                            codes::BAD_ARGUMENTS,
+                            format!("Cannot create {}: {e}", self.path.display()),
+                        )
+                    })?;
+                    let loaded = Arc::new(ChdbApi::load(&self.library)?);
+                    *api = Some(loaded.clone());
+                    loaded
+                }
+            }
+        };
+        Ok(Parser(Connection::open(api, &self.path)?))
+    }
+}
+
+/// One parsing connection.
+pub struct Parser(Connection);
+
+impl Parser {
+    /// Runs a query and returns its result in `format` (e.g. ArrowStream).
+    pub fn query(&self, sql: &str, format: &str) -> Result<Vec<u8>, ChError> {
+        self.0.query(sql.as_bytes(), format).map(|o| o.body)
+    }
+}

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use arrow::array::RecordBatch;
+
 use futures::StreamExt;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
@@ -15,10 +15,11 @@ use rdkafka::message::Message as _;
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::{mpsc, watch};
 
-use catalog::kafka::KafkaSettings;
+use catalog::kafka::{ErrorMode, KafkaSettings};
 use catalog::{KafkaTableDef, ViewDef};
 
-use super::decode::{BlockDecoder, Message};
+use super::decode::{BlockDecoder, Decoded, Message, Parsing};
+use super::dead_letters;
 use super::producer::Producers;
 use super::producing::{ProducingView, Stage};
 use super::sink::{Encoded, ViewSink};
@@ -43,6 +44,7 @@ pub struct ConsumerTask {
     /// Views into Kafka tables that read the destinations of `views`.
     pub chained: Vec<ProducingView>,
     pub producers: Arc<Producers>,
+    pub parsing: Arc<Parsing>,
 }
 
 type KafkaConsumer = StreamConsumer<StatsContext>;
@@ -66,9 +68,10 @@ impl ConsumerTask {
         let mut backoff = FIRST_BACKOFF;
         loop {
             match self.prepare().await {
-                Ok((session, sinks, consumer)) => {
+                Ok((session, sinks, consumer, decoder)) => {
                     tracing::info!(%table, consumer = self.index, views = sinks.len(), "consuming");
-                    self.consume(session, sinks, consumer, &mut stop).await;
+                    self.consume(session, sinks, consumer, decoder, &mut stop)
+                        .await;
                     return;
                 }
                 Err(e) => {
@@ -83,24 +86,39 @@ impl ConsumerTask {
         }
     }
 
+    #[allow(clippy::type_complexity)]
     async fn prepare(
         &self,
-    ) -> Result<(Box<dyn BackendSession>, Vec<ViewSink>, KafkaConsumer), ChError> {
+    ) -> Result<
+        (
+            Box<dyn BackendSession>,
+            Vec<ViewSink>,
+            KafkaConsumer,
+            BlockDecoder,
+        ),
+        ChError,
+    > {
         let mut session = self.backend.open_session().await?;
+        let decoder =
+            BlockDecoder::open(&self.table.columns, &self.settings, &self.parsing).await?;
         let mut sinks = Vec::with_capacity(self.views.len());
         for view in &self.views {
             sinks.push(
                 ViewSink::prepare(
                     view,
                     &self.table,
+                    decoder.schema(),
                     session.as_mut(),
                     self.backend.insert_format(),
                 )
                 .await?,
             );
         }
+        if self.settings.error_mode() == ErrorMode::DeadLetterQueue {
+            dead_letters::ensure_table(session.as_mut()).await?;
+        }
         let consumer = self.consumer()?;
-        Ok((session, sinks, consumer))
+        Ok((session, sinks, consumer, decoder))
     }
 
     fn consumer(&self) -> Result<KafkaConsumer, ChError> {
@@ -132,6 +150,7 @@ impl ConsumerTask {
         mut session: Box<dyn BackendSession>,
         sinks: Vec<ViewSink>,
         consumer: KafkaConsumer,
+        decoder: BlockDecoder,
         stop: &mut watch::Receiver<bool>,
     ) {
         let consumer = Arc::new(consumer);
@@ -146,7 +165,7 @@ impl ConsumerTask {
         // Reading runs as its own task so that polling and cutting the next
         // blocks overlaps decoding and inserting the current ones.
         let reading = tokio::spawn(reader.run(consumer.clone(), blocks_tx, stop.clone()));
-        self.write_blocks(blocks_rx, session.as_mut(), &sinks, &consumer, stop)
+        self.write_blocks(blocks_rx, session.as_mut(), &sinks, &consumer, decoder, stop)
             .await;
         // The reader ends on the stop, or when the writer dropped its end.
         drop(consumer);
@@ -164,21 +183,16 @@ impl ConsumerTask {
         session: &mut dyn BackendSession,
         sinks: &[ViewSink],
         consumer: &KafkaConsumer,
+        decoder: BlockDecoder,
         stop: &mut watch::Receiver<bool>,
     ) {
-        let decoder = Arc::new(BlockDecoder::new(&self.table.columns));
-        let skip = self.settings.skip_broken_messages;
+        let decoder = Arc::new(decoder);
         let decode = |block: Block| {
             let decoder = decoder.clone();
             async move {
                 tokio::task::spawn_blocking(move || {
                     let started = Instant::now();
-                    let result = decoder.decode_skipping(
-                        &block.topic,
-                        block.partition,
-                        &block.messages,
-                        skip,
-                    );
+                    let result = decoder.decode(&block.topic, block.partition, &block.messages);
                     let ms = started.elapsed().as_secs_f64() * 1e3;
                     (block, result, ms)
                 })
@@ -237,7 +251,7 @@ impl ConsumerTask {
     async fn write_block(
         &self,
         block: &Block,
-        first_try: (Result<(RecordBatch, usize), ChError>, f64),
+        first_try: (Result<Decoded, ChError>, f64),
         decoder: &BlockDecoder,
         sinks: &[ViewSink],
         session: &mut dyn BackendSession,
@@ -247,25 +261,22 @@ impl ConsumerTask {
         let first = messages.first().map(|m| m.offset).unwrap_or(0);
         let last = messages.last().map(|m| m.offset).unwrap_or(0);
         let mut backoff = FIRST_BACKOFF;
-        let skip = self.settings.skip_broken_messages;
         let (mut attempt, decode_ms) = first_try;
-        let batch = loop {
+        let decoded = loop {
             match attempt {
-                Ok((block, skipped)) => {
-                    if skipped > 0 {
-                        tracing::warn!(table = %self.table.name, topic, partition, first, last, skipped, "skipped broken messages (kafka_skip_broken_messages)");
-                    }
-                    break block;
-                }
+                Ok(decoded) => break decoded,
                 Err(e) => {
                     tracing::error!(table = %self.table.name, topic, partition, first, last, error = %e, "cannot decode block; nothing past it is committed");
                     self.status.exception(e.to_string());
                     wait(stop, backoff).await?;
                     backoff = (backoff * 2).min(MAX_BACKOFF);
-                    attempt = decoder.decode_skipping(topic, partition, messages, skip);
+                    attempt = decoder.decode(topic, partition, messages);
                 }
             }
         };
+        self.report_bad_messages(block, &decoded, session, stop)
+            .await?;
+        let batch = decoded.batch;
         // Per view: inserted (with what), and its producing views fired.
         let mut inserted: Vec<Option<Option<Encoded>>> = vec![None; sinks.len()];
         let mut fired = vec![false; sinks.len()];
@@ -319,6 +330,44 @@ impl ConsumerTask {
             }
             wait(stop, backoff).await?;
             backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+
+    /// Makes a block's broken messages visible: counted and logged, and in
+    /// the dead letter queue (retried until written: its rows must be in
+    /// before the block's offsets are committed).
+    async fn report_bad_messages(
+        &self,
+        block: &Block,
+        decoded: &Decoded,
+        session: &mut dyn BackendSession,
+        stop: &mut watch::Receiver<bool>,
+    ) -> Result<(), Interrupted> {
+        if decoded.bad.is_empty() {
+            return Ok(());
+        }
+        let (topic, partition) = (block.topic.as_str(), block.partition);
+        let count = decoded.bad.len() as u64;
+        self.status.update(|s| s.broken_messages += count);
+        let first = &decoded.bad[0];
+        let offset = block.messages.get(first.index).map(|m| m.offset);
+        let mode = self.settings.error_mode();
+        tracing::warn!(table = %self.table.name, topic, partition, count, first_offset = ?offset, first_error = %first.error, ?mode, "messages that cannot be parsed");
+        if mode != ErrorMode::DeadLetterQueue {
+            return Ok(());
+        }
+        let rows = dead_letters::rows(&self.table.name, topic, partition, &block.messages, &decoded.bad);
+        let mut backoff = FIRST_BACKOFF;
+        loop {
+            match dead_letters::insert(session, rows.clone()).await {
+                Ok(()) => return Ok(()),
+                Err(e) => {
+                    tracing::error!(table = %self.table.name, error = %e, "cannot write to the dead letter queue; will retry");
+                    self.status.exception(format!("dead letter queue: {e}"));
+                    wait(stop, backoff).await?;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+            }
         }
     }
 

@@ -17,7 +17,7 @@ use catalog::KafkaTableDef;
 use planner::ViewPlan;
 
 use super::consumer::{consumer_config, kafka_error};
-use super::decode::{BlockDecoder, Message};
+use super::decode::{BlockDecoder, Message, Parsing};
 use crate::error::ChError;
 
 /// How long a direct SELECT waits for the first message (a group join
@@ -29,6 +29,7 @@ pub async fn run(
     table: &KafkaTableDef,
     settings: &KafkaSettings,
     sql: &str,
+    parsing: &std::sync::Arc<Parsing>,
 ) -> Result<Vec<RecordBatch>, ChError> {
     let consumer: StreamConsumer =
         consumer_config(settings, &format!("kafkahouse-{}-select", table.name))
@@ -69,13 +70,19 @@ pub async fn run(
         }
     }
 
-    let decoder = BlockDecoder::new(&table.columns);
-    let plan = ViewPlan::new(sql, &table.name.database, &table.name.name, &table.columns)
-        .await
-        .map_err(|e| ChError::new(e.code, e.message))?;
+    let decoder = BlockDecoder::open(&table.columns, settings, parsing).await?;
+    let plan = ViewPlan::over(
+        sql,
+        &table.name.database,
+        &table.name.name,
+        decoder.schema(),
+    )
+    .await
+    .map_err(|e| ChError::new(e.code, e.message))?;
     let mut out = Vec::new();
     for ((topic, partition), messages) in &by_partition {
-        let block = decoder.decode(topic, *partition, messages)?;
+        let block =
+            tokio::task::block_in_place(|| decoder.decode(topic, *partition, messages))?.batch;
         out.extend(
             plan.run(block)
                 .await
@@ -83,7 +90,7 @@ pub async fn run(
         );
     }
     if by_partition.is_empty() {
-        let empty = decoder.decode("", 0, &[])?;
+        let empty = decoder.decode("", 0, &[])?.batch;
         out.extend(
             plan.run(empty)
                 .await

@@ -3,6 +3,7 @@
 //! catalog after every DDL statement and at start-up.
 
 pub mod consumer;
+pub mod dead_letters;
 pub mod decode;
 pub mod direct_select;
 pub mod producer;
@@ -49,13 +50,19 @@ pub struct Pipelines {
     statuses: std::sync::Mutex<BTreeMap<QualifiedName, Vec<Arc<ConsumerStatus>>>>,
     /// Producers for writes to Kafka tables, shared by every session.
     producers: Arc<producer::Producers>,
+    parsing: Arc<decode::Parsing>,
 }
 
 impl Pipelines {
-    pub fn new(catalog: Arc<Catalog>, backend: Arc<dyn Backend>) -> Self {
+    pub fn new(
+        catalog: Arc<Catalog>,
+        backend: Arc<dyn Backend>,
+        parsing: Arc<decode::Parsing>,
+    ) -> Self {
         Self {
             catalog,
             backend,
+            parsing,
             running: Mutex::new(HashMap::new()),
             statuses: std::sync::Mutex::new(BTreeMap::new()),
             producers: Arc::new(producer::Producers::default()),
@@ -64,6 +71,10 @@ impl Pipelines {
 
     pub fn producers(&self) -> &producer::Producers {
         &self.producers
+    }
+
+    pub fn parsing(&self) -> &Arc<decode::Parsing> {
+        &self.parsing
     }
 
     /// Starts, stops and restarts pipelines so that every attached Kafka
@@ -165,6 +176,7 @@ impl Pipelines {
                     status,
                     chained: spec.chained.clone(),
                     producers: self.producers.clone(),
+                    parsing: self.parsing.clone(),
                 };
                 tokio::spawn(task.run(rx.clone()))
             })

@@ -39,14 +39,15 @@ impl ViewSink {
     pub async fn prepare(
         view: &ViewDef,
         table: &KafkaTableDef,
+        source: SchemaRef,
         session: &mut dyn BackendSession,
         format: InsertFormat,
     ) -> Result<ViewSink, ChError> {
-        let plan = ViewPlan::new(
+        let plan = ViewPlan::over(
             &view.select_sql,
             &table.name.database,
             &table.name.name,
-            &table.columns,
+            source,
         )
         .await
         .map_err(|e| ChError::new(e.code, e.message))?;

@@ -34,6 +34,9 @@ pub struct ConsumerState {
     pub last_commit_time: i64,
     pub num_commits: u64,
     pub rows_written: u64,
+    /// Messages that could not be parsed (skipped, streamed as error rows
+    /// or sent to the dead letter queue): kafkahouse's, not ClickHouse's.
+    pub broken_messages: u64,
 }
 
 /// Shared between a consumer task (which writes) and queries (which read).

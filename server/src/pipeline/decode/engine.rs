@@ -1,0 +1,380 @@
+//! Payloads parsed by the embedded ClickHouse engine: every format, format
+//! setting and type ClickHouse reads, with ClickHouse's own parser, handed
+//! back as Arrow. A block is written to a scratch file and read with
+//! `file(path, format, structure)`; the result comes back as an Arrow stream.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, UInt32Array};
+use arrow::compute::{cast, concat_batches, take};
+
+use catalog::kafka::KafkaSettings;
+use catalog::{ChType, ColumnDef};
+
+use super::framing::Framing;
+use super::{broken, message_of_row, Message, Parse, ParseFailure, Parsed};
+use crate::backend::embedded::Parser;
+use crate::error::{codes, ChError};
+
+/// Names each parser's scratch directory uniquely within the process.
+static NEXT_PARSER: AtomicU64 = AtomicU64::new(0);
+
+/// Parses with the embedded engine.
+pub struct EngineParser {
+    parser: Mutex<Parser>,
+    format: String,
+    framing: Framing,
+    columns: Vec<ColumnDef>,
+    /// `expr AS name, ...`: each column in a type whose Arrow form is the
+    /// one `ChType::to_arrow` gives.
+    select: String,
+    /// The table's columns for `file()`.
+    structure: String,
+    /// ` SETTINGS ...`: one thread (rows in order), the table's format
+    /// settings, its schema.
+    settings: String,
+    scratch: PathBuf,
+}
+
+impl EngineParser {
+    pub fn new(
+        parser: Parser,
+        columns: &[ColumnDef],
+        settings: &KafkaSettings,
+        schema_path: &Path,
+    ) -> Result<EngineParser, ChError> {
+        let scratch = std::env::temp_dir().join(format!(
+            "kafkahouse-{}-parser-{}",
+            std::process::id(),
+            NEXT_PARSER.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&scratch).map_err(|e| {
+            ChError::new(
+                codes::UNKNOWN_EXCEPTION,
+                format!("Cannot create {}: {e}", scratch.display()),
+            )
+        })?;
+        let select = columns
+            .iter()
+            .map(|c| {
+                let name = quote_name(&c.name);
+                let carried = transport(&c.ty);
+                if carried == c.ty {
+                    name
+                } else {
+                    format!("CAST({name}, {}) AS {name}", quote(&carried.to_string()))
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let structure = columns
+            .iter()
+            .map(|c| format!("{} {}", quote_name(&c.name), c.ty))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut pairs = vec![
+            ("max_threads".to_string(), "1".to_string()),
+            ("input_format_parallel_parsing".to_string(), "0".to_string()),
+            (
+                "output_format_arrow_string_as_string".to_string(),
+                "1".to_string(),
+            ),
+        ];
+        pairs.extend(
+            settings
+                .format_settings
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone())),
+        );
+        if !settings.schema.is_empty() {
+            pairs.push((
+                "format_schema".to_string(),
+                schema_setting(&settings.schema, schema_path),
+            ));
+        }
+        let settings_sql = pairs
+            .iter()
+            .map(|(k, v)| format!("{k} = {}", literal(v)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        Ok(EngineParser {
+            parser: Mutex::new(parser),
+            format: settings.format.clone(),
+            framing: Framing::of(&settings.format),
+            columns: columns.to_vec(),
+            select,
+            structure,
+            settings: format!(" SETTINGS {settings_sql}"),
+            scratch,
+        })
+    }
+
+    /// Runs the engine over `path` (a file or a glob) and returns the rows,
+    /// with `_file` first when `with_file`.
+    fn run(&self, path: &Path, format: &str, with_file: bool) -> Result<RecordBatch, ChError> {
+        let file = if with_file { "_file, " } else { "" };
+        let sql = format!(
+            "SELECT {file}{} FROM file({}, {}, {}){}",
+            self.select,
+            quote(&path.to_string_lossy()),
+            quote(format),
+            quote(&self.structure),
+            self.settings
+        );
+        let body = {
+            let parser = self.parser.lock().unwrap_or_else(|p| p.into_inner());
+            parser.query(&sql, "ArrowStream")?
+        };
+        read_arrow(&body)
+    }
+
+    /// The engine's columns as `ChType::to_arrow` types them.
+    fn to_parsed(&self, columns: &[ArrayRef], rows: Vec<usize>) -> Result<Parsed, ChError> {
+        let columns = columns
+            .iter()
+            .zip(&self.columns)
+            .map(|(array, column)| {
+                cast(array, &column.ty.to_arrow()).map_err(|e| {
+                    ChError::new(
+                        codes::CANNOT_CONVERT_TYPE,
+                        format!("column {}: {e}", column.name),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Parsed {
+            columns,
+            rows_per_message: rows,
+        })
+    }
+
+    /// Each message as a file of its own, read in one query; rows are put
+    /// back in message order by `_file`.
+    fn parse_separately(&self, messages: &[&Message]) -> Result<Parsed, ParseFailure> {
+        let dir = self.scratch.join("messages");
+        let whole = |error: ChError| ParseFailure { index: None, error };
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).map_err(|e| whole(io_error(&dir, e)))?;
+        let mut any = false;
+        for (i, m) in messages.iter().enumerate() {
+            if m.payload.is_empty() {
+                continue;
+            }
+            any = true;
+            let path = dir.join(file_name(i));
+            std::fs::write(&path, &m.payload).map_err(|e| whole(io_error(&path, e)))?;
+        }
+        if !any {
+            return self
+                .to_parsed(&self.empty_columns().map_err(whole)?, vec![0; messages.len()])
+                .map_err(whole);
+        }
+        let batch = self
+            .run(&dir.join("*"), &self.format, true)
+            .map_err(|error| ParseFailure {
+                index: file_in_error(&error.message, &dir),
+                error,
+            })?;
+        // `_file` is the message's index: sort rows by it, stably.
+        let files = batch.column(0).as_string::<i32>();
+        let mut order: Vec<(usize, u32)> = Vec::with_capacity(files.len());
+        let mut rows = vec![0; messages.len()];
+        for row in 0..files.len() {
+            let index = files
+                .value(row)
+                .parse::<usize>()
+                .ok()
+                .filter(|i| *i < messages.len())
+                .ok_or_else(|| whole(broken(format!("unexpected file {}", files.value(row)))))?;
+            rows[index] += 1;
+            order.push((index, row as u32));
+        }
+        order.sort_by_key(|(index, _)| *index);
+        let indices = UInt32Array::from_iter_values(order.into_iter().map(|(_, row)| row));
+        let columns = batch.columns()[1..]
+            .iter()
+            .map(|c| take(c, &indices, None))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| whole(broken(e.to_string())))?;
+        self.to_parsed(&columns, rows).map_err(whole)
+    }
+
+    /// Zero rows of every column, in the engine's types.
+    fn empty_columns(&self) -> Result<Vec<ArrayRef>, ChError> {
+        let path = self.scratch.join("empty");
+        std::fs::write(&path, b"").map_err(|e| io_error(&path, e))?;
+        // RowBinary reads an empty file as no rows, whatever the columns.
+        let batch = self.run(&path, "RowBinary", false)?;
+        Ok(batch.columns().to_vec())
+    }
+}
+
+impl Parse for EngineParser {
+    fn parse(&self, messages: &[&Message]) -> Result<Parsed, ParseFailure> {
+        let Some(joined) = self.framing.join(&self.format, messages) else {
+            return self.parse_separately(messages);
+        };
+        let whole = |error: ChError| ParseFailure { index: None, error };
+        if joined.data.is_empty() {
+            return self
+                .to_parsed(&self.empty_columns().map_err(whole)?, joined.rows)
+                .map_err(whole);
+        }
+        let path = self.scratch.join("block");
+        std::fs::write(&path, &joined.data).map_err(|e| whole(io_error(&path, e)))?;
+        let batch = match self.run(&path, &joined.format, false) {
+            Ok(batch) => batch,
+            Err(error) => {
+                let index = row_in_error(&error.message)
+                    .and_then(|row| message_of_row(&joined.rows, row));
+                return Err(ParseFailure { index, error });
+            }
+        };
+        if batch.num_rows() != joined.rows.iter().sum::<usize>() {
+            // The rows did not fall where they were counted: ask per message.
+            return self.parse_separately(messages);
+        }
+        self.to_parsed(batch.columns(), joined.rows).map_err(whole)
+    }
+}
+
+impl Drop for EngineParser {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.scratch);
+    }
+}
+
+/// The type a column travels in from the engine: one whose Arrow form is
+/// what `ChType::to_arrow` gives (DateTime as a timestamp, enums by name,
+/// 128-bit integers as text for an exact decimal).
+fn transport(ty: &ChType) -> ChType {
+    match ty {
+        ChType::DateTime { timezone } => ChType::DateTime64 {
+            precision: 0,
+            timezone: timezone.clone(),
+        },
+        ChType::Enum8(_) | ChType::Enum16(_) | ChType::Int128 | ChType::UInt128 => {
+            ChType::String
+        }
+        ChType::LowCardinality(inner) => transport(inner),
+        ChType::Nullable(inner) => ChType::Nullable(Box::new(transport(inner))),
+        ChType::Array(inner) => ChType::Array(Box::new(transport(inner))),
+        ChType::Map(key, value) => {
+            ChType::Map(Box::new(transport(key)), Box::new(transport(value)))
+        }
+        ChType::Tuple(elements) => ChType::Tuple(
+            elements
+                .iter()
+                .map(|(name, t)| (name.clone(), transport(t)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// `kafka_schema = 'file.proto:Message'` with a relative file found under
+/// the schema path, as ClickHouse's `format_schema_path`.
+fn schema_setting(schema: &str, schema_path: &Path) -> String {
+    match schema.split_once(':') {
+        Some((file, message)) if !Path::new(file).is_absolute() => {
+            format!("{}:{message}", schema_path.join(file).display())
+        }
+        _ => schema.to_string(),
+    }
+}
+
+fn read_arrow(body: &[u8]) -> Result<RecordBatch, ChError> {
+    let reader = arrow::ipc::reader::StreamReader::try_new(body, None).map_err(undecodable)?;
+    let schema = reader.schema();
+    let batches = reader
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(undecodable)?;
+    concat_batches(&schema, &batches).map_err(undecodable)
+}
+
+/// Arrow refuses what it cannot hold; a String that is not UTF-8 is the
+/// usual case.
+fn undecodable(e: arrow::error::ArrowError) -> ChError {
+    broken(format!(
+        "The parsed values cannot be held as Arrow (a String that is not valid UTF-8?): {e}"
+    ))
+}
+
+/// ClickHouse's `(at row N)`, 1-based.
+fn row_in_error(message: &str) -> Option<usize> {
+    let rest = &message[message.find("(at row ")? + "(at row ".len()..];
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse::<usize>().ok()?.checked_sub(1)
+}
+
+/// ClickHouse's `(in file/uri DIR/NAME)`: the message NAME stands for.
+fn file_in_error(message: &str, dir: &Path) -> Option<usize> {
+    let prefix = format!("{}/", dir.display());
+    let rest = &message[message.find(&prefix)? + prefix.len()..];
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+fn file_name(index: usize) -> String {
+    format!("{index:08}")
+}
+
+fn io_error(path: &Path, e: std::io::Error) -> ChError {
+    ChError::new(
+        codes::UNKNOWN_EXCEPTION,
+        format!("Cannot write {}: {e}", path.display()),
+    )
+}
+
+fn quote_name(name: &str) -> String {
+    format!("`{}`", name.replace('\\', "\\\\").replace('`', "\\`"))
+}
+
+fn quote(text: &str) -> String {
+    format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+/// A setting's value as SQL: numbers as they are, anything else quoted.
+fn literal(value: &str) -> String {
+    if value.parse::<f64>().is_ok() {
+        value.to_string()
+    } else {
+        quote(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_point_at_rows_and_files() {
+        let text = "Code: 27. DB::Exception: Cannot parse input: expected '\"' before: 'x\"}': (at row 3)\n: While executing File.";
+        assert_eq!(row_in_error(text), Some(2));
+        assert_eq!(message_of_row(&[1, 0, 2, 1], 2), Some(2));
+        assert_eq!(message_of_row(&[1, 0, 2, 1], 4), None);
+        let text = "Code: 27. DB::Exception: ...: (in file/uri /tmp/x/messages/00000012): While executing";
+        assert_eq!(file_in_error(text, Path::new("/tmp/x/messages")), Some(12));
+    }
+
+    #[test]
+    fn transport_types() {
+        let t = |s: &str| transport(&ChType::parse(s).unwrap()).to_string();
+        assert_eq!(t("DateTime('UTC')"), "DateTime64(0, 'UTC')");
+        assert_eq!(
+            t("Map(LowCardinality(String), Array(Enum8('a' = 1)))"),
+            "Map(String, Array(String))"
+        );
+        assert_eq!(t("Nullable(Int128)"), "Nullable(String)");
+        assert_eq!(t("Tuple(a UInt8, b DateTime)"), "Tuple(a UInt8, b DateTime64(0))");
+    }
+
+    #[test]
+    fn schemas_are_found_under_the_schema_path() {
+        let base = Path::new("/schemas");
+        assert_eq!(schema_setting("m.proto:M", base), "/schemas/m.proto:M");
+        assert_eq!(schema_setting("/abs/m.proto:M", base), "/abs/m.proto:M");
+    }
+}
