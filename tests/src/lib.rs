@@ -575,6 +575,20 @@ impl Broker {
         self.produce_from(topic, partitions, 0, rows).await;
     }
 
+    /// Produces each payload as one message to partition 0 of `topic`, in
+    /// order, and waits for every acknowledgement.
+    pub async fn produce_bytes(&self, topic: &str, payloads: &[Vec<u8>]) {
+        use rdkafka::producer::FutureRecord;
+        for payload in payloads {
+            let record = FutureRecord::<(), Vec<u8>>::to(topic)
+                .payload(payload)
+                .partition(0);
+            if let Err((e, _)) = self.producer.send(record, Duration::from_secs(30)).await {
+                panic!("produce to {topic}: {e}");
+            }
+        }
+    }
+
     /// Like `produce`, for rows numbered from `first`.
     pub async fn produce_from(&self, topic: &str, partitions: i32, first: u64, rows: &[String]) {
         use rdkafka::producer::FutureRecord;

@@ -154,6 +154,7 @@ fn delivered(
 /// message's key, timestamp and headers come from its last row's `_key`,
 /// `_timestamp` and `_headers.name` / `_headers.value` columns (as
 /// ClickHouse's Kafka producer takes key and timestamp).
+#[cfg(test)]
 pub fn messages_of_lines(
     body: &[u8],
     rows_per_message: usize,
@@ -163,11 +164,25 @@ pub fn messages_of_lines(
         .split(|b| *b == b'\n')
         .filter(|l| !l.is_empty())
         .collect();
-    let messages = lines
+    messages_of_rows(b"", &lines, rows_per_message, with_metadata)
+}
+
+/// Rendered rows grouped into messages of at most `rows_per_message` rows,
+/// each opening with `header` (a WithNames format's names line); see
+/// `messages_of_lines` for `with_metadata`.
+pub fn messages_of_rows(
+    header: &[u8],
+    rows: &[&[u8]],
+    rows_per_message: usize,
+    with_metadata: bool,
+) -> (Vec<OutMessage>, usize) {
+    let messages = rows
         .chunks(rows_per_message.max(1))
         .map(|chunk| {
+            let mut payload = header.to_vec();
+            payload.extend_from_slice(&chunk.join(&b'\n'));
             let mut message = OutMessage {
-                payload: chunk.join(&b'\n'),
+                payload,
                 ..OutMessage::default()
             };
             if let (true, Some(last)) = (with_metadata, chunk.last()) {
@@ -176,7 +191,7 @@ pub fn messages_of_lines(
             message
         })
         .collect();
-    (messages, lines.len())
+    (messages, rows.len())
 }
 
 fn metadata_of(row: &[u8], message: &mut OutMessage) {

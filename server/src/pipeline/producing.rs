@@ -10,9 +10,11 @@
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use catalog::kafka::KafkaSettings;
 use catalog::{KafkaTableDef, QualifiedName, ViewDef};
 
-use super::producer::{messages_of_lines, Producers};
+use super::decode::framing::Framing;
+use super::producer::{messages_of_rows, OutMessage, Producers};
 use crate::backend::{BackendSession, RESULT_FORMAT};
 use crate::error::{codes, ChError};
 use crate::executor::quote_identifier;
@@ -93,17 +95,6 @@ pub async fn produce_insert(
         &insert_sql[..target.start],
         &insert_sql[target.end..]
     );
-    let read = async {
-        conn.execute(&redirected, state, RESULT_FORMAT).await?;
-        conn.execute(
-            &format!("SELECT * FROM {staging} FORMAT {}", settings.format),
-            state,
-            RESULT_FORMAT,
-        )
-        .await
-    }
-    .await;
-    let body = drop_after(conn, state, &staging, read).await?.body;
     // `_key`, `_timestamp` and `_headers.*` columns of the Kafka table set
     // each message's key, timestamp and headers.
     let with_metadata = settings.format == "JSONEachRow"
@@ -113,12 +104,71 @@ pub async fn produce_insert(
                 "_key" | "_timestamp" | "_headers.name" | "_headers.value"
             )
         });
-    let (messages, rows) =
-        messages_of_lines(&body, settings.max_rows_per_message as usize, with_metadata);
+    let read = async {
+        conn.execute(&redirected, state, RESULT_FORMAT).await?;
+        render_messages(conn, state, &staging, &settings, with_metadata).await
+    }
+    .await;
+    let (messages, rows) = drop_after(conn, state, &staging, read).await?;
     let count = messages.len();
     producers.send(&settings, messages).await?;
     tracing::debug!(table = %table.name, rows, messages = count, "produced");
     Ok(rows)
+}
+
+/// The staged rows as messages in the table's format, at most
+/// `kafka_max_rows_per_message` rows each. Row text formats are rendered
+/// once and cut into rows (a WithNames header opens every message); other
+/// formats (Avro, Protobuf, MsgPack, RawBLOB...) are rendered per message,
+/// so each message is a complete document of its own.
+async fn render_messages(
+    conn: &mut dyn BackendSession,
+    state: &SessionState,
+    staging: &str,
+    settings: &KafkaSettings,
+    with_metadata: bool,
+) -> Result<(Vec<OutMessage>, usize), ChError> {
+    let format = &settings.format;
+    let per_message = (settings.max_rows_per_message as usize).max(1);
+    let framing = Framing::of(format);
+    let select = |tail: String| format!("SELECT * FROM {staging}{tail} FORMAT {format}");
+    if matches!(framing, Framing::Lines { .. }) {
+        let body = conn
+            .execute(&select(String::new()), state, RESULT_FORMAT)
+            .await?
+            .body;
+        if let Some((header, rows)) = framing.split_rows(&body) {
+            return Ok(messages_of_rows(header, &rows, per_message, with_metadata));
+        }
+    }
+    let counted = conn
+        .execute(
+            &format!("SELECT count() FROM {staging}"),
+            state,
+            "TabSeparated",
+        )
+        .await?;
+    let rows: usize = String::from_utf8_lossy(&counted.body)
+        .trim()
+        .parse()
+        .map_err(|_| ChError::new(codes::UNKNOWN_EXCEPTION, "cannot count the rows to produce"))?;
+    let mut messages = Vec::with_capacity(rows.div_ceil(per_message));
+    // A temporary Memory table reads back in insertion order.
+    for offset in (0..rows).step_by(per_message) {
+        let body = conn
+            .execute(
+                &select(format!(" LIMIT {per_message} OFFSET {offset}")),
+                state,
+                RESULT_FORMAT,
+            )
+            .await?
+            .body;
+        messages.push(OutMessage {
+            payload: body,
+            ..OutMessage::default()
+        });
+    }
+    Ok((messages, rows))
 }
 
 /// Where rows about to be (or just) inserted into a source table are kept

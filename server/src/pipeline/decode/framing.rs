@@ -129,6 +129,37 @@ impl Framing {
     }
 }
 
+impl Framing {
+    /// Rendered rows of a row text format cut apart: its header lines and
+    /// each row (without its newline). `None` for formats whose rows cannot
+    /// be cut from the text.
+    pub fn split_rows<'b>(&self, body: &'b [u8]) -> Option<(&'b [u8], Vec<&'b [u8]>)> {
+        let Framing::Lines { rows, header_lines } = self else {
+            return None;
+        };
+        let (header, body) = split_lines(body, *header_lines)?;
+        let mut out = Vec::new();
+        let (mut start, mut quoted) = (0, false);
+        for (i, &b) in body.iter().enumerate() {
+            match b {
+                b'"' if *rows == RowCount::Csv => quoted = !quoted,
+                b'\n' if !quoted => {
+                    let row = &body[start..i];
+                    if !row.is_empty() || *rows == RowCount::Lines {
+                        out.push(row);
+                    }
+                    start = i + 1;
+                }
+                _ => {}
+            }
+        }
+        if start < body.len() {
+            out.push(&body[start..]);
+        }
+        Some((header, out))
+    }
+}
+
 /// The first `n` lines (with their newlines) and the rest; `None` when the
 /// payload has fewer lines than a header needs.
 fn split_lines(payload: &[u8], n: usize) -> Option<(&[u8], &[u8])> {
@@ -290,6 +321,17 @@ mod tests {
         assert_eq!(single.format, "Protobuf");
         assert_eq!(single.data, [2, 8, 1, 4, 8, 2, 16, 3]);
         assert_eq!(single.rows, [1, 1]);
+    }
+
+    #[test]
+    fn rendered_rows_are_cut_apart() {
+        let csv = Framing::of("CSVWithNames");
+        let (header, rows) = csv.split_rows(b"a,b\n1,\"x\ny\"\n2,z\n").unwrap();
+        assert_eq!(header, b"a,b\n");
+        assert_eq!(rows, [&b"1,\"x\ny\""[..], b"2,z"]);
+        let (_, rows) = Framing::of("JSONEachRow").split_rows(b"{}\n{}\n").unwrap();
+        assert_eq!(rows.len(), 2);
+        assert!(Framing::of("Avro").split_rows(b"Obj").is_none());
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! what ClickHouse makes of the same bytes.
 
 mod engine;
-mod framing;
+pub mod framing;
 mod json;
 
 use std::sync::Arc;

@@ -1,0 +1,222 @@
+//! Formats and types: a topic carrying each format is consumed into a typed
+//! destination, and the rows must equal what the embedded ClickHouse itself
+//! parses from the same bytes (inserted with `INSERT ... FORMAT`). The
+//! messages are ClickHouse's own rendering of rows holding every type of
+//! seed 001, and kafkahouse's (INSERT INTO a Kafka table) for the way back.
+
+use std::time::{Duration, Instant};
+
+use kafkahouse_tests::{Broker, Kafkahouse};
+
+/// Every type of seed 001's list, with extreme values in the rows below.
+const COLUMNS: &str = "id UInt32, i8 Int8, i16 Int16, i32 Int32, i64 Int64, i128 Int128, \
+    i256 Int256, u8 UInt8, u16 UInt16, u32 UInt32, u64 UInt64, u128 UInt128, u256 UInt256, \
+    f32 Float32, f64 Float64, d Decimal(18, 4), d76 Decimal(76, 10), b Bool, s String, \
+    fs FixedString(4), dt Date, d32 Date32, t DateTime('Asia/Tokyo'), t64 DateTime64(3, 'UTC'), \
+    e8 Enum8('a' = 1, 'b' = 2), e16 Enum16('x' = 1000, 'y' = 2000), uuid UUID, ip4 IPv4, \
+    ip6 IPv6, lc LowCardinality(String), n Nullable(Int32), m Map(String, UInt16), \
+    tu Tuple(UInt8, String), tn Tuple(a Int32, b String), aa Array(Array(Int32))";
+
+const ROWS: &str = "(1, -128, -32768, -2147483648, -9223372036854775808, \
+    -170141183460469231731687303715884105728, \
+    -57896044618658097711785492504343953926634992332820282019728792003956564819968, \
+    255, 65535, 4294967295, 18446744073709551615, 340282366920938463463374607431768211455, \
+    115792089237316195423570985008687907853269984665640564039457584007913129639935, \
+    1.5, -2.25e100, 12345678901234.5678, -123456789012345678901234567890.0123456789, true, \
+    'héllo \"q\" \\\\ , tab\\there\\nline', 'abcd', '2149-06-06', '1900-01-01', \
+    '2020-01-02 03:04:05', '2020-01-02 03:04:05.678', 'b', 'y', \
+    '61f0c404-5cb3-11e7-907b-a6006ad3dba0', '1.2.3.4', '2001:db8::1', 'low', NULL, \
+    {'k1': 1, 'k2': 65535}, (7, 'seven'), (-1, 'minus'), [[1, 2], [], [3]]), \
+    (2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, false, '', 'ab\\0\\0', '1970-01-01', \
+    '1970-01-01', '1970-01-01 09:00:00', '1970-01-01 00:00:00', 'a', 'x', \
+    '00000000-0000-0000-0000-000000000000', '0.0.0.0', '::', '', 5, {}, (0, ''), (0, ''), []), \
+    (3, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 0.1, 0.2, -0.5, 1, true, 'three', 'x', \
+    '2024-02-29', '2299-12-31', '2038-01-19 12:14:07', '2262-04-11 23:47:16.854', 'a', 'y', \
+    'ffffffff-ffff-ffff-ffff-ffffffffffff', '255.255.255.255', 'ffff::ffff', 'l3', -7, \
+    {'': 0}, (255, 'z'), (2147483647, ''), [[-1], [2147483647, -2147483648]]), \
+    (4, -1, -2, -3, -4, -5, -6, 1, 2, 3, 4, 5, 6, -0.1, 1e-300, 0.0001, -1, false, '中文', 'four', \
+    '2000-01-01', '1970-01-02', '2000-01-01 00:00:00', '1999-12-31 23:59:59.999', 'b', 'x', \
+    '12345678-9abc-def0-1234-56789abcdef0', '10.0.0.1', '::ffff:10.0.0.1', 'l4', 0, \
+    {'a': 1}, (1, 'one'), (-2147483648, 'min'), [[0]])";
+
+/// The fast JSONEachRow decoder's types, checked against the engine too.
+const FAST_COLUMNS: &str = "id UInt32, i8 Int8, u64 UInt64, f64 Float64, s String, \
+    t DateTime, e8 Enum8('a' = 1, 'b' = 2), lc LowCardinality(String), n Nullable(Int32), \
+    a Array(LowCardinality(String)), ai Array(Int64)";
+
+const FAST_ROWS: &str = "(1, -128, 18446744073709551615, -2.25e100, 'héllo \"q\"', \
+    '2020-01-02 03:04:05', 'b', 'low', NULL, ['x', 'y'], [-1, 9223372036854775807]), \
+    (2, 0, 0, 0, '', '1970-01-01 00:00:00', 'a', '', 5, [], []), \
+    (3, 127, 1, 0.1, 'three', '2038-01-19 03:14:07', 'a', 'l3', -7, [''], [0]), \
+    (4, -1, 2, 1e-300, '中文', '2000-01-01 00:00:00', 'b', 'l4', 0, ['z'], [1])";
+
+/// The formats whose messages are made from the typed rows.
+const FORMATS: [&str; 9] = [
+    "JSONEachRow",
+    "JSONCompactEachRow",
+    "JSONStringsEachRow",
+    "CSV",
+    "CSVWithNames",
+    "TSV",
+    "TSVWithNames",
+    "Avro",
+    "MsgPack",
+];
+
+struct Http {
+    base: String,
+    client: reqwest::Client,
+}
+
+impl Http {
+    fn new(server: &Kafkahouse) -> Http {
+        Http {
+            base: format!("http://{}", server.http_addr),
+            client: reqwest::Client::new(),
+        }
+    }
+
+    /// `query` with `body` as its data; panics on an error answer.
+    async fn post(&self, query: &str, body: Vec<u8>) -> Vec<u8> {
+        let response = self
+            .client
+            .post(&self.base)
+            .query(&[("query", query)])
+            .body(body)
+            .send()
+            .await
+            .expect("HTTP request");
+        let status = response.status();
+        let bytes = response.bytes().await.expect("HTTP body").to_vec();
+        assert!(
+            status.is_success(),
+            "{query}: {status}: {}",
+            String::from_utf8_lossy(&bytes)
+        );
+        bytes
+    }
+
+    async fn run(&self, query: &str) -> String {
+        String::from_utf8_lossy(&self.post(query, query_body()).await).into_owned()
+    }
+
+    /// Waits until `query` answers `expected` (consumption is asynchronous).
+    async fn wait_for(&self, query: &str, expected: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let answer = self.run(query).await;
+            if answer.trim() == expected || Instant::now() >= deadline {
+                return answer.trim().to_string();
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+fn query_body() -> Vec<u8> {
+    Vec::new()
+}
+
+/// One format's topic: messages id 1, id 2, then ids 3 and 4 in one message
+/// (where the format allows several rows in a message).
+async fn messages_of(http: &Http, table: &str, format: &str) -> Vec<Vec<u8>> {
+    let mut messages = Vec::new();
+    for ids in ["1", "2", "3, 4"] {
+        messages.push(
+            http.post(
+                &format!("SELECT * FROM {table} WHERE id IN ({ids}) ORDER BY id FORMAT {format}"),
+                Vec::new(),
+            )
+            .await,
+        );
+    }
+    messages
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_format_reads_what_clickhouse_reads_from_the_same_bytes() {
+    let broker = Broker::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = Kafkahouse::embedded(dir.path());
+    let http = Http::new(&server);
+    let b = &broker.bootstrap;
+
+    http.run(&format!("CREATE TABLE src ({COLUMNS}) ENGINE = MergeTree ORDER BY id"))
+        .await;
+    http.run(&format!("INSERT INTO src VALUES {ROWS}")).await;
+    http.run(&format!("CREATE TABLE fast_src ({FAST_COLUMNS}) ENGINE = MergeTree ORDER BY id"))
+        .await;
+    http.run(&format!("INSERT INTO fast_src VALUES {FAST_ROWS}")).await;
+
+    // (name, source rows, columns, format)
+    let mut cases: Vec<(String, &str, &str, &str)> = FORMATS
+        .iter()
+        .map(|f| (f.to_lowercase(), "src", COLUMNS, *f))
+        .collect();
+    cases.push(("fast".into(), "fast_src", FAST_COLUMNS, "JSONEachRow"));
+
+    for (name, source, columns, format) in &cases {
+        broker.create_topic(&format!("in_{name}"), 1);
+        broker.create_topic(&format!("out_{name}"), 1);
+        let messages = messages_of(&http, source, format).await;
+        broker.produce_bytes(&format!("in_{name}"), &messages).await;
+        // The reference: the engine's own parse of the same bytes.
+        http.run(&format!("CREATE TABLE ref_{name} ({columns}) ENGINE = MergeTree ORDER BY id"))
+            .await;
+        for m in &messages {
+            http.post(&format!("INSERT INTO ref_{name} FORMAT {format}"), m.clone())
+                .await;
+        }
+        for direction in ["in", "out"] {
+            http.run(&format!(
+                "CREATE TABLE q_{direction}_{name} ({columns}) ENGINE = Kafka('{b}', '{direction}_{name}', 'g_{direction}_{name}', '{format}')"
+            ))
+            .await;
+            http.run(&format!(
+                "CREATE TABLE dest_{direction}_{name} ({columns}) ENGINE = MergeTree ORDER BY id"
+            ))
+            .await;
+            http.run(&format!(
+                "CREATE MATERIALIZED VIEW mv_{direction}_{name} TO dest_{direction}_{name} AS SELECT * FROM q_{direction}_{name}"
+            ))
+            .await;
+        }
+        // The way back: kafkahouse writes the rows to Kafka in the format.
+        http.run(&format!("INSERT INTO q_out_{name} SELECT * FROM {source}"))
+            .await;
+    }
+
+    for (name, _, _, format) in &cases {
+        let reference = http
+            .run(&format!("SELECT * FROM ref_{name} ORDER BY id FORMAT TSV"))
+            .await;
+        assert_eq!(reference.lines().count(), 4, "{format}: {reference}");
+        for direction in ["in", "out"] {
+            let count = http
+                .wait_for(
+                    &format!("SELECT count() FROM dest_{direction}_{name}"),
+                    "4",
+                    Duration::from_secs(60),
+                )
+                .await;
+            assert_eq!(
+                count,
+                "4",
+                "{format} ({direction}): rows in the destination\n{}",
+                server.log()
+            );
+            let got = http
+                .run(&format!(
+                    "SELECT * FROM dest_{direction}_{name} ORDER BY id FORMAT TSV"
+                ))
+                .await;
+            if std::env::var_os("SHOW_ROWS").is_some() {
+                eprintln!("== {format} {direction}\n{got}");
+            }
+            assert_eq!(
+                got, reference,
+                "{format} ({direction}): kafkahouse's rows differ from ClickHouse's parse"
+            );
+        }
+    }
+}
