@@ -78,22 +78,36 @@ impl Http {
 
     /// `query` with `body` as its data; panics on an error answer.
     async fn post(&self, query: &str, body: Vec<u8>) -> Vec<u8> {
+        self.post_with(query, body, &[])
+            .await
+            .unwrap_or_else(|e| panic!("{query}: {e}"))
+    }
+
+    /// `query` with `body` and settings as URL parameters; an error answer
+    /// is returned as its text.
+    async fn post_with(
+        &self,
+        query: &str,
+        body: Vec<u8>,
+        settings: &[(&str, &str)],
+    ) -> Result<Vec<u8>, String> {
+        let mut params = vec![("query", query)];
+        params.extend_from_slice(settings);
         let response = self
             .client
             .post(&self.base)
-            .query(&[("query", query)])
+            .query(&params)
             .body(body)
             .send()
             .await
             .expect("HTTP request");
         let status = response.status();
         let bytes = response.bytes().await.expect("HTTP body").to_vec();
-        assert!(
-            status.is_success(),
-            "{query}: {status}: {}",
-            String::from_utf8_lossy(&bytes)
-        );
-        bytes
+        if status.is_success() {
+            Ok(bytes)
+        } else {
+            Err(format!("{status}: {}", String::from_utf8_lossy(&bytes)))
+        }
     }
 
     async fn run(&self, query: &str) -> String {
@@ -218,5 +232,277 @@ async fn every_format_reads_what_clickhouse_reads_from_the_same_bytes() {
                 "{format} ({direction}): kafkahouse's rows differ from ClickHouse's parse"
             );
         }
+    }
+}
+
+/// A table read from a topic through kafkahouse, and the same messages
+/// inserted by the engine itself, with the same format settings.
+struct Case {
+    name: &'static str,
+    format: &'static str,
+    columns: &'static str,
+    /// Format settings, as the Kafka table's SETTINGS and the reference
+    /// insert's URL parameters.
+    settings: &'static [(&'static str, &'static str)],
+    messages: Vec<Vec<u8>>,
+    rows: usize,
+}
+
+fn texts(messages: &[&str]) -> Vec<Vec<u8>> {
+    messages.iter().map(|m| m.as_bytes().to_vec()).collect()
+}
+
+/// Avro binary of a long (zigzag varint) and of a string.
+fn avro_long(out: &mut Vec<u8>, v: i64) {
+    let mut z = ((v << 1) ^ (v >> 63)) as u64;
+    while z >= 0x80 {
+        out.push((z as u8 & 0x7f) | 0x80);
+        z >>= 7;
+    }
+    out.push(z as u8);
+}
+
+fn avro_string(out: &mut Vec<u8>, s: &str) {
+    avro_long(out, s.len() as i64);
+    out.extend_from_slice(s.as_bytes());
+}
+
+/// A Confluent-framed Avro message: magic 0, the schema id, the datum.
+fn confluent(schema_id: u32, datum: Vec<u8>) -> Vec<u8> {
+    let mut out = vec![0];
+    out.extend_from_slice(&schema_id.to_be_bytes());
+    out.extend(datum);
+    out
+}
+
+/// Schema registry answers recorded from the Confluent API
+/// (`GET /schemas/ids/{id}`): id 1 is `{id, name}`, id 2 adds a field
+/// (schema evolution); any other id is unknown (40403).
+fn serve_registry() -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("registry port");
+    let addr = listener.local_addr().expect("registry address");
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut request_line = String::new();
+            let mut reader = BufReader::new(stream.try_clone().expect("clone stream"));
+            if reader.read_line(&mut request_line).is_err() {
+                continue;
+            }
+            // The rest of the request head.
+            let mut line = String::new();
+            while reader.read_line(&mut line).map(|n| n > 2).unwrap_or(false) {
+                line.clear();
+            }
+            let v1 = r#"{"type":"record","name":"row","fields":[{"name":"id","type":"long"},{"name":"name","type":"string"}]}"#;
+            let v2 = r#"{"type":"record","name":"row","fields":[{"name":"id","type":"long"},{"name":"name","type":"string"},{"name":"added","type":"long","default":0}]}"#;
+            let (status, body) = match request_line.split_whitespace().nth(1) {
+                Some("/schemas/ids/1") => ("200 OK", serde_json::json!({ "schema": v1 }).to_string()),
+                Some("/schemas/ids/2") => ("200 OK", serde_json::json!({ "schema": v2 }).to_string()),
+                _ => (
+                    "404 Not Found",
+                    r#"{"error_code":40403,"message":"Schema not found"}"#.to_string(),
+                ),
+            };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\nContent-Type: application/vnd.schemaregistry.v1+json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn string_formats_settings_protobuf_and_confluent_avro() {
+    let broker = Broker::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    // kafka_schema files are found under format_schema_path.
+    let schemas = dir.path().join("format_schemas");
+    std::fs::create_dir_all(&schemas).expect("schema dir");
+    std::fs::write(
+        schemas.join("row.proto"),
+        "syntax = \"proto3\";\nmessage Row {\n  uint32 id = 1;\n  string name = 2;\n  repeated int64 values = 3;\n  double score = 4;\n}\n",
+    )
+    .expect("proto file");
+    let server = Kafkahouse::embedded(dir.path());
+    let http = Http::new(&server);
+    let b = &broker.bootstrap;
+    let registry = serve_registry();
+    let schema = format!("{}:Row", schemas.join("row.proto").display());
+
+    // Protobuf messages, as ClickHouse writes them.
+    http.run("CREATE TABLE pb_src (id UInt32, name String, values Array(Int64), score Float64) ENGINE = MergeTree ORDER BY id").await;
+    http.run("INSERT INTO pb_src VALUES (1, 'one', [1, -2], 0.5), (2, '', [], 0), (3, 'three', [3], -1e10)").await;
+    let mut protobuf = Vec::new();
+    let mut protobuf_single = Vec::new();
+    for ids in ["1", "2, 3"] {
+        let query = format!("SELECT * FROM pb_src WHERE id IN ({ids}) ORDER BY id FORMAT Protobuf");
+        protobuf.push(http.post_with(&query, Vec::new(), &[("format_schema", &schema)]).await.expect("Protobuf"));
+    }
+    for id in ["1", "2", "3"] {
+        let query = format!("SELECT * FROM pb_src WHERE id = {id} FORMAT ProtobufSingle");
+        protobuf_single.push(http.post_with(&query, Vec::new(), &[("format_schema", &schema)]).await.expect("ProtobufSingle"));
+    }
+
+    let mut v1 = Vec::new();
+    avro_long(&mut v1, 1);
+    avro_string(&mut v1, "first");
+    let mut v2 = Vec::new();
+    avro_long(&mut v2, 2);
+    avro_string(&mut v2, "evolved");
+    avro_long(&mut v2, 42);
+
+    let cases = vec![
+        Case {
+            name: "csv_semicolon",
+            format: "CSV",
+            columns: "id UInt32, s String",
+            settings: &[("format_csv_delimiter", ";")],
+            messages: texts(&["1;a", "2;\"b;c\"\n3;d"]),
+            rows: 3,
+        },
+        Case {
+            name: "best_effort",
+            format: "JSONEachRow",
+            columns: "id UInt32, t DateTime('UTC')",
+            settings: &[("date_time_input_format", "best_effort")],
+            messages: texts(&[
+                r#"{"id":1,"t":"2020-01-02T03:04:05+01:00"}"#,
+                r#"{"id":2,"t":"1577934245"}"#,
+                r#"{"id":3,"t":"02 Jan 2020 03:04:05 GMT"}"#,
+            ]),
+            rows: 3,
+        },
+        Case {
+            name: "numbers_as_strings",
+            format: "JSONEachRow",
+            columns: "id UInt32, s String",
+            settings: &[("input_format_json_read_numbers_as_strings", "1")],
+            messages: texts(&[r#"{"id":1,"s":123}"#, r#"{"id":2,"s":"x","extra":1}"#]),
+            rows: 2,
+        },
+        Case {
+            name: "null_as_default",
+            format: "JSONEachRow",
+            columns: "id UInt32, n Int32, m Nullable(Int32)",
+            settings: &[("input_format_null_as_default", "1"), ("input_format_skip_unknown_fields", "1")],
+            messages: texts(&[r#"{"id":1,"n":null,"m":null}"#, r#"{"id":2,"n":5,"m":6}"#]),
+            rows: 2,
+        },
+        Case {
+            name: "json_strings",
+            format: "JSONCompactStringsEachRow",
+            columns: "id UInt32, s String",
+            settings: &[],
+            messages: texts(&[r#"["1","a"]"#, "[\"2\",\"b\"]\n[\"3\",\"c\"]"]),
+            rows: 3,
+        },
+        Case {
+            name: "lines",
+            format: "LineAsString",
+            columns: "line String",
+            settings: &[],
+            messages: texts(&["a\nb", "c", "d,e\tf"]),
+            rows: 4,
+        },
+        Case {
+            name: "json_as_string",
+            format: "JSONAsString",
+            columns: "json String",
+            settings: &[],
+            messages: texts(&[r#"{"a":1}"#, r#"{"b":[2, {"c":"}"}]}"#]),
+            rows: 2,
+        },
+        Case {
+            name: "raw",
+            format: "RawBLOB",
+            columns: "raw String",
+            settings: &[],
+            messages: texts(&["x,y\nz", "{}", "tab\there"]),
+            rows: 3,
+        },
+        Case {
+            name: "protobuf",
+            format: "Protobuf",
+            columns: "id UInt32, name String, values Array(Int64), score Float64",
+            settings: &[],
+            messages: protobuf,
+            rows: 3,
+        },
+        Case {
+            name: "protobuf_single",
+            format: "ProtobufSingle",
+            columns: "id UInt32, name String, values Array(Int64), score Float64",
+            settings: &[],
+            messages: protobuf_single,
+            rows: 3,
+        },
+        Case {
+            name: "confluent",
+            format: "AvroConfluent",
+            columns: "id Int64, name String",
+            settings: &[],
+            messages: vec![confluent(1, v1), confluent(2, v2)],
+            rows: 2,
+        },
+    ];
+
+    for case in &cases {
+        let name = case.name;
+        broker.create_topic(name, 1);
+        broker.produce_bytes(name, &case.messages).await;
+        let mut settings: Vec<String> = case
+            .settings
+            .iter()
+            .map(|(k, v)| format!("{k} = '{v}'"))
+            .collect();
+        let mut reference_settings: Vec<(&str, &str)> = case.settings.to_vec();
+        if case.format.starts_with("Protobuf") {
+            settings.push("kafka_schema = 'row.proto:Row'".into());
+            reference_settings.push(("format_schema", &schema));
+        }
+        if case.format == "AvroConfluent" {
+            settings.push(format!("format_avro_schema_registry_url = '{registry}'"));
+            reference_settings.push(("format_avro_schema_registry_url", &registry));
+        }
+        let settings = if settings.is_empty() {
+            String::new()
+        } else {
+            format!(" SETTINGS {}", settings.join(", "))
+        };
+        http.run(&format!(
+            "CREATE TABLE q_{name} ({}) ENGINE = Kafka('{b}', '{name}', 'g_{name}', '{}'){settings}",
+            case.columns, case.format
+        ))
+        .await;
+        http.run(&format!("CREATE TABLE dest_{name} ({}) ENGINE = MergeTree ORDER BY tuple()", case.columns)).await;
+        http.run(&format!("CREATE MATERIALIZED VIEW mv_{name} TO dest_{name} AS SELECT * FROM q_{name}")).await;
+        http.run(&format!("CREATE TABLE ref_{name} ({}) ENGINE = MergeTree ORDER BY tuple()", case.columns)).await;
+        for m in &case.messages {
+            http.post_with(
+                &format!("INSERT INTO ref_{name} FORMAT {}", case.format),
+                m.clone(),
+                &reference_settings,
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{name}: the reference insert failed: {e}"));
+        }
+    }
+    for case in &cases {
+        let name = case.name;
+        let expected = case.rows.to_string();
+        let count = http
+            .wait_for(&format!("SELECT count() FROM dest_{name}"), &expected, Duration::from_secs(60))
+            .await;
+        assert_eq!(count, expected, "{name}: rows in the destination\n{}", server.log());
+        let got = http.run(&format!("SELECT * FROM dest_{name} ORDER BY ALL FORMAT TSV")).await;
+        let reference = http.run(&format!("SELECT * FROM ref_{name} ORDER BY ALL FORMAT TSV")).await;
+        if std::env::var_os("SHOW_ROWS").is_some() {
+            eprintln!("== {name}\n{got}");
+        }
+        assert_eq!(got, reference, "{name}: kafkahouse's rows differ from ClickHouse's parse");
     }
 }

@@ -422,6 +422,17 @@ impl BackendSession for EmbeddedSession {
         })
         .await
     }
+
+    async fn insert_in(
+        &mut self,
+        insert_sql: &str,
+        format: &str,
+        data: Vec<u8>,
+        state: &SessionState,
+    ) -> Result<Output, ChError> {
+        self.apply(state).await?;
+        self.insert(insert_sql, format, data).await
+    }
 }
 
 /// Runs a blocking chDB call off the async workers.

@@ -65,6 +65,16 @@ pub trait BackendSession: Send {
         format: &str,
         data: Vec<u8>,
     ) -> Result<Output, ChError>;
+
+    /// `insert` with a client's settings (format settings such as
+    /// `format_csv_delimiter` apply to parsing `data`).
+    async fn insert_in(
+        &mut self,
+        insert_sql: &str,
+        format: &str,
+        data: Vec<u8>,
+        state: &SessionState,
+    ) -> Result<Output, ChError>;
 }
 
 /// The insertable columns of `database.table` and their types, as the

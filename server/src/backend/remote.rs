@@ -239,10 +239,20 @@ impl BackendSession for RemoteSession {
         format: &str,
         data: Vec<u8>,
     ) -> Result<Output, ChError> {
-        let state = SessionState::new("default");
+        self.insert_in(insert_sql, format, data, &SessionState::new("default"))
+            .await
+    }
+
+    async fn insert_in(
+        &mut self,
+        insert_sql: &str,
+        format: &str,
+        data: Vec<u8>,
+        state: &SessionState,
+    ) -> Result<Output, ChError> {
         let query = format!("{insert_sql} FORMAT {format}");
         self.inner
-            .send(Some(&query), data, &state, "TabSeparated", None)
+            .send(Some(&query), data, state, "TabSeparated", None)
             .await
     }
 }
