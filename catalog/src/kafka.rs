@@ -396,34 +396,6 @@ pub fn check_columns(format: &str, columns: &[(&str, &ChType)]) -> Result<(), Se
     Ok(())
 }
 
-/// Types kafkahouse's own JSONEachRow decoder fills exactly as ClickHouse
-/// does; a table with other types is parsed by the embedded engine.
-pub fn json_decodable(ty: &ChType) -> bool {
-    match ty {
-        ChType::Int128
-        | ChType::UInt128
-        | ChType::Int256
-        | ChType::UInt256
-        | ChType::FixedString(_)
-        | ChType::Uuid
-        | ChType::IPv4
-        | ChType::IPv6
-        | ChType::Date
-        | ChType::Date32
-        | ChType::Bool
-        | ChType::Decimal { .. }
-        | ChType::DateTime64 { .. }
-        | ChType::Map(..)
-        | ChType::Tuple(_)
-        | ChType::Nothing => false,
-        ChType::DateTime { timezone } => timezone.is_none(),
-        ChType::LowCardinality(inner) | ChType::Nullable(inner) | ChType::Array(inner) => {
-            json_decodable(inner)
-        }
-        _ => true,
-    }
-}
-
 /// The virtual columns a table with `kafka_handle_error_mode = 'stream'`
 /// adds: the payload of a message that could not be parsed and why.
 pub fn error_columns() -> [(&'static str, ChType); 2] {

@@ -4,9 +4,9 @@
 //! messages are ClickHouse's own rendering of rows holding every type of
 //! seed 001, and kafkahouse's (INSERT INTO a Kafka table) for the way back.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use kafkahouse_tests::{Broker, Kafkahouse};
+use kafkahouse_tests::{avro_long, avro_string, confluent, serve_registry, Broker, ChHttp as Http, Kafkahouse};
 
 /// Every type of seed 001's list, with extreme values in the rows below.
 const COLUMNS: &str = "id UInt32, i8 Int8, i16 Int16, i32 Int32, i64 Int64, i128 Int128, \
@@ -39,12 +39,12 @@ const ROWS: &str = "(1, -128, -32768, -2147483648, -9223372036854775808, \
     '12345678-9abc-def0-1234-56789abcdef0', '10.0.0.1', '::ffff:10.0.0.1', 'l4', 0, \
     {'a': 1}, (1, 'one'), (-2147483648, 'min'), [[0]])";
 
-/// The fast JSONEachRow decoder's types, checked against the engine too.
-const FAST_COLUMNS: &str = "id UInt32, i8 Int8, u64 UInt64, f64 Float64, s String, \
+/// The tutorial's kind of table: its types, NULLs, arrays of LowCardinality.
+const TUTORIAL_COLUMNS: &str = "id UInt32, i8 Int8, u64 UInt64, f64 Float64, s String, \
     t DateTime, e8 Enum8('a' = 1, 'b' = 2), lc LowCardinality(String), n Nullable(Int32), \
     a Array(LowCardinality(String)), ai Array(Int64)";
 
-const FAST_ROWS: &str = "(1, -128, 18446744073709551615, -2.25e100, 'héllo \"q\"', \
+const TUTORIAL_ROWS: &str = "(1, -128, 18446744073709551615, -2.25e100, 'héllo \"q\"', \
     '2020-01-02 03:04:05', 'b', 'low', NULL, ['x', 'y'], [-1, 9223372036854775807]), \
     (2, 0, 0, 0, '', '1970-01-01 00:00:00', 'a', '', 5, [], []), \
     (3, 127, 1, 0.1, 'three', '2038-01-19 03:14:07', 'a', 'l3', -7, [''], [0]), \
@@ -62,74 +62,6 @@ const FORMATS: [&str; 9] = [
     "Avro",
     "MsgPack",
 ];
-
-struct Http {
-    base: String,
-    client: reqwest::Client,
-}
-
-impl Http {
-    fn new(server: &Kafkahouse) -> Http {
-        Http {
-            base: format!("http://{}", server.http_addr),
-            client: reqwest::Client::new(),
-        }
-    }
-
-    /// `query` with `body` as its data; panics on an error answer.
-    async fn post(&self, query: &str, body: Vec<u8>) -> Vec<u8> {
-        self.post_with(query, body, &[])
-            .await
-            .unwrap_or_else(|e| panic!("{query}: {e}"))
-    }
-
-    /// `query` with `body` and settings as URL parameters; an error answer
-    /// is returned as its text.
-    async fn post_with(
-        &self,
-        query: &str,
-        body: Vec<u8>,
-        settings: &[(&str, &str)],
-    ) -> Result<Vec<u8>, String> {
-        let mut params = vec![("query", query)];
-        params.extend_from_slice(settings);
-        let response = self
-            .client
-            .post(&self.base)
-            .query(&params)
-            .body(body)
-            .send()
-            .await
-            .expect("HTTP request");
-        let status = response.status();
-        let bytes = response.bytes().await.expect("HTTP body").to_vec();
-        if status.is_success() {
-            Ok(bytes)
-        } else {
-            Err(format!("{status}: {}", String::from_utf8_lossy(&bytes)))
-        }
-    }
-
-    async fn run(&self, query: &str) -> String {
-        String::from_utf8_lossy(&self.post(query, query_body()).await).into_owned()
-    }
-
-    /// Waits until `query` answers `expected` (consumption is asynchronous).
-    async fn wait_for(&self, query: &str, expected: &str, timeout: Duration) -> String {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let answer = self.run(query).await;
-            if answer.trim() == expected || Instant::now() >= deadline {
-                return answer.trim().to_string();
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-}
-
-fn query_body() -> Vec<u8> {
-    Vec::new()
-}
 
 /// One format's topic: messages id 1, id 2, then ids 3 and 4 in one message
 /// (where the format allows several rows in a message).
@@ -158,16 +90,16 @@ async fn every_format_reads_what_clickhouse_reads_from_the_same_bytes() {
     http.run(&format!("CREATE TABLE src ({COLUMNS}) ENGINE = MergeTree ORDER BY id"))
         .await;
     http.run(&format!("INSERT INTO src VALUES {ROWS}")).await;
-    http.run(&format!("CREATE TABLE fast_src ({FAST_COLUMNS}) ENGINE = MergeTree ORDER BY id"))
+    http.run(&format!("CREATE TABLE tutorial_src ({TUTORIAL_COLUMNS}) ENGINE = MergeTree ORDER BY id"))
         .await;
-    http.run(&format!("INSERT INTO fast_src VALUES {FAST_ROWS}")).await;
+    http.run(&format!("INSERT INTO tutorial_src VALUES {TUTORIAL_ROWS}")).await;
 
     // (name, source rows, columns, format)
     let mut cases: Vec<(String, &str, &str, &str)> = FORMATS
         .iter()
         .map(|f| (f.to_lowercase(), "src", COLUMNS, *f))
         .collect();
-    cases.push(("fast".into(), "fast_src", FAST_COLUMNS, "JSONEachRow"));
+    cases.push(("tutorial".into(), "tutorial_src", TUTORIAL_COLUMNS, "JSONEachRow"));
 
     for (name, source, columns, format) in &cases {
         broker.create_topic(&format!("in_{name}"), 1);
@@ -250,69 +182,6 @@ struct Case {
 
 fn texts(messages: &[&str]) -> Vec<Vec<u8>> {
     messages.iter().map(|m| m.as_bytes().to_vec()).collect()
-}
-
-/// Avro binary of a long (zigzag varint) and of a string.
-fn avro_long(out: &mut Vec<u8>, v: i64) {
-    let mut z = ((v << 1) ^ (v >> 63)) as u64;
-    while z >= 0x80 {
-        out.push((z as u8 & 0x7f) | 0x80);
-        z >>= 7;
-    }
-    out.push(z as u8);
-}
-
-fn avro_string(out: &mut Vec<u8>, s: &str) {
-    avro_long(out, s.len() as i64);
-    out.extend_from_slice(s.as_bytes());
-}
-
-/// A Confluent-framed Avro message: magic 0, the schema id, the datum.
-fn confluent(schema_id: u32, datum: Vec<u8>) -> Vec<u8> {
-    let mut out = vec![0];
-    out.extend_from_slice(&schema_id.to_be_bytes());
-    out.extend(datum);
-    out
-}
-
-/// Schema registry answers recorded from the Confluent API
-/// (`GET /schemas/ids/{id}`): id 1 is `{id, name}`, id 2 adds a field
-/// (schema evolution); any other id is unknown (40403).
-fn serve_registry() -> String {
-    use std::io::{BufRead, BufReader, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("registry port");
-    let addr = listener.local_addr().expect("registry address");
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut request_line = String::new();
-            let mut reader = BufReader::new(stream.try_clone().expect("clone stream"));
-            if reader.read_line(&mut request_line).is_err() {
-                continue;
-            }
-            // The rest of the request head.
-            let mut line = String::new();
-            while reader.read_line(&mut line).map(|n| n > 2).unwrap_or(false) {
-                line.clear();
-            }
-            let v1 = r#"{"type":"record","name":"row","fields":[{"name":"id","type":"long"},{"name":"name","type":"string"}]}"#;
-            let v2 = r#"{"type":"record","name":"row","fields":[{"name":"id","type":"long"},{"name":"name","type":"string"},{"name":"added","type":"long","default":0}]}"#;
-            let (status, body) = match request_line.split_whitespace().nth(1) {
-                Some("/schemas/ids/1") => ("200 OK", serde_json::json!({ "schema": v1 }).to_string()),
-                Some("/schemas/ids/2") => ("200 OK", serde_json::json!({ "schema": v2 }).to_string()),
-                _ => (
-                    "404 Not Found",
-                    r#"{"error_code":40403,"message":"Schema not found"}"#.to_string(),
-                ),
-            };
-            let _ = write!(
-                stream,
-                "HTTP/1.1 {status}\r\nContent-Type: application/vnd.schemaregistry.v1+json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    format!("http://{addr}")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

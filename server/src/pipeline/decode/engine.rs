@@ -36,6 +36,8 @@ pub struct EngineParser {
     /// settings, its schema.
     settings: String,
     scratch: PathBuf,
+    /// Names each parse's files: blocks may be decoded concurrently.
+    next_file: AtomicU64,
 }
 
 impl EngineParser {
@@ -108,6 +110,7 @@ impl EngineParser {
             structure,
             settings: format!(" SETTINGS {settings_sql}"),
             scratch,
+            next_file: AtomicU64::new(0),
         })
     }
 
@@ -153,10 +156,19 @@ impl EngineParser {
     /// Each message as a file of its own, read in one query; rows are put
     /// back in message order by `_file`.
     fn parse_separately(&self, messages: &[&Message]) -> Result<Parsed, ParseFailure> {
-        let dir = self.scratch.join("messages");
+        let dir = Scratch(self.scratch_path("messages"));
+        self.parse_files(&dir.0, messages)
+    }
+
+    /// A path for one parse's files, unique among concurrent parses.
+    fn scratch_path(&self, what: &str) -> PathBuf {
+        let n = self.next_file.fetch_add(1, Ordering::Relaxed);
+        self.scratch.join(format!("{what}-{n}"))
+    }
+
+    fn parse_files(&self, dir: &Path, messages: &[&Message]) -> Result<Parsed, ParseFailure> {
         let whole = |error: ChError| ParseFailure { index: None, error };
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).map_err(|e| whole(io_error(&dir, e)))?;
+        std::fs::create_dir_all(dir).map_err(|e| whole(io_error(dir, e)))?;
         let mut any = false;
         for (i, m) in messages.iter().enumerate() {
             if m.payload.is_empty() {
@@ -174,7 +186,7 @@ impl EngineParser {
         let batch = self
             .run(&dir.join("*"), &self.format, true)
             .map_err(|error| ParseFailure {
-                index: file_in_error(&error.message, &dir),
+                index: file_in_error(&error.message, dir),
                 error,
             })?;
         // `_file` is the message's index: sort rows by it, stably.
@@ -203,10 +215,10 @@ impl EngineParser {
 
     /// Zero rows of every column, in the engine's types.
     fn empty_columns(&self) -> Result<Vec<ArrayRef>, ChError> {
-        let path = self.scratch.join("empty");
-        std::fs::write(&path, b"").map_err(|e| io_error(&path, e))?;
+        let path = Scratch(self.scratch_path("empty"));
+        std::fs::write(&path.0, b"").map_err(|e| io_error(&path.0, e))?;
         // RowBinary reads an empty file as no rows, whatever the columns.
-        let batch = self.run(&path, "RowBinary", false)?;
+        let batch = self.run(&path.0, "RowBinary", false)?;
         Ok(batch.columns().to_vec())
     }
 }
@@ -222,9 +234,9 @@ impl Parse for EngineParser {
                 .to_parsed(&self.empty_columns().map_err(whole)?, joined.rows)
                 .map_err(whole);
         }
-        let path = self.scratch.join("block");
-        std::fs::write(&path, &joined.data).map_err(|e| whole(io_error(&path, e)))?;
-        let batch = match self.run(&path, &joined.format, false) {
+        let path = Scratch(self.scratch_path("block"));
+        std::fs::write(&path.0, &joined.data).map_err(|e| whole(io_error(&path.0, e)))?;
+        let batch = match self.run(&path.0, &joined.format, false) {
             Ok(batch) => batch,
             Err(error) => {
                 let index = row_in_error(&error.message)
@@ -243,6 +255,16 @@ impl Parse for EngineParser {
 impl Drop for EngineParser {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.scratch);
+    }
+}
+
+/// A scratch file or directory, removed when dropped.
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

@@ -1,15 +1,12 @@
 //! Messages → one Arrow record batch typed by the Kafka table's columns, with
 //! its virtual columns, and what happens to messages that cannot be parsed.
 //!
-//! Payloads are parsed by one of three parsers: JSONEachRow of the types the
-//! tutorial uses is decoded straight into Arrow here (`json`, the fast path);
-//! RawBLOB is the payload itself; every other format, setting and type is
-//! parsed by the embedded ClickHouse engine (`engine`), so rows are exactly
-//! what ClickHouse makes of the same bytes.
+//! Payloads are parsed by the embedded ClickHouse engine (`engine`), so rows
+//! are exactly what ClickHouse makes of the same bytes, in every format, with
+//! every format setting and type; RawBLOB is the payload itself.
 
 mod engine;
 pub mod framing;
-mod json;
 
 use std::sync::Arc;
 
@@ -140,8 +137,6 @@ impl BlockDecoder {
     ) -> Result<BlockDecoder, ChError> {
         let parser: Box<dyn Parse> = if settings.format == "RawBLOB" {
             Box::new(RawBlob::new(columns)?)
-        } else if json::handles(&settings.format, columns, &settings.format_settings) {
-            Box::new(json::JsonParser::new(columns))
         } else {
             Box::new(EngineParser::new(
                 parsing.engine.open()?,
@@ -421,7 +416,7 @@ pub(crate) fn default_array(ty: &ChType, n: usize) -> Result<ArrayRef, ChError> 
 }
 
 /// ClickHouse's default value of a non-nullable type.
-pub(crate) fn default_value(ty: &ChType, data_type: &DataType) -> Result<ScalarValue, ChError> {
+fn default_value(ty: &ChType, data_type: &DataType) -> Result<ScalarValue, ChError> {
     let enum_default = |names: Vec<(&String, i64)>| {
         names
             .into_iter()
