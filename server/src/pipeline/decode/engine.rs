@@ -32,8 +32,8 @@ pub struct EngineParser {
     select: String,
     /// The table's columns for `file()`.
     structure: String,
-    /// ` SETTINGS ...`: one thread (rows in order), the table's format
-    /// settings, its schema.
+    /// ` SETTINGS ...`: Arrow strings, the table's format settings, its
+    /// schema.
     settings: String,
     scratch: PathBuf,
     /// Names each parse's files: blocks may be decoded concurrently.
@@ -76,14 +76,12 @@ impl EngineParser {
             .map(|c| format!("{} {}", quote_name(&c.name), c.ty))
             .collect::<Vec<_>>()
             .join(", ");
-        let mut pairs = vec![
-            ("max_threads".to_string(), "1".to_string()),
-            ("input_format_parallel_parsing".to_string(), "0".to_string()),
-            (
-                "output_format_arrow_string_as_string".to_string(),
-                "1".to_string(),
-            ),
-        ];
+        // Rows come back in input order (parallel parsing keeps it; rows
+        // of separate files are put in order by `_file`).
+        let mut pairs = vec![(
+            "output_format_arrow_string_as_string".to_string(),
+            "1".to_string(),
+        )];
         pairs.extend(
             settings
                 .format_settings
