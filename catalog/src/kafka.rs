@@ -196,10 +196,13 @@ pub fn merge_collection_settings(
 /// A `kafka_*` name ClickHouse knows, or a format setting (which ClickHouse
 /// also accepts on a Kafka table and applies to parsing).
 fn is_known(name: &str) -> bool {
-    KNOWN.contains(&name)
-        || ["input_format_", "output_format_", "format_", "date_time_"]
-            .iter()
-            .any(|p| name.starts_with(p))
+    // Format settings reach the parser's SQL: names are plain identifiers.
+    let plain = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    plain
+        && (KNOWN.contains(&name)
+            || ["input_format_", "output_format_", "format_", "date_time_"]
+                .iter()
+                .any(|p| name.starts_with(p)))
 }
 
 /// Resolved settings with ClickHouse's defaults applied.
@@ -501,6 +504,9 @@ mod tests {
         let unknown =
             merge_engine_settings(&[], &[("kafka_bogus".into(), "1".into())]).unwrap_err();
         assert_eq!(unknown.code, 115);
+        let odd = merge_engine_settings(&[], &[("format_x = 1, max_threads".into(), "1".into())])
+            .unwrap_err();
+        assert_eq!(odd.code, 115);
         let twice = merge_engine_settings(
             &args(&["b:1"]),
             &[("kafka_broker_list".into(), "c:2".into())],
@@ -533,7 +539,9 @@ mod tests {
         assert!(check_columns("RawBLOB", &[("raw", &string)]).is_ok());
         assert!(check_columns("JSONEachRow", &[("a", &number), ("b", &string)]).is_ok());
         assert_eq!(
-            check_columns("LineAsString", &[("a", &number)]).unwrap_err().code,
+            check_columns("LineAsString", &[("a", &number)])
+                .unwrap_err()
+                .code,
             36
         );
         assert_eq!(

@@ -275,10 +275,7 @@ impl ClientSession {
             ),
             _ => insert_sql.to_string(),
         };
-        let out = self
-            .conn
-            .insert_in(&sql, format, data, &self.state)
-            .await?;
+        let out = self.conn.insert_in(&sql, format, data, &self.state).await?;
         Ok(out.written_rows)
     }
 

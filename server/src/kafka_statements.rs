@@ -96,9 +96,13 @@ impl ClientSession {
                         ));
                     }
                     let settings = table.settings().map_err(settings_error)?;
-                    let batches =
-                        crate::pipeline::direct_select::run(&table, &settings, statement.sql, self.pipelines.parsing())
-                            .await?;
+                    let batches = crate::pipeline::direct_select::run(
+                        &table,
+                        &settings,
+                        statement.sql,
+                        self.pipelines.parsing(),
+                    )
+                    .await?;
                     return Ok(Some(Outcome::Rows(crate::system_tables::to_result(
                         &batches,
                     )?)));
@@ -238,7 +242,8 @@ impl ClientSession {
         }
         .map_err(settings_error)?;
         let resolved = KafkaSettings::resolve(&settings).map_err(settings_error)?;
-        let typed: Vec<(&str, &ChType)> = columns.iter().map(|c| (c.name.as_str(), &c.ty)).collect();
+        let typed: Vec<(&str, &ChType)> =
+            columns.iter().map(|c| (c.name.as_str(), &c.ty)).collect();
         check_columns(&resolved.format, &typed).map_err(settings_error)?;
         self.catalog
             .create(Definition::KafkaTable(KafkaTableDef {

@@ -701,8 +701,12 @@ pub fn serve_registry() -> String {
             let v1 = r#"{"type":"record","name":"row","fields":[{"name":"id","type":"long"},{"name":"name","type":"string"}]}"#;
             let v2 = r#"{"type":"record","name":"row","fields":[{"name":"id","type":"long"},{"name":"name","type":"string"},{"name":"added","type":"long","default":0}]}"#;
             let (status, body) = match request_line.split_whitespace().nth(1) {
-                Some("/schemas/ids/1") => ("200 OK", serde_json::json!({ "schema": v1 }).to_string()),
-                Some("/schemas/ids/2") => ("200 OK", serde_json::json!({ "schema": v2 }).to_string()),
+                Some("/schemas/ids/1") => {
+                    ("200 OK", serde_json::json!({ "schema": v1 }).to_string())
+                }
+                Some("/schemas/ids/2") => {
+                    ("200 OK", serde_json::json!({ "schema": v2 }).to_string())
+                }
                 _ => (
                     "404 Not Found",
                     r#"{"error_code":40403,"message":"Schema not found"}"#.to_string(),
@@ -717,7 +721,6 @@ pub fn serve_registry() -> String {
     });
     format!("http://{addr}")
 }
-
 
 /// ClickHouse's HTTP interface of a kafkahouse, for queries with data.
 pub struct ChHttp {

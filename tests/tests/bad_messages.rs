@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use kafkahouse_tests::{avro_long, avro_string, confluent, serve_registry, Broker, ChHttp, Kafkahouse};
+use kafkahouse_tests::{
+    avro_long, avro_string, confluent, serve_registry, Broker, ChHttp, Kafkahouse,
+};
 
 const COLUMNS: &str = "id UInt32, name String, kind Enum8('a' = 1, 'b' = 2), small UInt8";
 const MESSAGES: u32 = 1000;
@@ -13,7 +15,11 @@ const WAIT: Duration = Duration::from_secs(90);
 /// Message `i`: good, except every hundredth, broken in one of five ways.
 fn message(i: u32) -> Vec<u8> {
     if i % 100 != 99 {
-        return format!(r#"{{"id":{i},"name":"n{i}","kind":"a","small":{}}}"#, i % 200).into_bytes();
+        return format!(
+            r#"{{"id":{i},"name":"n{i}","kind":"a","small":{}}}"#,
+            i % 200
+        )
+        .into_bytes();
     }
     match (i / 100) % 5 {
         // Cut short.
@@ -51,22 +57,35 @@ async fn one_broken_message_in_a_hundred_four_ways() {
         ("default", ""),
         ("skip", " SETTINGS kafka_skip_broken_messages = 10"),
         ("stream", " SETTINGS kafka_handle_error_mode = 'stream'"),
-        ("dlq", " SETTINGS kafka_handle_error_mode = 'dead_letter_queue'"),
+        (
+            "dlq",
+            " SETTINGS kafka_handle_error_mode = 'dead_letter_queue'",
+        ),
     ] {
         http.run(&table(name, settings)).await;
-        http.run(&format!("CREATE TABLE dest_{name} ({COLUMNS}) ENGINE = MergeTree ORDER BY id")).await;
+        http.run(&format!(
+            "CREATE TABLE dest_{name} ({COLUMNS}) ENGINE = MergeTree ORDER BY id"
+        ))
+        .await;
     }
     // Stream mode: a view for good rows, one routing errors to their table.
     http.run("CREATE TABLE errors_stream (offset UInt64, raw String, error String) ENGINE = MergeTree ORDER BY offset").await;
     http.run("CREATE MATERIALIZED VIEW mv_stream_errors TO errors_stream AS SELECT _offset AS offset, _raw_message AS raw, _error AS error FROM q_stream WHERE _error != ''").await;
     http.run("CREATE MATERIALIZED VIEW mv_stream TO dest_stream AS SELECT id, name, kind, small FROM q_stream WHERE _error = ''").await;
     for name in ["default", "skip", "dlq"] {
-        http.run(&format!("CREATE MATERIALIZED VIEW mv_{name} TO dest_{name} AS SELECT * FROM q_{name}")).await;
+        http.run(&format!(
+            "CREATE MATERIALIZED VIEW mv_{name} TO dest_{name} AS SELECT * FROM q_{name}"
+        ))
+        .await;
     }
 
     let good = (MESSAGES - MESSAGES / 100).to_string();
     // kafka_skip_broken_messages: the broken messages are left out, counted.
-    assert_eq!(http.wait_for("SELECT count() FROM dest_skip", &good, WAIT).await, good);
+    assert_eq!(
+        http.wait_for("SELECT count() FROM dest_skip", &good, WAIT)
+            .await,
+        good
+    );
     assert_eq!(
         http.wait_for(
             "SELECT sum(broken_messages) FROM system.kafka_consumers WHERE table = 'q_skip'",
@@ -77,25 +96,43 @@ async fn one_broken_message_in_a_hundred_four_ways() {
         "10"
     );
     // stream: good rows where they belong, each broken message as an error row.
-    assert_eq!(http.wait_for("SELECT count() FROM dest_stream", &good, WAIT).await, good);
-    assert_eq!(http.wait_for("SELECT count() FROM errors_stream", "10", WAIT).await, "10");
+    assert_eq!(
+        http.wait_for("SELECT count() FROM dest_stream", &good, WAIT)
+            .await,
+        good
+    );
+    assert_eq!(
+        http.wait_for("SELECT count() FROM errors_stream", "10", WAIT)
+            .await,
+        "10"
+    );
     assert_eq!(
         http.run("SELECT groupArray(offset) FROM (SELECT offset FROM errors_stream ORDER BY offset) FORMAT TSV").await.trim(),
         "[99,199,299,399,499,599,699,799,899,999]"
     );
     assert_eq!(
-        http.run("SELECT raw FROM errors_stream WHERE offset = 99 FORMAT TSV").await.trim(),
+        http.run("SELECT raw FROM errors_stream WHERE offset = 99 FORMAT TSV")
+            .await
+            .trim(),
         r#"{"id":99,"name":"#
     );
     assert_eq!(
-        http.run("SELECT countIf(error = '') FROM errors_stream FORMAT TSV").await.trim(),
+        http.run("SELECT countIf(error = '') FROM errors_stream FORMAT TSV")
+            .await
+            .trim(),
         "0",
         "every error row says why"
     );
-    let enum_error = http.run("SELECT error FROM errors_stream WHERE offset = 299 FORMAT TSV").await;
+    let enum_error = http
+        .run("SELECT error FROM errors_stream WHERE offset = 299 FORMAT TSV")
+        .await;
     assert!(enum_error.contains("zzz"), "{enum_error}");
     // dead_letter_queue: good rows in, broken ones in system.dead_letter_queue.
-    assert_eq!(http.wait_for("SELECT count() FROM dest_dlq", &good, WAIT).await, good);
+    assert_eq!(
+        http.wait_for("SELECT count() FROM dest_dlq", &good, WAIT)
+            .await,
+        good
+    );
     assert_eq!(
         http.wait_for(
             "SELECT count() FROM system.dead_letter_queue WHERE table = 'q_dlq'",
@@ -126,10 +163,15 @@ async fn one_broken_message_in_a_hundred_four_ways() {
     let text = http.run("SELECT exceptions.text[-1] FROM system.kafka_consumers WHERE table = 'q_default' FORMAT TSV").await;
     assert!(text.contains("offset 99"), "{text}");
     assert_eq!(
-        http.run("SELECT count() FROM dest_default WHERE id >= 99 FORMAT TSV").await.trim(),
+        http.run("SELECT count() FROM dest_default WHERE id >= 99 FORMAT TSV")
+            .await
+            .trim(),
         "0"
     );
-    assert!(server.log().contains("cannot decode block"), "the failure is logged");
+    assert!(
+        server.log().contains("cannot decode block"),
+        "the failure is logged"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -146,7 +188,13 @@ async fn each_kind_of_bad_message_on_its_own() {
     // an unsigned column is an error.
     broker.create_topic("numbers", 1);
     broker
-        .produce_bytes("numbers", &[br#"{"id":1,"small":300}"#.to_vec(), br#"{"id":2,"small":-1}"#.to_vec()])
+        .produce_bytes(
+            "numbers",
+            &[
+                br#"{"id":1,"small":300}"#.to_vec(),
+                br#"{"id":2,"small":-1}"#.to_vec(),
+            ],
+        )
         .await;
     http.run(&format!("CREATE TABLE q_numbers (id UInt32, small UInt8) ENGINE = Kafka('{b}', 'numbers', 'g_numbers', 'JSONEachRow') SETTINGS kafka_handle_error_mode = 'stream'")).await;
     http.run("CREATE TABLE numbers (id UInt32, small UInt8, error String) ENGINE = MergeTree ORDER BY id").await;
@@ -164,38 +212,74 @@ async fn each_kind_of_bad_message_on_its_own() {
         .produce_bytes("avro", &[confluent(1, datum), confluent(99, unknown)])
         .await;
     http.run(&format!("CREATE TABLE q_avro (id Int64, name String) ENGINE = Kafka('{b}', 'avro', 'g_avro', 'AvroConfluent') SETTINGS format_avro_schema_registry_url = '{registry}', kafka_handle_error_mode = 'dead_letter_queue'")).await;
-    http.run("CREATE TABLE avro (id Int64, name String) ENGINE = MergeTree ORDER BY id").await;
-    http.run("CREATE MATERIALIZED VIEW mv_avro TO avro AS SELECT * FROM q_avro").await;
+    http.run("CREATE TABLE avro (id Int64, name String) ENGINE = MergeTree ORDER BY id")
+        .await;
+    http.run("CREATE MATERIALIZED VIEW mv_avro TO avro AS SELECT * FROM q_avro")
+        .await;
 
     // A large message (900 kB, under the broker's 1 MB limit) is read whole.
     broker.create_topic("large", 1);
     let big = "x".repeat(900_000);
     broker
-        .produce_bytes("large", &[format!(r#"{{"id":1,"s":"{big}"}}"#).into_bytes()])
+        .produce_bytes(
+            "large",
+            &[format!(r#"{{"id":1,"s":"{big}"}}"#).into_bytes()],
+        )
         .await;
     http.run(&format!("CREATE TABLE q_large (id UInt32, s String) ENGINE = Kafka('{b}', 'large', 'g_large', 'JSONEachRow')")).await;
-    http.run("CREATE TABLE large (id UInt32, s String) ENGINE = MergeTree ORDER BY id").await;
-    http.run("CREATE MATERIALIZED VIEW mv_large TO large AS SELECT * FROM q_large").await;
+    http.run("CREATE TABLE large (id UInt32, s String) ENGINE = MergeTree ORDER BY id")
+        .await;
+    http.run("CREATE MATERIALIZED VIEW mv_large TO large AS SELECT * FROM q_large")
+        .await;
 
-    assert_eq!(http.wait_for("SELECT count() FROM numbers", "2", WAIT).await, "2");
     assert_eq!(
-        http.run("SELECT id, small, error != '' FROM numbers ORDER BY id FORMAT TSV").await,
+        http.wait_for("SELECT count() FROM numbers", "2", WAIT)
+            .await,
+        "2"
+    );
+    assert_eq!(
+        http.run("SELECT id, small, error != '' FROM numbers ORDER BY id FORMAT TSV")
+            .await,
         // The broken message's row has every column's default (id 0).
         "0\t0\t1\n1\t44\t0\n"
     );
-    assert_eq!(http.wait_for("SELECT count() FROM avro", "1", WAIT).await, "1");
     assert_eq!(
-        http.wait_for("SELECT count() FROM system.dead_letter_queue WHERE table = 'q_avro'", "1", WAIT).await,
+        http.wait_for("SELECT count() FROM avro", "1", WAIT).await,
         "1"
     );
-    let error = http.run("SELECT error FROM system.dead_letter_queue WHERE table = 'q_avro' FORMAT TSV").await;
-    assert!(error.contains("99") || error.to_lowercase().contains("schema"), "{error}");
-    assert_eq!(http.wait_for("SELECT length(s) FROM large", "900000", WAIT).await, "900000");
+    assert_eq!(
+        http.wait_for(
+            "SELECT count() FROM system.dead_letter_queue WHERE table = 'q_avro'",
+            "1",
+            WAIT
+        )
+        .await,
+        "1"
+    );
+    let error = http
+        .run("SELECT error FROM system.dead_letter_queue WHERE table = 'q_avro' FORMAT TSV")
+        .await;
+    assert!(
+        error.contains("99") || error.to_lowercase().contains("schema"),
+        "{error}"
+    );
+    assert_eq!(
+        http.wait_for("SELECT length(s) FROM large", "900000", WAIT)
+            .await,
+        "900000"
+    );
 
     // A message over the producer's limit (1 MB) is refused, clearly.
-    http.run(&format!("CREATE TABLE out (s String) ENGINE = Kafka('{b}', 'out', 'g_out', 'JSONEachRow')")).await;
+    http.run(&format!(
+        "CREATE TABLE out (s String) ENGINE = Kafka('{b}', 'out', 'g_out', 'JSONEachRow')"
+    ))
+    .await;
     let refused = http
-        .post_with("INSERT INTO out SELECT concat(repeat('y', 1000000), repeat('z', 1000000))", Vec::new(), &[])
+        .post_with(
+            "INSERT INTO out SELECT concat(repeat('y', 1000000), repeat('z', 1000000))",
+            Vec::new(),
+            &[],
+        )
         .await
         .expect_err("an oversized message is refused");
     assert!(refused.contains("Code: 1001"), "{refused}");

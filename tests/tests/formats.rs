@@ -6,7 +6,9 @@
 
 use std::time::Duration;
 
-use kafkahouse_tests::{avro_long, avro_string, confluent, serve_registry, Broker, ChHttp as Http, Kafkahouse};
+use kafkahouse_tests::{
+    avro_long, avro_string, confluent, serve_registry, Broker, ChHttp as Http, Kafkahouse,
+};
 
 /// Every type of seed 001's list, with extreme values in the rows below.
 const COLUMNS: &str = "id UInt32, i8 Int8, i16 Int16, i32 Int32, i64 Int64, i128 Int128, \
@@ -87,19 +89,29 @@ async fn every_format_reads_what_clickhouse_reads_from_the_same_bytes() {
     let http = Http::new(&server);
     let b = &broker.bootstrap;
 
-    http.run(&format!("CREATE TABLE src ({COLUMNS}) ENGINE = MergeTree ORDER BY id"))
-        .await;
+    http.run(&format!(
+        "CREATE TABLE src ({COLUMNS}) ENGINE = MergeTree ORDER BY id"
+    ))
+    .await;
     http.run(&format!("INSERT INTO src VALUES {ROWS}")).await;
-    http.run(&format!("CREATE TABLE tutorial_src ({TUTORIAL_COLUMNS}) ENGINE = MergeTree ORDER BY id"))
+    http.run(&format!(
+        "CREATE TABLE tutorial_src ({TUTORIAL_COLUMNS}) ENGINE = MergeTree ORDER BY id"
+    ))
+    .await;
+    http.run(&format!("INSERT INTO tutorial_src VALUES {TUTORIAL_ROWS}"))
         .await;
-    http.run(&format!("INSERT INTO tutorial_src VALUES {TUTORIAL_ROWS}")).await;
 
     // (name, source rows, columns, format)
     let mut cases: Vec<(String, &str, &str, &str)> = FORMATS
         .iter()
         .map(|f| (f.to_lowercase(), "src", COLUMNS, *f))
         .collect();
-    cases.push(("tutorial".into(), "tutorial_src", TUTORIAL_COLUMNS, "JSONEachRow"));
+    cases.push((
+        "tutorial".into(),
+        "tutorial_src",
+        TUTORIAL_COLUMNS,
+        "JSONEachRow",
+    ));
 
     for (name, source, columns, format) in &cases {
         broker.create_topic(&format!("in_{name}"), 1);
@@ -107,11 +119,16 @@ async fn every_format_reads_what_clickhouse_reads_from_the_same_bytes() {
         let messages = messages_of(&http, source, format).await;
         broker.produce_bytes(&format!("in_{name}"), &messages).await;
         // The reference: the engine's own parse of the same bytes.
-        http.run(&format!("CREATE TABLE ref_{name} ({columns}) ENGINE = MergeTree ORDER BY id"))
-            .await;
+        http.run(&format!(
+            "CREATE TABLE ref_{name} ({columns}) ENGINE = MergeTree ORDER BY id"
+        ))
+        .await;
         for m in &messages {
-            http.post(&format!("INSERT INTO ref_{name} FORMAT {format}"), m.clone())
-                .await;
+            http.post(
+                &format!("INSERT INTO ref_{name} FORMAT {format}"),
+                m.clone(),
+            )
+            .await;
         }
         for direction in ["in", "out"] {
             http.run(&format!(
@@ -209,11 +226,19 @@ async fn string_formats_settings_protobuf_and_confluent_avro() {
     let mut protobuf_single = Vec::new();
     for ids in ["1", "2, 3"] {
         let query = format!("SELECT * FROM pb_src WHERE id IN ({ids}) ORDER BY id FORMAT Protobuf");
-        protobuf.push(http.post_with(&query, Vec::new(), &[("format_schema", &schema)]).await.expect("Protobuf"));
+        protobuf.push(
+            http.post_with(&query, Vec::new(), &[("format_schema", &schema)])
+                .await
+                .expect("Protobuf"),
+        );
     }
     for id in ["1", "2", "3"] {
         let query = format!("SELECT * FROM pb_src WHERE id = {id} FORMAT ProtobufSingle");
-        protobuf_single.push(http.post_with(&query, Vec::new(), &[("format_schema", &schema)]).await.expect("ProtobufSingle"));
+        protobuf_single.push(
+            http.post_with(&query, Vec::new(), &[("format_schema", &schema)])
+                .await
+                .expect("ProtobufSingle"),
+        );
     }
 
     let mut v1 = Vec::new();
@@ -257,7 +282,10 @@ async fn string_formats_settings_protobuf_and_confluent_avro() {
             name: "null_as_default",
             format: "JSONEachRow",
             columns: "id UInt32, n Int32, m Nullable(Int32)",
-            settings: &[("input_format_null_as_default", "1"), ("input_format_skip_unknown_fields", "1")],
+            settings: &[
+                ("input_format_null_as_default", "1"),
+                ("input_format_skip_unknown_fields", "1"),
+            ],
             messages: texts(&[r#"{"id":1,"n":null,"m":null}"#, r#"{"id":2,"n":5,"m":6}"#]),
             rows: 2,
         },
@@ -347,9 +375,20 @@ async fn string_formats_settings_protobuf_and_confluent_avro() {
             case.columns, case.format
         ))
         .await;
-        http.run(&format!("CREATE TABLE dest_{name} ({}) ENGINE = MergeTree ORDER BY tuple()", case.columns)).await;
-        http.run(&format!("CREATE MATERIALIZED VIEW mv_{name} TO dest_{name} AS SELECT * FROM q_{name}")).await;
-        http.run(&format!("CREATE TABLE ref_{name} ({}) ENGINE = MergeTree ORDER BY tuple()", case.columns)).await;
+        http.run(&format!(
+            "CREATE TABLE dest_{name} ({}) ENGINE = MergeTree ORDER BY tuple()",
+            case.columns
+        ))
+        .await;
+        http.run(&format!(
+            "CREATE MATERIALIZED VIEW mv_{name} TO dest_{name} AS SELECT * FROM q_{name}"
+        ))
+        .await;
+        http.run(&format!(
+            "CREATE TABLE ref_{name} ({}) ENGINE = MergeTree ORDER BY tuple()",
+            case.columns
+        ))
+        .await;
         for m in &case.messages {
             http.post_with(
                 &format!("INSERT INTO ref_{name} FORMAT {}", case.format),
@@ -364,14 +403,32 @@ async fn string_formats_settings_protobuf_and_confluent_avro() {
         let name = case.name;
         let expected = case.rows.to_string();
         let count = http
-            .wait_for(&format!("SELECT count() FROM dest_{name}"), &expected, Duration::from_secs(60))
+            .wait_for(
+                &format!("SELECT count() FROM dest_{name}"),
+                &expected,
+                Duration::from_secs(60),
+            )
             .await;
-        assert_eq!(count, expected, "{name}: rows in the destination\n{}", server.log());
-        let got = http.run(&format!("SELECT * FROM dest_{name} ORDER BY ALL FORMAT TSV")).await;
-        let reference = http.run(&format!("SELECT * FROM ref_{name} ORDER BY ALL FORMAT TSV")).await;
+        assert_eq!(
+            count,
+            expected,
+            "{name}: rows in the destination\n{}",
+            server.log()
+        );
+        let got = http
+            .run(&format!(
+                "SELECT * FROM dest_{name} ORDER BY ALL FORMAT TSV"
+            ))
+            .await;
+        let reference = http
+            .run(&format!("SELECT * FROM ref_{name} ORDER BY ALL FORMAT TSV"))
+            .await;
         if std::env::var_os("SHOW_ROWS").is_some() {
             eprintln!("== {name}\n{got}");
         }
-        assert_eq!(got, reference, "{name}: kafkahouse's rows differ from ClickHouse's parse");
+        assert_eq!(
+            got, reference,
+            "{name}: kafkahouse's rows differ from ClickHouse's parse"
+        );
     }
 }

@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-
 use futures::StreamExt;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
@@ -18,8 +17,8 @@ use tokio::sync::{mpsc, watch};
 use catalog::kafka::{ErrorMode, KafkaSettings};
 use catalog::{KafkaTableDef, ViewDef};
 
-use super::decode::{BlockDecoder, Decoded, Message, Parsing};
 use super::dead_letters;
+use super::decode::{BlockDecoder, Decoded, Message, Parsing};
 use super::producer::Producers;
 use super::producing::{ProducingView, Stage};
 use super::sink::{Encoded, ViewSink};
@@ -165,8 +164,15 @@ impl ConsumerTask {
         // Reading runs as its own task so that polling and cutting the next
         // blocks overlaps decoding and inserting the current ones.
         let reading = tokio::spawn(reader.run(consumer.clone(), blocks_tx, stop.clone()));
-        self.write_blocks(blocks_rx, session.as_mut(), &sinks, &consumer, decoder, stop)
-            .await;
+        self.write_blocks(
+            blocks_rx,
+            session.as_mut(),
+            &sinks,
+            &consumer,
+            decoder,
+            stop,
+        )
+        .await;
         // The reader ends on the stop, or when the writer dropped its end.
         drop(consumer);
         if let Err(e) = reading.await {
@@ -356,7 +362,13 @@ impl ConsumerTask {
         if mode != ErrorMode::DeadLetterQueue {
             return Ok(());
         }
-        let rows = dead_letters::rows(&self.table.name, topic, partition, &block.messages, &decoded.bad);
+        let rows = dead_letters::rows(
+            &self.table.name,
+            topic,
+            partition,
+            &block.messages,
+            &decoded.bad,
+        );
         let mut backoff = FIRST_BACKOFF;
         loop {
             match dead_letters::insert(session, rows.clone()).await {

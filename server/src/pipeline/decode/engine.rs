@@ -178,7 +178,10 @@ impl EngineParser {
         }
         if !any {
             return self
-                .to_parsed(&self.empty_columns().map_err(whole)?, vec![0; messages.len()])
+                .to_parsed(
+                    &self.empty_columns().map_err(whole)?,
+                    vec![0; messages.len()],
+                )
                 .map_err(whole);
         }
         let batch = self
@@ -237,8 +240,8 @@ impl Parse for EngineParser {
         let batch = match self.run(&path.0, &joined.format, false) {
             Ok(batch) => batch,
             Err(error) => {
-                let index = row_in_error(&error.message)
-                    .and_then(|row| message_of_row(&joined.rows, row));
+                let index =
+                    row_in_error(&error.message).and_then(|row| message_of_row(&joined.rows, row));
                 return Err(ParseFailure { index, error });
             }
         };
@@ -275,9 +278,7 @@ fn transport(ty: &ChType) -> ChType {
             precision: 0,
             timezone: timezone.clone(),
         },
-        ChType::Enum8(_) | ChType::Enum16(_) | ChType::Int128 | ChType::UInt128 => {
-            ChType::String
-        }
+        ChType::Enum8(_) | ChType::Enum16(_) | ChType::Int128 | ChType::UInt128 => ChType::String,
         ChType::LowCardinality(inner) => transport(inner),
         ChType::Nullable(inner) => ChType::Nullable(Box::new(transport(inner))),
         ChType::Array(inner) => ChType::Array(Box::new(transport(inner))),
@@ -308,9 +309,7 @@ fn schema_setting(schema: &str, schema_path: &Path) -> String {
 fn read_arrow(body: &[u8]) -> Result<RecordBatch, ChError> {
     let reader = arrow::ipc::reader::StreamReader::try_new(body, None).map_err(undecodable)?;
     let schema = reader.schema();
-    let batches = reader
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(undecodable)?;
+    let batches = reader.collect::<Result<Vec<_>, _>>().map_err(undecodable)?;
     concat_batches(&schema, &batches).map_err(undecodable)
 }
 
@@ -375,7 +374,8 @@ mod tests {
         assert_eq!(row_in_error(text), Some(2));
         assert_eq!(message_of_row(&[1, 0, 2, 1], 2), Some(2));
         assert_eq!(message_of_row(&[1, 0, 2, 1], 4), None);
-        let text = "Code: 27. DB::Exception: ...: (in file/uri /tmp/x/messages/00000012): While executing";
+        let text =
+            "Code: 27. DB::Exception: ...: (in file/uri /tmp/x/messages/00000012): While executing";
         assert_eq!(file_in_error(text, Path::new("/tmp/x/messages")), Some(12));
     }
 
@@ -388,7 +388,10 @@ mod tests {
             "Map(String, Array(String))"
         );
         assert_eq!(t("Nullable(Int128)"), "Nullable(String)");
-        assert_eq!(t("Tuple(a UInt8, b DateTime)"), "Tuple(a UInt8, b DateTime64(0))");
+        assert_eq!(
+            t("Tuple(a UInt8, b DateTime)"),
+            "Tuple(a UInt8, b DateTime64(0))"
+        );
     }
 
     #[test]

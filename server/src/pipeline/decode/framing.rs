@@ -51,8 +51,13 @@ impl Framing {
     pub fn of(format: &str) -> Framing {
         let lines = |rows, header_lines| Framing::Lines { rows, header_lines };
         match format {
-            "JSONEachRow" | "JSONLines" | "NDJSON" | "JSONStringsEachRow"
-            | "JSONCompactEachRow" | "JSONCompactStringsEachRow" | "JSONAsString"
+            "JSONEachRow"
+            | "JSONLines"
+            | "NDJSON"
+            | "JSONStringsEachRow"
+            | "JSONCompactEachRow"
+            | "JSONCompactStringsEachRow"
+            | "JSONAsString"
             | "JSONAsObject" => lines(RowCount::Json, 0),
             "JSONCompactEachRowWithNames" => lines(RowCount::Json, 1),
             "JSONCompactEachRowWithNamesAndTypes" => lines(RowCount::Json, 2),
@@ -309,7 +314,10 @@ mod tests {
     #[test]
     fn text_lines() {
         assert_eq!(join("TSV", &[b"1\tx\n\n2\ty\n"]).unwrap().rows, [2]);
-        assert_eq!(join("LineAsString", &[b"a\n\nb", b"c\n"]).unwrap().rows, [3, 1]);
+        assert_eq!(
+            join("LineAsString", &[b"a\n\nb", b"c\n"]).unwrap().rows,
+            [3, 1]
+        );
     }
 
     #[test]
@@ -337,6 +345,9 @@ mod tests {
     #[test]
     fn whole_documents_are_not_joined() {
         assert!(join("Avro", &[b"Obj\x01"]).is_none());
-        assert_eq!(join("AvroConfluent", &[b"\0\0\0\0\x01\x02"]).unwrap().rows, [1]);
+        assert_eq!(
+            join("AvroConfluent", &[b"\0\0\0\0\x01\x02"]).unwrap().rows,
+            [1]
+        );
     }
 }

@@ -47,10 +47,8 @@ impl Parse for Numbers {
             }
             rows.push(n);
         }
-        let events = default_array(&columns()[2].ty, numbers.len()).map_err(|error| ParseFailure {
-            index: None,
-            error,
-        })?;
+        let events = default_array(&columns()[2].ty, numbers.len())
+            .map_err(|error| ParseFailure { index: None, error })?;
         Ok(Parsed {
             columns: vec![
                 Arc::new(UInt32Array::from(numbers)),
@@ -79,39 +77,60 @@ fn message(offset: i64, payload: &str) -> Message {
 #[test]
 fn rows_carry_their_message_s_virtual_columns() {
     let batch = decoder(ErrorMode::Default)
-        .decode("github", 3, &[message(10, "7"), message(11, "1\n~"), message(12, "")])
+        .decode(
+            "github",
+            3,
+            &[message(10, "7"), message(11, "1\n~"), message(12, "")],
+        )
         .unwrap()
         .batch;
     assert_eq!(batch.num_rows(), 3);
-    assert_eq!(batch.column(0).as_primitive::<UInt32Type>().values(), &[7, 1, 0]);
+    assert_eq!(
+        batch.column(0).as_primitive::<UInt32Type>().values(),
+        &[7, 1, 0]
+    );
     assert!(batch.column(1).is_null(2));
     let by_name = |n: &str| batch.column(batch.schema().index_of(n).unwrap()).clone();
     assert_eq!(by_name("_topic").as_string::<i32>().value(2), "github");
-    assert_eq!(by_name("_offset").as_primitive::<UInt64Type>().values(), &[10, 11, 11]);
-    assert_eq!(by_name("_partition").as_primitive::<UInt64Type>().value(0), 3);
+    assert_eq!(
+        by_name("_offset").as_primitive::<UInt64Type>().values(),
+        &[10, 11, 11]
+    );
+    assert_eq!(
+        by_name("_partition").as_primitive::<UInt64Type>().value(0),
+        3
+    );
     assert_eq!(by_name("_key").as_string::<i32>().value(1), "k");
     assert_eq!(
-        by_name("_timestamp").as_primitive::<TimestampSecondType>().value(0),
+        by_name("_timestamp")
+            .as_primitive::<TimestampSecondType>()
+            .value(0),
         1_700_000_000
     );
     let names = by_name("_headers.name");
-    assert_eq!(names.as_any().downcast_ref::<ListArray>().unwrap().value_length(1), 1);
+    assert_eq!(
+        names
+            .as_any()
+            .downcast_ref::<ListArray>()
+            .unwrap()
+            .value_length(1),
+        1
+    );
 }
 
 #[test]
 fn a_broken_message_fails_the_block_with_its_offset() {
     let decoder = decoder(ErrorMode::Default);
     let e = decoder
-        .decode(
-            "github",
-            0,
-            &[message(7, "1"), message(8, "x")],
-        )
+        .decode("github", 0, &[message(7, "1"), message(8, "x")])
         .err()
         .unwrap();
     assert_eq!(e.code, codes::INCORRECT_DATA);
     assert!(e.message.contains("offset 8"), "{e}");
-    let e = decoder.decode("github", 0, &[message(9, "many")]).err().unwrap();
+    let e = decoder
+        .decode("github", 0, &[message(9, "many")])
+        .err()
+        .unwrap();
     assert_eq!(e.code, codes::INCORRECT_DATA);
 }
 
@@ -136,17 +155,31 @@ fn offsets(batch: &RecordBatch) -> Vec<u64> {
 
 #[test]
 fn broken_messages_are_skipped_up_to_the_limit() {
-    let decoded = decoder(ErrorMode::Skip(3)).decode("t", 0, &block()).unwrap();
+    let decoded = decoder(ErrorMode::Skip(3))
+        .decode("t", 0, &block())
+        .unwrap();
     assert_eq!(offsets(&decoded.batch), [1, 3, 6]);
     let bad: Vec<usize> = decoded.bad.iter().map(|b| b.index).collect();
     assert_eq!(bad, [1, 3, 4]);
-    assert!(decoded.bad[2].error.contains("yesterday"), "{:?}", decoded.bad);
-    assert_eq!(decoded.bad[0].error, "Code: 117. DB::Exception: Cannot parse '2x'");
+    assert!(
+        decoded.bad[2].error.contains("yesterday"),
+        "{:?}",
+        decoded.bad
+    );
+    assert_eq!(
+        decoded.bad[0].error,
+        "Code: 117. DB::Exception: Cannot parse '2x'"
+    );
     // One more broken message than allowed fails the block, as without skipping.
-    let e = decoder(ErrorMode::Skip(2)).decode("t", 0, &block()).err().unwrap();
+    let e = decoder(ErrorMode::Skip(2))
+        .decode("t", 0, &block())
+        .err()
+        .unwrap();
     assert!(e.message.contains("kafka_skip_broken_messages = 2"), "{e}");
     assert!(e.message.contains("offset 5"), "{e}");
-    assert!(decoder(ErrorMode::Default).decode("t", 0, &block()).is_err());
+    assert!(decoder(ErrorMode::Default)
+        .decode("t", 0, &block())
+        .is_err());
 }
 
 #[test]
@@ -156,7 +189,10 @@ fn stream_mode_makes_a_row_of_defaults_per_broken_message() {
     assert_eq!(offsets(&batch), [1, 2, 3, 4, 5, 6]);
     let column = |name: &str| batch.column(batch.schema().index_of(name).unwrap()).clone();
     let numbers = column("number");
-    assert_eq!(numbers.as_primitive::<UInt32Type>().values(), &[1, 0, 3, 0, 0, 6]);
+    assert_eq!(
+        numbers.as_primitive::<UInt32Type>().values(),
+        &[1, 0, 3, 0, 0, 6]
+    );
     let errors = column("_error");
     let errors = errors.as_string::<i32>();
     let raw = column("_raw_message");
@@ -167,7 +203,10 @@ fn stream_mode_makes_a_row_of_defaults_per_broken_message() {
     assert!(errors.value(1).contains("2x"), "{}", errors.value(1));
     assert_eq!(raw.value(3), "not a number");
     assert!(column("maybe").is_null(1), "a Nullable's default is NULL");
-    assert_eq!(column("event_type").as_string::<i32>().value(1), "CreateEvent");
+    assert_eq!(
+        column("event_type").as_string::<i32>().value(1),
+        "CreateEvent"
+    );
 }
 
 #[test]
@@ -183,7 +222,9 @@ fn dead_letter_mode_leaves_broken_messages_out_and_names_them() {
 #[test]
 fn a_block_of_only_broken_messages() {
     let all_bad = [message(1, "x"), message(2, "-")];
-    let decoded = decoder(ErrorMode::DeadLetterQueue).decode("t", 0, &all_bad).unwrap();
+    let decoded = decoder(ErrorMode::DeadLetterQueue)
+        .decode("t", 0, &all_bad)
+        .unwrap();
     assert_eq!(decoded.batch.num_rows(), 0);
     assert_eq!(decoded.bad.len(), 2);
 }
@@ -193,7 +234,9 @@ fn invalid_utf8_breaks_its_message() {
     let mut bad = message(2, "");
     bad.payload = b"\xff\xfe".to_vec();
     let block = [message(1, "1"), bad];
-    let decoded = decoder(ErrorMode::DeadLetterQueue).decode("t", 0, &block).unwrap();
+    let decoded = decoder(ErrorMode::DeadLetterQueue)
+        .decode("t", 0, &block)
+        .unwrap();
     assert_eq!(offsets(&decoded.batch), [1]);
     assert_eq!(decoded.bad[0].index, 1);
 }
@@ -210,7 +253,11 @@ fn raw_blob_is_the_payload() {
         ErrorMode::Default,
     );
     let batch = decoder
-        .decode("t", 0, &[message(1, "a,b\nc"), message(2, ""), message(3, "x")])
+        .decode(
+            "t",
+            0,
+            &[message(1, "a,b\nc"), message(2, ""), message(3, "x")],
+        )
         .unwrap()
         .batch;
     let raw = batch.column(0).as_string::<i32>();
@@ -220,10 +267,15 @@ fn raw_blob_is_the_payload() {
 
 #[test]
 fn an_empty_block_has_the_full_schema() {
-    let batch = decoder(ErrorMode::Default).decode("t", 0, &[]).unwrap().batch;
+    let batch = decoder(ErrorMode::Default)
+        .decode("t", 0, &[])
+        .unwrap()
+        .batch;
     assert_eq!(batch.num_rows(), 0);
     assert_eq!(batch.num_columns(), columns().len() + 8);
-    let streaming = decoder(ErrorMode::Stream).decode("t", 0, &[]).unwrap().batch;
+    let streaming = decoder(ErrorMode::Stream)
+        .decode("t", 0, &[])
+        .unwrap()
+        .batch;
     assert_eq!(streaming.num_columns(), columns().len() + 10);
 }
-
