@@ -77,7 +77,9 @@ impl KafkaTableDef {
                 let shown = if crate::kafka::SECRET_SETTINGS.contains(&k.as_str()) {
                     "[HIDDEN]".to_string()
                 } else {
-                    v.replace('\\', "\\\\").replace('\'', "\\'")
+                    crate::kafka::without_url_password(v)
+                        .replace('\\', "\\\\")
+                        .replace('\'', "\\'")
                 };
                 format!("{k} = '{shown}'")
             })
