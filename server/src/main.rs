@@ -118,6 +118,12 @@ async fn run(config: Config) -> Result<(), StartError> {
             config.format_engine.path.clone(),
         ),
         schema_path: config.format_schema_path.clone(),
+        scratch: {
+            let scratch = config.data_dir.join("scratch");
+            // Files of a previous run (one killed mid-parse) are of no use.
+            let _ = std::fs::remove_dir_all(&scratch);
+            scratch
+        },
     });
     let pipelines = Arc::new(Pipelines::new(catalog.clone(), backend.clone(), parsing));
     // Consumption resumes from the committed offsets of every attached table.

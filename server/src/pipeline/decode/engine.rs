@@ -45,11 +45,11 @@ impl EngineParser {
         parser: Parser,
         columns: &[ColumnDef],
         settings: &KafkaSettings,
-        schema_path: &Path,
+        parsing: &super::Parsing,
     ) -> Result<EngineParser, ChError> {
-        let scratch = std::env::temp_dir().join(format!(
-            "kafkahouse-{}-parser-{}",
-            std::process::id(),
+        let schema_path = &parsing.schema_path;
+        let scratch = parsing.scratch.join(format!(
+            "parser-{}",
             NEXT_PARSER.fetch_add(1, Ordering::Relaxed)
         ));
         std::fs::create_dir_all(&scratch).map_err(|e| {

@@ -104,6 +104,9 @@ pub struct Decoded {
 pub struct Parsing {
     pub engine: FormatEngine,
     pub schema_path: std::path::PathBuf,
+    /// Where blocks are written for the engine to read; emptied at start-up
+    /// (a killed server leaves its files behind).
+    pub scratch: std::path::PathBuf,
 }
 
 /// Decodes blocks of a Kafka table.
@@ -142,7 +145,7 @@ impl BlockDecoder {
                 parsing.engine.open()?,
                 columns,
                 settings,
-                &parsing.schema_path,
+                parsing,
             )?)
         };
         Ok(Self::with_parser(parser, columns, settings.error_mode()))
