@@ -555,7 +555,10 @@ mod tests {
             without_url_password("http://u:secret@registry:8081/x"),
             "http://u:[HIDDEN]@registry:8081/x"
         );
-        assert_eq!(without_url_password("http://registry:8081"), "http://registry:8081");
+        assert_eq!(
+            without_url_password("http://registry:8081"),
+            "http://registry:8081"
+        );
         assert_eq!(without_url_password("1"), "1");
     }
 

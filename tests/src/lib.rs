@@ -775,6 +775,12 @@ impl ChHttp {
     }
 
     /// Waits until `query` answers `expected` (consumption is asynchronous).
+    /// `wait_for`, failing the test when `query` never answers `expected`.
+    pub async fn eventually(&self, query: &str, expected: &str, timeout: Duration) {
+        let answer = self.wait_for(query, expected, timeout).await;
+        assert_eq!(answer, expected, "{query}");
+    }
+
     pub async fn wait_for(&self, query: &str, expected: &str, timeout: Duration) -> String {
         let deadline = Instant::now() + timeout;
         loop {

@@ -81,31 +81,19 @@ async fn one_broken_message_in_a_hundred_four_ways() {
 
     let good = (MESSAGES - MESSAGES / 100).to_string();
     // kafka_skip_broken_messages: the broken messages are left out, counted.
-    assert_eq!(
-        http.wait_for("SELECT count() FROM dest_skip", &good, WAIT)
-            .await,
-        good
-    );
-    assert_eq!(
-        http.wait_for(
-            "SELECT sum(broken_messages) FROM system.kafka_consumers WHERE table = 'q_skip'",
-            "10",
-            WAIT
-        )
-        .await,
-        "10"
-    );
+    http.eventually("SELECT count() FROM dest_skip", &good, WAIT)
+        .await;
+    http.eventually(
+        "SELECT sum(broken_messages) FROM system.kafka_consumers WHERE table = 'q_skip'",
+        "10",
+        WAIT,
+    )
+    .await;
     // stream: good rows where they belong, each broken message as an error row.
-    assert_eq!(
-        http.wait_for("SELECT count() FROM dest_stream", &good, WAIT)
-            .await,
-        good
-    );
-    assert_eq!(
-        http.wait_for("SELECT count() FROM errors_stream", "10", WAIT)
-            .await,
-        "10"
-    );
+    http.eventually("SELECT count() FROM dest_stream", &good, WAIT)
+        .await;
+    http.eventually("SELECT count() FROM errors_stream", "10", WAIT)
+        .await;
     assert_eq!(
         http.run("SELECT groupArray(offset) FROM (SELECT offset FROM errors_stream ORDER BY offset) FORMAT TSV").await.trim(),
         "[99,199,299,399,499,599,699,799,899,999]"
@@ -128,20 +116,14 @@ async fn one_broken_message_in_a_hundred_four_ways() {
         .await;
     assert!(enum_error.contains("zzz"), "{enum_error}");
     // dead_letter_queue: good rows in, broken ones in system.dead_letter_queue.
-    assert_eq!(
-        http.wait_for("SELECT count() FROM dest_dlq", &good, WAIT)
-            .await,
-        good
-    );
-    assert_eq!(
-        http.wait_for(
-            "SELECT count() FROM system.dead_letter_queue WHERE table = 'q_dlq'",
-            "10",
-            WAIT
-        )
-        .await,
-        "10"
-    );
+    http.eventually("SELECT count() FROM dest_dlq", &good, WAIT)
+        .await;
+    http.eventually(
+        "SELECT count() FROM system.dead_letter_queue WHERE table = 'q_dlq'",
+        "10",
+        WAIT,
+    )
+    .await;
     assert_eq!(
         http.run("SELECT groupArray(kafka_offset) FROM (SELECT kafka_offset FROM system.dead_letter_queue WHERE table = 'q_dlq' ORDER BY kafka_offset) FORMAT TSV").await.trim(),
         "[99,199,299,399,499,599,699,799,899,999]"
@@ -232,30 +214,21 @@ async fn each_kind_of_bad_message_on_its_own() {
     http.run("CREATE MATERIALIZED VIEW mv_large TO large AS SELECT * FROM q_large")
         .await;
 
-    assert_eq!(
-        http.wait_for("SELECT count() FROM numbers", "2", WAIT)
-            .await,
-        "2"
-    );
+    http.eventually("SELECT count() FROM numbers", "2", WAIT)
+        .await;
     assert_eq!(
         http.run("SELECT id, small, error != '' FROM numbers ORDER BY id FORMAT TSV")
             .await,
         // The broken message's row has every column's default (id 0).
         "0\t0\t1\n1\t44\t0\n"
     );
-    assert_eq!(
-        http.wait_for("SELECT count() FROM avro", "1", WAIT).await,
-        "1"
-    );
-    assert_eq!(
-        http.wait_for(
-            "SELECT count() FROM system.dead_letter_queue WHERE table = 'q_avro'",
-            "1",
-            WAIT
-        )
-        .await,
-        "1"
-    );
+    http.eventually("SELECT count() FROM avro", "1", WAIT).await;
+    http.eventually(
+        "SELECT count() FROM system.dead_letter_queue WHERE table = 'q_avro'",
+        "1",
+        WAIT,
+    )
+    .await;
     let error = http
         .run("SELECT error FROM system.dead_letter_queue WHERE table = 'q_avro' FORMAT TSV")
         .await;
@@ -263,11 +236,8 @@ async fn each_kind_of_bad_message_on_its_own() {
         error.contains("99") || error.to_lowercase().contains("schema"),
         "{error}"
     );
-    assert_eq!(
-        http.wait_for("SELECT length(s) FROM large", "900000", WAIT)
-            .await,
-        "900000"
-    );
+    http.eventually("SELECT length(s) FROM large", "900000", WAIT)
+        .await;
 
     // A message over the producer's limit (1 MB) is refused, clearly.
     http.run(&format!(
