@@ -41,16 +41,17 @@ const ROWS: &str = "(1, -128, -32768, -2147483648, -9223372036854775808, \
     '12345678-9abc-def0-1234-56789abcdef0', '10.0.0.1', '::ffff:10.0.0.1', 'l4', 0, \
     {'a': 1}, (1, 'one'), (-2147483648, 'min'), [[0]])";
 
-/// The tutorial's kind of table: its types, NULLs, arrays of LowCardinality.
-const TUTORIAL_COLUMNS: &str = "id UInt32, i8 Int8, u64 UInt64, f64 Float64, s String, \
+/// The tutorial's kind of table, all of whose types the fast JSON decoder
+/// reads (it must agree with the engine, or leave the block to it).
+const TUTORIAL_COLUMNS: &str = "id UInt32, i8 Int8, u64 UInt64, i64 Int64, s String, \
     t DateTime, e8 Enum8('a' = 1, 'b' = 2), lc LowCardinality(String), n Nullable(Int32), \
-    a Array(LowCardinality(String)), ai Array(Int64)";
+    a Array(LowCardinality(String))";
 
-const TUTORIAL_ROWS: &str = "(1, -128, 18446744073709551615, -2.25e100, 'héllo \"q\"', \
-    '2020-01-02 03:04:05', 'b', 'low', NULL, ['x', 'y'], [-1, 9223372036854775807]), \
-    (2, 0, 0, 0, '', '1970-01-01 00:00:00', 'a', '', 5, [], []), \
-    (3, 127, 1, 0.1, 'three', '2038-01-19 03:14:07', 'a', 'l3', -7, [''], [0]), \
-    (4, -1, 2, 1e-300, '中文', '2000-01-01 00:00:00', 'b', 'l4', 0, ['z'], [1])";
+const TUTORIAL_ROWS: &str = "(1, -128, 18446744073709551615, -9223372036854775808, 'héllo \"q\"', \
+    '2020-01-02 03:04:05', 'b', 'low', NULL, ['x', 'y']), \
+    (2, 0, 0, 0, '', '1970-01-01 00:00:00', 'a', '', 5, []), \
+    (3, 127, 1, 9223372036854775807, 'three\\ttab', '2038-01-19 03:14:07', 'a', 'l3', -7, ['']), \
+    (4, -1, 2, -1, '中文', '2106-02-07 06:28:15', 'b', 'l4', 0, ['z'])";
 
 /// The formats whose messages are made from the typed rows.
 const FORMATS: [&str; 9] = [

@@ -23,7 +23,9 @@ static NEXT_PARSER: AtomicU64 = AtomicU64::new(0);
 
 /// Parses with the embedded engine.
 pub struct EngineParser {
-    parser: Mutex<Parser>,
+    /// Connections to the engine: blocks are decoded two at a time (the
+    /// next while the current one is inserted), each on its own.
+    parsers: Vec<Mutex<Parser>>,
     format: String,
     framing: Framing,
     columns: Vec<ColumnDef>,
@@ -42,7 +44,7 @@ pub struct EngineParser {
 
 impl EngineParser {
     pub fn new(
-        parser: Parser,
+        parsers: Vec<Parser>,
         columns: &[ColumnDef],
         settings: &KafkaSettings,
         parsing: &super::Parsing,
@@ -100,7 +102,7 @@ impl EngineParser {
             .collect::<Vec<_>>()
             .join(", ");
         Ok(EngineParser {
-            parser: Mutex::new(parser),
+            parsers: parsers.into_iter().map(Mutex::new).collect(),
             format: settings.format.clone(),
             framing: Framing::of(&settings.format),
             columns: columns.to_vec(),
@@ -124,11 +126,35 @@ impl EngineParser {
             quote(&self.structure),
             self.settings
         );
+        let started = std::time::Instant::now();
         let body = {
-            let parser = self.parser.lock().unwrap_or_else(|p| p.into_inner());
+            // A free connection, else wait for the first.
+            let parser = self
+                .parsers
+                .iter()
+                .find_map(|p| p.try_lock().ok())
+                .or_else(|| {
+                    self.parsers
+                        .first()
+                        .map(|p| p.lock().unwrap_or_else(|e| e.into_inner()))
+                })
+                .ok_or_else(|| {
+                    ChError::new(
+                        codes::UNKNOWN_EXCEPTION,
+                        "no connection to the parsing engine",
+                    )
+                })?;
             parser.query(&sql, "ArrowStream")?
         };
-        read_arrow(&body)
+        let queried = started.elapsed();
+        let batch = read_arrow(&body);
+        tracing::trace!(
+            query_ms = queried.as_secs_f64() * 1e3,
+            arrow_ms = (started.elapsed() - queried).as_secs_f64() * 1e3,
+            bytes = body.len(),
+            "engine parse"
+        );
+        batch
     }
 
     /// The engine's columns as `ChType::to_arrow` types them.
