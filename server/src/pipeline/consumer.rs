@@ -48,6 +48,14 @@ pub struct ConsumerTask {
 
 type KafkaConsumer = StreamConsumer<StatsContext>;
 
+/// What a consumer task sets up before it consumes.
+struct Prepared {
+    session: Box<dyn BackendSession>,
+    sinks: Vec<ViewSink>,
+    consumer: KafkaConsumer,
+    decoder: BlockDecoder,
+}
+
 /// Messages of one partition waiting to become a block.
 struct Pending {
     messages: Vec<Message>,
@@ -67,10 +75,9 @@ impl ConsumerTask {
         let mut backoff = FIRST_BACKOFF;
         loop {
             match self.prepare().await {
-                Ok((session, sinks, consumer, decoder)) => {
-                    tracing::info!(%table, consumer = self.index, views = sinks.len(), "consuming");
-                    self.consume(session, sinks, consumer, decoder, &mut stop)
-                        .await;
+                Ok(prepared) => {
+                    tracing::info!(%table, consumer = self.index, views = prepared.sinks.len(), "consuming");
+                    self.consume(prepared, &mut stop).await;
                     return;
                 }
                 Err(e) => {
@@ -85,18 +92,7 @@ impl ConsumerTask {
         }
     }
 
-    #[allow(clippy::type_complexity)]
-    async fn prepare(
-        &self,
-    ) -> Result<
-        (
-            Box<dyn BackendSession>,
-            Vec<ViewSink>,
-            KafkaConsumer,
-            BlockDecoder,
-        ),
-        ChError,
-    > {
+    async fn prepare(&self) -> Result<Prepared, ChError> {
         let mut session = self.backend.open_session().await?;
         let decoder =
             BlockDecoder::open(&self.table.columns, &self.settings, &self.parsing).await?;
@@ -117,7 +113,12 @@ impl ConsumerTask {
             dead_letters::ensure_table(session.as_mut()).await?;
         }
         let consumer = self.consumer()?;
-        Ok((session, sinks, consumer, decoder))
+        Ok(Prepared {
+            session,
+            sinks,
+            consumer,
+            decoder,
+        })
     }
 
     fn consumer(&self) -> Result<KafkaConsumer, ChError> {
@@ -144,14 +145,13 @@ impl ConsumerTask {
         Ok(consumer)
     }
 
-    async fn consume(
-        &self,
-        mut session: Box<dyn BackendSession>,
-        sinks: Vec<ViewSink>,
-        consumer: KafkaConsumer,
-        decoder: BlockDecoder,
-        stop: &mut watch::Receiver<bool>,
-    ) {
+    async fn consume(&self, prepared: Prepared, stop: &mut watch::Receiver<bool>) {
+        let Prepared {
+            mut session,
+            sinks,
+            consumer,
+            decoder,
+        } = prepared;
         let consumer = Arc::new(consumer);
         // Bounded: when inserts fall behind, the reader stops polling and
         // librdkafka's own bounded queue stops fetching.
