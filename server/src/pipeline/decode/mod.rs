@@ -197,7 +197,15 @@ impl BlockDecoder {
                     f.error.message, m.offset
                 ),
             ),
-            None => f.error.clone(),
+            None => ChError::new(
+                f.error.code,
+                format!(
+                    "{} (a message at offsets {}..{} of {topic}[{partition}])",
+                    f.error.message,
+                    messages.first().map_or(0, |m| m.offset),
+                    messages.last().map_or(0, |m| m.offset)
+                ),
+            ),
         };
         let pieces = match self.parser.parse(&all) {
             Ok(parsed) => vec![Piece::Good(parsed)],
