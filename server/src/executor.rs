@@ -112,13 +112,6 @@ impl ClientSession {
     /// the backend.
     pub async fn execute(&mut self, statement: &Statement<'_>) -> Result<Outcome, ChError> {
         tracing::debug!(kind = ?statement.kind, "statement");
-        // Queries of system.dead_letter_queue read the backend table holding it.
-        let redirected_sql = crate::pipeline::dead_letters::redirect(statement.sql);
-        let redirected = redirected_sql.as_deref().map(|sql| Statement {
-            sql,
-            kind: statement.kind.clone(),
-        });
-        let statement = redirected.as_ref().unwrap_or(statement);
         if let Some(outcome) = self.kafka_statement(statement).await? {
             // Asked for in a FORMAT: one text row per line, as for the
             // backend's formatted answers.
@@ -175,13 +168,6 @@ impl ClientSession {
         format: &str,
     ) -> Result<Formatted, ChError> {
         tracing::debug!(kind = ?statement.kind, "statement");
-        // Queries of system.dead_letter_queue read the backend table holding it.
-        let redirected_sql = crate::pipeline::dead_letters::redirect(statement.sql);
-        let redirected = redirected_sql.as_deref().map(|sql| Statement {
-            sql,
-            kind: statement.kind.clone(),
-        });
-        let statement = redirected.as_ref().unwrap_or(statement);
         if let Some(outcome) = self.kafka_statement(statement).await? {
             return match outcome {
                 Outcome::Rows(result) => {
@@ -294,6 +280,9 @@ impl ClientSession {
         sql: &str,
         format: &str,
     ) -> Result<crate::backend::Output, ChError> {
+        // Queries of system.dead_letter_queue read the backend table holding it.
+        let redirected = crate::pipeline::dead_letters::redirect(sql);
+        let sql = redirected.as_deref().unwrap_or(sql);
         let out = self.conn.execute(sql, &self.state, format).await;
         if let Err(e) = &out {
             tracing::debug!(code = e.code, error = %e.message, "backend error");
