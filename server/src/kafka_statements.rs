@@ -266,12 +266,7 @@ impl ClientSession {
         sql: &str,
         table: &KafkaTableDef,
     ) -> Result<Outcome, ChError> {
-        let span = planner::insert_target_span(sql).ok_or_else(|| {
-            ChError::new(
-                codes::SYNTAX_ERROR,
-                "Syntax error: cannot find the INSERT's table",
-            )
-        })?;
+        let span = insert_span(sql)?;
         let rows = producing::produce_insert(
             self.conn.as_mut(),
             &self.state,
@@ -293,12 +288,7 @@ impl ClientSession {
         target: &QualifiedName,
         views: &[producing::ProducingView],
     ) -> Result<Outcome, ChError> {
-        let span = planner::insert_target_span(sql).ok_or_else(|| {
-            ChError::new(
-                codes::SYNTAX_ERROR,
-                "Syntax error: cannot find the INSERT's table",
-            )
-        })?;
+        let span = insert_span(sql)?;
         let stage = producing::Stage::create(self.conn.as_mut(), &self.state, target).await?;
         let redirected = format!("{}{}{}", &sql[..span.start], stage.name, &sql[span.end..]);
         let inserted = async {
@@ -723,4 +713,14 @@ fn no_collection(name: &str) -> ChError {
         codes::NAMED_COLLECTION_DOESNT_EXIST,
         format!("There is no named collection `{name}`. (NAMED_COLLECTION_DOESNT_EXIST)"),
     )
+}
+
+/// Where an INSERT names its table.
+fn insert_span(sql: &str) -> Result<std::ops::Range<usize>, ChError> {
+    planner::insert_target_span(sql).ok_or_else(|| {
+        ChError::new(
+            codes::SYNTAX_ERROR,
+            "Syntax error: cannot find the INSERT's table",
+        )
+    })
 }
