@@ -33,23 +33,7 @@ pub fn handles(format: &str, columns: &[ColumnDef], settings: &BTreeMap<String, 
 /// DateTime without a time zone, enums (checked against their names),
 /// LowCardinality and Nullable of those, arrays of strings.
 fn fast_type(ty: &ChType) -> bool {
-    match ty {
-        ChType::Int8
-        | ChType::Int16
-        | ChType::Int32
-        | ChType::Int64
-        | ChType::UInt8
-        | ChType::UInt16
-        | ChType::UInt32
-        | ChType::UInt64
-        | ChType::String
-        | ChType::DateTime { timezone: None }
-        | ChType::Enum8(_)
-        | ChType::Enum16(_) => true,
-        ChType::LowCardinality(inner) | ChType::Nullable(inner) => fast_type(inner),
-        ChType::Array(inner) => matches!(inner.value_type(), ChType::String),
-        _ => false,
-    }
+    Conversion::of(ty).is_some()
 }
 
 /// How a column's text becomes its value.
@@ -64,6 +48,38 @@ enum Conversion {
     Enum(Vec<String>),
 }
 
+impl Conversion {
+    /// How a column of type `ty` is read; `None` for a type the fast path
+    /// leaves to the engine.
+    fn of(ty: &ChType) -> Option<Conversion> {
+        Some(match ty {
+            ChType::LowCardinality(inner) | ChType::Nullable(inner) => {
+                return Conversion::of(inner)
+            }
+            ChType::Array(inner) if matches!(inner.value_type(), ChType::String) => {
+                Conversion::None
+            }
+            ChType::String => Conversion::None,
+            ChType::DateTime { timezone: None } => Conversion::DateTime,
+            ChType::Enum8(values) => {
+                Conversion::Enum(values.iter().map(|(n, _)| n.clone()).collect())
+            }
+            ChType::Enum16(values) => {
+                Conversion::Enum(values.iter().map(|(n, _)| n.clone()).collect())
+            }
+            ChType::Int8
+            | ChType::Int16
+            | ChType::Int32
+            | ChType::Int64
+            | ChType::UInt8
+            | ChType::UInt16
+            | ChType::UInt32
+            | ChType::UInt64 => Conversion::Integer(ty.clone()),
+            _ => return None,
+        })
+    }
+}
+
 /// Decodes JSONEachRow payloads, or declines.
 pub struct JsonParser {
     columns: Vec<ColumnDef>,
@@ -76,26 +92,10 @@ pub struct JsonParser {
 
 impl JsonParser {
     pub fn new(columns: &[ColumnDef]) -> JsonParser {
+        // `handles` said every type has a conversion.
         let conversions: Vec<Conversion> = columns
             .iter()
-            .map(|c| match c.ty.value_type() {
-                ChType::DateTime { .. } => Conversion::DateTime,
-                ChType::Enum8(values) => {
-                    Conversion::Enum(values.iter().map(|(n, _)| n.clone()).collect())
-                }
-                ChType::Enum16(values) => {
-                    Conversion::Enum(values.iter().map(|(n, _)| n.clone()).collect())
-                }
-                t @ (ChType::Int8
-                | ChType::Int16
-                | ChType::Int32
-                | ChType::Int64
-                | ChType::UInt8
-                | ChType::UInt16
-                | ChType::UInt32
-                | ChType::UInt64) => Conversion::Integer(t.clone()),
-                _ => Conversion::None,
-            })
+            .map(|c| Conversion::of(&c.ty).unwrap_or(Conversion::None))
             .collect();
         let decode_schema = Arc::new(Schema::new(
             columns
