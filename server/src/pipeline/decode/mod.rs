@@ -28,7 +28,7 @@ use catalog::{ChType, ColumnDef};
 use crate::backend::embedded::FormatEngine;
 use crate::error::{codes, ChError};
 
-pub use engine::EngineParser;
+use engine::EngineParser;
 
 /// One Kafka message, as the pipeline keeps it until its block is written.
 #[derive(Debug, Clone)]
@@ -163,7 +163,7 @@ impl BlockDecoder {
         Ok(Self::with_parser(parser, columns, settings.error_mode()))
     }
 
-    pub fn with_parser(parser: Box<dyn Parse>, columns: &[ColumnDef], mode: ErrorMode) -> Self {
+    fn with_parser(parser: Box<dyn Parse>, columns: &[ColumnDef], mode: ErrorMode) -> Self {
         BlockDecoder {
             parser,
             columns: columns.to_vec(),
