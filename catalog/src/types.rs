@@ -57,28 +57,60 @@ pub enum ChType {
     Nothing,
 }
 
-/// A type string that is not a ClickHouse type this model knows.
+/// How deeply types may nest (`Array(Array(...))`). ClickHouse's parser stops
+/// at a depth of 1,000 of its own frames; every function over [`ChType`]
+/// (printing, Arrow mapping, decoding) recurses once per level, so kafkahouse
+/// keeps well below what a thread's stack holds. Nobody nests types this deep.
+pub const MAX_TYPE_DEPTH: usize = 100;
+
+/// The longest `FixedString(N)`: ClickHouse's own limit (0xFFFFFF).
+pub const MAX_FIXED_STRING_LENGTH: usize = 0xFF_FFFF;
+
+/// A type string that is not a ClickHouse type this model knows, or that
+/// nests deeper than [`MAX_TYPE_DEPTH`] (`too_deep`: ClickHouse's
+/// TOO_DEEP_RECURSION rather than UNKNOWN_TYPE).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("Unknown data type family or bad type: {input} ({reason})")]
+#[error("{}", self.message())]
 pub struct TypeParseError {
     pub input: String,
     pub reason: String,
+    pub too_deep: bool,
+}
+
+impl TypeParseError {
+    fn message(&self) -> String {
+        // A type nested thousands deep is as long as its nesting: name only its start.
+        let input: String = self.input.chars().take(120).collect();
+        let more = if input.len() < self.input.len() { "..." } else { "" };
+        if self.too_deep {
+            format!("Maximum parse depth ({MAX_TYPE_DEPTH}) exceeded in type {input}{more}")
+        } else {
+            format!("Unknown data type family or bad type: {input}{more} ({})", self.reason)
+        }
+    }
 }
 
 impl ChType {
     /// Parses a type as ClickHouse writes it, e.g. `Array(LowCardinality(String))`
     /// or the tutorial's `Enum('none' = 0, 'created' = 1)`.
     pub fn parse(input: &str) -> Result<ChType, TypeParseError> {
-        let mut parser = TypeParser { src: input, pos: 0 };
+        let mut parser = TypeParser {
+            src: input,
+            pos: 0,
+            depth: 0,
+            too_deep: false,
+        };
         let ty = parser.parse_type().map_err(|reason| TypeParseError {
             input: input.to_string(),
             reason,
+            too_deep: parser.too_deep,
         })?;
         parser.skip_ws();
         if parser.pos != input.len() {
             return Err(TypeParseError {
                 input: input.to_string(),
                 reason: format!("unexpected text at position {}", parser.pos),
+                too_deep: false,
             });
         }
         Ok(ty)
@@ -304,6 +336,10 @@ fn quote(s: &str) -> String {
 struct TypeParser<'a> {
     src: &'a str,
     pos: usize,
+    /// Types being parsed around the current one.
+    depth: usize,
+    /// Set when parsing stopped at [`MAX_TYPE_DEPTH`].
+    too_deep: bool,
 }
 
 type PResult<T> = Result<T, String>;
@@ -423,6 +459,17 @@ impl<'a> TypeParser<'a> {
     }
 
     fn parse_type(&mut self) -> PResult<ChType> {
+        if self.depth >= MAX_TYPE_DEPTH {
+            self.too_deep = true;
+            return Err(format!("types nest deeper than {MAX_TYPE_DEPTH}"));
+        }
+        self.depth += 1;
+        let ty = self.parse_family();
+        self.depth -= 1;
+        ty
+    }
+
+    fn parse_family(&mut self) -> PResult<ChType> {
         let name = self.ident()?;
         // ClickHouse matches most families case-sensitively but accepts SQL
         // aliases in any case; both are handled here.
@@ -453,8 +500,10 @@ impl<'a> TypeParser<'a> {
                 self.expect('(')?;
                 let n: usize = self.small("FixedString length")?;
                 self.expect(')')?;
-                if n == 0 {
-                    return Err("FixedString length must be positive".into());
+                if n == 0 || n > MAX_FIXED_STRING_LENGTH {
+                    return Err(format!(
+                        "FixedString length must be between 1 and {MAX_FIXED_STRING_LENGTH}"
+                    ));
                 }
                 ChType::FixedString(n)
             }
@@ -780,5 +829,31 @@ mod tests {
         assert_eq!(json, "\"Array(Nullable(DateTime('UTC')))\"");
         let back: ChType = serde_json::from_str(&json).unwrap();
         assert_eq!(back, ty);
+    }
+
+    #[test]
+    fn nesting_is_limited_before_the_stack_is() {
+        let nested = |depth: usize| {
+            format!("{}UInt8{}", "Array(".repeat(depth), ")".repeat(depth))
+        };
+        let deepest = nested(MAX_TYPE_DEPTH - 1);
+        assert!(ChType::parse(&deepest).is_ok());
+        for depth in [MAX_TYPE_DEPTH, 5_000, 1_000_000] {
+            let e = ChType::parse(&nested(depth)).unwrap_err();
+            assert!(e.too_deep, "depth {depth}");
+            assert!(e.to_string().starts_with("Maximum parse depth (100) exceeded"), "{e}");
+            assert!(e.to_string().len() < 300, "the message names only the start");
+        }
+        // Depth counts through every family that nests.
+        let mixed = "Map(String, Tuple(a Nullable(String), b ".repeat(60) + "UInt8" + &"))".repeat(60);
+        assert!(ChType::parse(&mixed).unwrap_err().too_deep);
+    }
+
+    #[test]
+    fn fixed_string_length_is_clickhouse_s_limit() {
+        assert!(ChType::parse("FixedString(16777215)").is_ok());
+        let e = ChType::parse("FixedString(1099511627776)").unwrap_err();
+        assert!(!e.too_deep);
+        assert!(ChType::parse("FixedString(16777216)").is_err());
     }
 }

@@ -213,7 +213,14 @@ impl ClientSession {
                 ));
             }
             let ty = ChType::parse(type_text)
-                .map_err(|e| ChError::new(codes::UNKNOWN_TYPE, e.to_string()))?;
+                .map_err(|e| {
+                    let code = if e.too_deep {
+                        codes::TOO_DEEP_RECURSION
+                    } else {
+                        codes::UNKNOWN_TYPE
+                    };
+                    ChError::new(code, e.to_string())
+                })?;
             columns.push(ColumnDef {
                 name: column.clone(),
                 ty,
