@@ -2,8 +2,10 @@
 //! is. It never touches sockets or backends; frontends hand it text and act
 //! on what it returns.
 
+pub mod cut;
 pub mod ddl;
 pub mod functions;
+pub mod placeholders;
 pub mod split;
 pub mod tokens;
 pub mod view;
@@ -13,7 +15,8 @@ pub use ddl::{
     CreateKafkaTable, CreateView, DdlError, NamedCollectionStatement,
 };
 pub use split::{
-    bind_placeholders, insert_target_span, placeholder_count, split, table_references,
-    without_output_format, Kind, ObjectName, Setting, Statement,
+    insert_target_span, split, statements, table_references,
+    without_output_format, Kind, ObjectName, Setting, Statement, MAX_QUERY_SIZE,
 };
+pub use placeholders::{bind_placeholders, placeholder_count};
 pub use view::{match_destination, source_schema, ViewError, ViewPlan};

@@ -8,14 +8,21 @@
 use sqlparser::keywords::Keyword;
 use sqlparser::tokenizer::Token;
 
-use crate::tokens::{significant, Tok};
+use crate::cut::cut;
+pub use crate::cut::MAX_QUERY_SIZE;
+use crate::tokens::{significant, significant_prefix, Tok};
 
 /// One statement of a query string, with the text to forward verbatim.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Statement<'a> {
     /// The statement as the user wrote it, without surrounding whitespace and
-    /// the terminating `;`. For `INSERT ... FORMAT X` it includes the data.
+    /// the terminating `;`. For `INSERT ... VALUES | FORMAT X` it includes
+    /// the data.
     pub sql: &'a str,
+    /// The start of `sql` that is SQL: all of it, but for an INSERT with
+    /// data, where it stops before the data (`INSERT INTO t VALUES`). At most
+    /// `max_query_size` bytes: what to tokenize when looking into a statement.
+    pub query: &'a str,
     pub kind: Kind,
 }
 
@@ -79,6 +86,9 @@ pub enum Kind {
     },
     /// Anything else: DDL and commands that return no rows.
     Other,
+    /// SQL longer than `max_query_size` bytes: refused unread, as ClickHouse
+    /// refuses it (Code 62, "Max query size exceeded").
+    OverMaxQuerySize { max_query_size: usize },
 }
 
 impl Kind {
@@ -95,6 +105,22 @@ impl Kind {
     }
 }
 
+impl<'a> Statement<'a> {
+    /// A statement that is all SQL (no INSERT data).
+    pub fn new(sql: &'a str, kind: Kind) -> Self {
+        Statement {
+            sql,
+            query: sql,
+            kind,
+        }
+    }
+
+    /// The INSERT data after the SQL (empty when there is none).
+    pub fn data(&self) -> &'a str {
+        self.sql[self.query.len()..].trim_start()
+    }
+}
+
 /// One `name = value` of a SET statement; `value` has quotes removed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Setting {
@@ -102,109 +128,39 @@ pub struct Setting {
     pub value: String,
 }
 
-/// Splits `text` into statements. Never fails: text the tokenizer cannot read
-/// becomes one statement that runs to the end, for the backend to judge.
+/// Splits `text` into statements, reading at most [`MAX_QUERY_SIZE`] bytes
+/// of each one's SQL (see [`statements`]).
 pub fn split(text: &str) -> Vec<Statement<'_>> {
-    let mut statements = Vec::new();
-    let mut pos = 0;
-    while pos < text.len() {
-        let rest = &text[pos..];
-        let end = match statement_end(rest) {
-            0 => rest.len(),
-            end => end,
-        };
-        let sql = rest[..end].trim();
-        let sql = sql.strip_suffix(';').map(str::trim_end).unwrap_or(sql);
-        let tokens = significant(sql);
-        // Text that is only comments is no statement.
-        if !tokens.is_empty() {
-            statements.push(Statement {
+    statements(text, MAX_QUERY_SIZE).collect()
+}
+
+/// The statements of `text`, one at a time. Never fails: text the tokenizer
+/// cannot read becomes one statement that runs to the end, for the backend to
+/// judge. A statement whose SQL (INSERT data aside) is longer than
+/// `max_query_size` is [`Kind::OverMaxQuerySize`] and is the last one:
+/// nothing past the limit is tokenized.
+pub fn statements(text: &str, max_query_size: usize) -> impl Iterator<Item = Statement<'_>> {
+    cut(text, max_query_size).filter_map(move |c| {
+        let whole = text[c.start..c.end].trim();
+        let sql = whole.strip_suffix(';').map(str::trim_end).unwrap_or(whole);
+        if c.oversized {
+            return Some(Statement {
                 sql,
-                kind: classify(&tokens),
+                query: "",
+                kind: Kind::OverMaxQuerySize { max_query_size },
             });
         }
-        pos += end;
-    }
-    statements
-}
-
-/// Replaces `$1`, `$2`, ... with the SQL literals `literal(n)` returns (1-based).
-/// Returns `None` when a placeholder has no value.
-pub fn bind_placeholders(sql: &str, literal: impl Fn(usize) -> Option<String>) -> Option<String> {
-    let mut out = String::with_capacity(sql.len());
-    let mut last = 0;
-    for t in significant(sql) {
-        if let Some(n) = placeholder_number(&t.token) {
-            out.push_str(&sql[last..t.start]);
-            out.push_str(&literal(n)?);
-            last = t.end;
+        // Text that is only comments is no statement.
+        if c.tokens.is_empty() {
+            return None;
         }
-    }
-    out.push_str(&sql[last..]);
-    Some(out)
-}
-
-/// How many `$n` parameters a statement takes (the highest n).
-pub fn placeholder_count(sql: &str) -> usize {
-    significant(sql)
-        .iter()
-        .filter_map(|t| placeholder_number(&t.token))
-        .max()
-        .unwrap_or(0)
-}
-
-fn placeholder_number(token: &Token) -> Option<usize> {
-    match token {
-        Token::Placeholder(p) => p.strip_prefix('$')?.parse().ok(),
-        _ => None,
-    }
-}
-
-/// Where the first statement of `text` ends: after its `;`, or at the end.
-fn statement_end(text: &str) -> usize {
-    let tokens = significant(text);
-    let first = tokens.first().and_then(Tok::keyword);
-    let mut seen_select = false;
-    for (i, t) in tokens.iter().enumerate() {
-        if t.token == Token::SemiColon {
-            return t.end;
-        }
-        if matches!(t.keyword(), Some(Keyword::SELECT | Keyword::WITH)) {
-            seen_select = true;
-        }
-        // INSERT ... FORMAT Name <data>: the data is not SQL; it runs to a
-        // `;` that ends a line, or to the end of the text.
-        if first == Some(Keyword::INSERT) && !seen_select && t.is_keyword(Keyword::FORMAT) {
-            if let Some(name) = tokens.get(i + 1).filter(|n| n.name().is_some()) {
-                if !name
-                    .name()
-                    .is_some_and(|n| n.eq_ignore_ascii_case("Values"))
-                {
-                    return inline_data_end(text, name.end);
-                }
-            }
-        }
-    }
-    text.len()
-}
-
-fn inline_data_end(text: &str, data_start: usize) -> usize {
-    let bytes = text.as_bytes();
-    let mut i = data_start;
-    while let Some(off) = text[i..].find(';') {
-        let semi = i + off;
-        let after = &bytes[semi + 1..];
-        let ends_line = after
-            .iter()
-            .position(|b| !matches!(b, b' ' | b'\t' | b'\r'))
-            .map(|p| after[p] == b'\n')
-            .unwrap_or(true);
-        if ends_line {
-            return semi + 1;
-        }
-        i = semi + 1;
-    }
-    text.len()
+        let query_len = text[c.start..c.query_end.min(c.end)].trim().len();
+        Some(Statement {
+            sql,
+            query: &sql[..query_len.min(sql.len())],
+            kind: classify(&c.tokens),
+        })
+    })
 }
 
 fn classify(tokens: &[Tok]) -> Kind {
@@ -378,7 +334,8 @@ fn object_statement(tokens: &[Tok], flag: &[Keyword]) -> Option<(ObjectName, boo
 /// `INSERT INTO` statement, as a byte range, so that the statement can be
 /// redirected to another table without touching the rest of the user's text.
 pub fn insert_target_span(sql: &str) -> Option<std::ops::Range<usize>> {
-    let tokens = significant(sql);
+    // The name comes before any data: never tokenize the data.
+    let (tokens, _) = significant_prefix(sql, 0, MAX_QUERY_SIZE);
     let mut rest = tokens.get(1..)?;
     if !tokens.first()?.is_keyword(Keyword::INSERT) {
         return None;
@@ -432,8 +389,9 @@ pub fn without_output_format(sql: &str) -> &str {
 
 /// Tables named right after FROM or JOIN, with where their names sit in
 /// `sql` (byte ranges), so that a query can be pointed at another table.
+/// Reads at most [`MAX_QUERY_SIZE`] bytes: `sql` may be an INSERT with its data.
 pub fn table_references(sql: &str) -> Vec<(ObjectName, std::ops::Range<usize>)> {
-    table_reference_tokens(&significant(sql))
+    table_reference_tokens(&significant_prefix(sql, 0, MAX_QUERY_SIZE).0)
 }
 
 /// Tables named right after FROM or JOIN (not subqueries or functions),
@@ -954,19 +912,8 @@ mod tests {
     }
 
     #[test]
-    fn placeholders_are_bound_outside_strings() {
-        let sql = "SELECT $1, '$2', $2 FROM t WHERE x = $1";
-        assert_eq!(placeholder_count(sql), 2);
-        let bound = bind_placeholders(sql, |n| Some(format!("'v{n}'"))).unwrap();
-        assert_eq!(bound, "SELECT 'v1', '$2', 'v2' FROM t WHERE x = 'v1'");
-        assert_eq!(bind_placeholders("SELECT $3", |_| None), None);
-    }
-
-    #[test]
     fn multibyte_text_keeps_offsets_right() {
         let got = kinds("SELECT 'é€'; SELECT $1 AS ü");
         assert_eq!(got[1].0, "SELECT $1 AS ü");
-        let bound = bind_placeholders("SELECT 'é€', $1", |_| Some("7".into())).unwrap();
-        assert_eq!(bound, "SELECT 'é€', 7");
     }
 }

@@ -53,6 +53,26 @@ pub fn significant(text: &str) -> Vec<Tok> {
         .collect()
 }
 
+/// Significant tokens of `text` from byte `start`, reading at most about
+/// `max_bytes` of it (to the next character boundary), with offsets into
+/// `text`; and where the text read ends. Tokenizing costs far more memory than
+/// the text, so whatever a client may make long is read this way.
+pub fn significant_prefix(text: &str, start: usize, max_bytes: usize) -> (Vec<Tok>, usize) {
+    let mut end = start.saturating_add(max_bytes).min(text.len());
+    while !text.is_char_boundary(end) {
+        end += 1;
+    }
+    let tokens = significant(&text[start..end])
+        .into_iter()
+        .map(|t| Tok {
+            start: t.start + start,
+            end: t.end + start,
+            token: t.token,
+        })
+        .collect();
+    (tokens, end)
+}
+
 /// All tokens with their start offsets, whitespace included.
 fn raw(text: &str) -> Vec<(TokenWithSpan, usize)> {
     let dialect = ClickHouseDialect {};

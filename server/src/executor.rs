@@ -99,10 +99,20 @@ pub struct ClientSession {
 }
 
 impl ClientSession {
+    /// The session's `max_query_size` (SET, or a URL setting over HTTP):
+    /// how much of a statement's SQL kafkahouse reads, as ClickHouse.
+    pub fn max_query_size(&self) -> usize {
+        self.state
+            .settings
+            .get("max_query_size")
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(planner::MAX_QUERY_SIZE)
+    }
+
     /// Runs every statement of `text`, stopping at the first error.
     pub async fn execute_text(&mut self, text: &str) -> Result<Vec<Outcome>, ChError> {
         let mut outcomes = Vec::new();
-        for statement in planner::split(text) {
+        for statement in planner::statements(text, self.max_query_size()) {
             outcomes.push(self.execute(&statement).await?);
         }
         Ok(outcomes)
@@ -112,6 +122,11 @@ impl ClientSession {
     /// the backend.
     pub async fn execute(&mut self, statement: &Statement<'_>) -> Result<Outcome, ChError> {
         tracing::debug!(kind = ?statement.kind, "statement");
+        refuse_oversized(statement)?;
+        contain_panic(self.run(statement)).await
+    }
+
+    async fn run(&mut self, statement: &Statement<'_>) -> Result<Outcome, ChError> {
         if let Some(outcome) = self.kafka_statement(statement).await? {
             // Asked for in a FORMAT: one text row per line, as for the
             // backend's formatted answers.
@@ -168,6 +183,15 @@ impl ClientSession {
         format: &str,
     ) -> Result<Formatted, ChError> {
         tracing::debug!(kind = ?statement.kind, "statement");
+        refuse_oversized(statement)?;
+        contain_panic(self.run_formatted(statement, format)).await
+    }
+
+    async fn run_formatted(
+        &mut self,
+        statement: &Statement<'_>,
+        format: &str,
+    ) -> Result<Formatted, ChError> {
         if let Some(outcome) = self.kafka_statement(statement).await? {
             return match outcome {
                 Outcome::Rows(result) => {
@@ -288,6 +312,43 @@ impl ClientSession {
             tracing::debug!(code = e.code, error = %e.message, "backend error");
         }
         out
+    }
+}
+
+/// A statement that panics ends with an error for its client, never the
+/// process: ClickHouse's LOGICAL_ERROR, which says a bug was hit.
+async fn contain_panic<T>(
+    run: impl std::future::Future<Output = Result<T, ChError>>,
+) -> Result<T, ChError> {
+    use futures::FutureExt as _;
+    match std::panic::AssertUnwindSafe(run).catch_unwind().await {
+        Ok(result) => result,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            tracing::error!(panic = %what, "a statement panicked");
+            Err(ChError::new(
+                codes::LOGICAL_ERROR,
+                format!("Logical error: kafkahouse hit a bug running this statement ({what})"),
+            ))
+        }
+    }
+}
+
+/// ClickHouse's answer to SQL longer than `max_query_size`.
+fn refuse_oversized(statement: &Statement<'_>) -> Result<(), ChError> {
+    match statement.kind {
+        Kind::OverMaxQuerySize { max_query_size } => Err(ChError::new(
+            codes::SYNTAX_ERROR,
+            format!(
+                "Syntax error: failed at position {}: Max query size exceeded (max_query_size = {max_query_size}; INSERT data after the query does not count)",
+                max_query_size + 1
+            ),
+        )),
+        _ => Ok(()),
     }
 }
 

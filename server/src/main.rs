@@ -57,7 +57,14 @@ fn main() -> ExitCode {
         }
     };
     init_tracing(&config);
-    let runtime = match tokio::runtime::Runtime::new() {
+    // Large stacks for the workers: every recursion over client input has a
+    // depth limit, and debug builds' frames are large; 16 MiB is address
+    // space, touched only when used.
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(16 << 20)
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("kafkahouse: cannot start the async runtime: {e}");

@@ -113,11 +113,14 @@ async fn run(
     body: Bytes,
 ) -> Result<Option<Formatted>, ChError> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let body = decompress(header("Content-Encoding"), body)?;
+    // Decompressing and cutting a large body is CPU work: off the async
+    // workers, so that other clients (and /ping) keep being answered.
+    let encoding = header("Content-Encoding");
+    let body = tokio::task::block_in_place(|| decompress(encoding, body))?;
     let (text, data) = match params.get("query") {
         Some(q) => (q.clone(), body),
         None if body.is_empty() => return Ok(None),
-        None => split_body(body)?,
+        None => tokio::task::block_in_place(|| split_body(body))?,
     };
     let format = params
         .get("default_format")
@@ -170,8 +173,12 @@ async fn run(
         session.state.database = db.clone();
     }
     session.state.settings.extend(settings);
-    let result = execute(&mut session, method, &text, data, &format).await;
-    let kind = planner::split(&text).into_iter().next().map(|s| s.kind);
+    // One statement per request: a second one is refused unread.
+    let limit = session.max_query_size();
+    let statements: Vec<planner::Statement<'_>> =
+        tokio::task::block_in_place(|| planner::statements(&text, limit).take(2).collect());
+    let result = execute(&mut session, method, &statements, data, &format).await;
+    let kind = statements.first().map(|s| s.kind.clone());
     if !matches!(kind, Some(planner::Kind::Use { .. })) {
         session.state.database = saved.0;
     }
@@ -196,18 +203,23 @@ fn decompress(encoding: Option<&str>, body: Bytes) -> Result<Bytes, ChError> {
         )
     };
     let mut out = Vec::new();
+    // A few KiB can expand to terabytes: read one byte past the limit at most.
+    let cap = MAX_BODY as u64 + 1;
     match encoding.map(str::trim) {
         None | Some("") | Some("identity") => return Ok(body),
         Some("gzip") | Some("x-gzip") => flate2::read::GzDecoder::new(&body[..])
+            .take(cap)
             .read_to_end(&mut out)
             .map_err(|e| failed("gzip", e))?,
         Some("deflate") => flate2::read::ZlibDecoder::new(&body[..])
+            .take(cap)
             .read_to_end(&mut out)
             .map_err(|e| failed("deflate", e))?,
         Some("zstd") => zstd::stream::read::Decoder::new(&body[..])
-            .and_then(|mut d| d.read_to_end(&mut out))
+            .and_then(|d| d.take(cap).read_to_end(&mut out))
             .map_err(|e| failed("zstd", e))?,
         Some("lz4") => lz4_flex::frame::FrameDecoder::new(&body[..])
+            .take(cap)
             .read_to_end(&mut out)
             .map_err(|e| failed("lz4", e))?,
         Some(other) => {
@@ -217,6 +229,12 @@ fn decompress(encoding: Option<&str>, body: Bytes) -> Result<Bytes, ChError> {
             ))
         }
     };
+    if out.len() > MAX_BODY {
+        return Err(ChError::new(
+            codes::CANNOT_DECOMPRESS,
+            format!("The request body decompresses to more than {MAX_BODY} bytes"),
+        ));
+    }
     Ok(Bytes::from(out))
 }
 
@@ -228,7 +246,8 @@ fn split_body(body: Bytes) -> Result<(String, Bytes), ChError> {
         Ok(t) => t,
         Err(e) => std::str::from_utf8(&body[..e.valid_up_to()]).unwrap_or_default(),
     };
-    let tokens = planner::tokens::significant(text);
+    // The query is in the first max_query_size bytes, or it is too long.
+    let (tokens, _) = planner::tokens::significant_prefix(text, 0, planner::MAX_QUERY_SIZE + 1);
     let is_insert = tokens
         .first()
         .is_some_and(|t| t.is_keyword(Keyword::INSERT));
@@ -295,12 +314,11 @@ async fn session(
 async fn execute(
     session: &mut ClientSession,
     method: &Method,
-    text: &str,
+    statements: &[planner::Statement<'_>],
     data: Bytes,
     format: &str,
 ) -> Result<Formatted, ChError> {
-    let statements = planner::split(text);
-    let statement = match statements.as_slice() {
+    let statement = match statements {
         [one] => one,
         [] => {
             return Err(ChError::new(
@@ -327,7 +345,7 @@ async fn execute(
     }
     // The body holds the INSERT's data (or the rest of the query).
     if let planner::Kind::Insert { table: Some(table) } = &statement.kind {
-        if let Some((insert_sql, data_format)) = insert_with_format(statement.sql) {
+        if let Some((insert_sql, data_format)) = insert_with_format(statement) {
             if !session.handles_inserts_into(table) {
                 let rows = session
                     .insert_data(insert_sql, &data_format, data.to_vec())
@@ -352,6 +370,7 @@ async fn execute(
         .execute_formatted(
             &planner::Statement {
                 sql: &combined,
+                query: &combined[..statement.query.len()],
                 kind,
             },
             format,
@@ -371,7 +390,7 @@ fn modifies(statement: &planner::Statement<'_>) -> bool {
         | Kind::Detach { .. }
         | Kind::Attach { .. }
         | Kind::NamedCollection => true,
-        Kind::Other => planner::tokens::significant(statement.sql)
+        Kind::Other => planner::tokens::significant(statement.query)
             .first()
             .and_then(planner::tokens::Tok::keyword)
             .is_some_and(|k| {
@@ -400,7 +419,11 @@ fn modifies(statement: &planner::Statement<'_>) -> bool {
 
 /// `INSERT INTO t [(cols)] FORMAT Name` with nothing after the name: the
 /// statement before FORMAT, and the format.
-fn insert_with_format(sql: &str) -> Option<(&str, String)> {
+fn insert_with_format<'a>(statement: &planner::Statement<'a>) -> Option<(&'a str, String)> {
+    if !statement.data().is_empty() {
+        return None;
+    }
+    let sql = statement.query;
     let tokens = planner::tokens::significant(sql);
     let [.., format_kw, name] = tokens.as_slice() else {
         return None;

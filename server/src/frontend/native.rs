@@ -95,7 +95,8 @@ impl ClickHouseSession for NativeSession {
         let Some(session) = guard.as_mut() else {
             return Ok(());
         };
-        for statement in planner::split(&query) {
+        let limit = session.max_query_size();
+        for statement in planner::statements(&query, limit) {
             // The client formats results itself: a FORMAT clause is its own.
             let stripped;
             let statement = match &statement.kind {
@@ -104,18 +105,18 @@ impl ClickHouseSession for NativeSession {
                     tables,
                 } => {
                     stripped = planner::without_output_format(statement.sql).to_string();
-                    planner::Statement {
-                        sql: &stripped,
-                        kind: planner::Kind::Query {
+                    planner::Statement::new(
+                        &stripped,
+                        planner::Kind::Query {
                             format: None,
                             tables: tables.clone(),
                         },
-                    }
+                    )
                 }
                 _ => statement,
             };
             if let planner::Kind::Insert { table: Some(table) } = &statement.kind {
-                if let Some(columns) = awaits_client_data(statement.sql) {
+                if let Some(columns) = awaits_client_data(&statement) {
                     return match insert_client_data(
                         session, ctx, connection, &statement, table, &columns,
                     )
@@ -203,10 +204,13 @@ impl NativeSession {
 /// `INSERT INTO t [(a, b)] VALUES` or `... FORMAT Name` with nothing after:
 /// the client means to send the rows as blocks. Returns the column list
 /// (empty when none was given).
-fn awaits_client_data(sql: &str) -> Option<Vec<String>> {
+fn awaits_client_data(statement: &planner::Statement<'_>) -> Option<Vec<String>> {
     use sqlparser::keywords::Keyword;
     use sqlparser::tokenizer::Token;
-    let tokens = planner::tokens::significant(sql);
+    if !statement.data().is_empty() {
+        return None;
+    }
+    let tokens = planner::tokens::significant(statement.query);
     let awaits = match tokens.as_slice() {
         [.., last] if last.is_keyword(Keyword::VALUES) => true,
         [.., format, name] => format.is_keyword(Keyword::FORMAT) && name.name().is_some(),
@@ -472,10 +476,12 @@ async fn insert_rows(
     tsv: String,
 ) -> Result<(), Failure> {
     if session.handles_inserts_into(table) {
-        let sql = format!("{insert} FORMAT TabSeparated\n{tsv}");
+        let query = format!("{insert} FORMAT TabSeparated");
+        let sql = format!("{query}\n{tsv}");
         session
             .execute(&planner::Statement {
                 sql: &sql,
+                query: &sql[..query.len()],
                 kind: statement.kind.clone(),
             })
             .await?;

@@ -131,7 +131,14 @@ impl PgFrontend {
         client: &C,
         sql: &str,
     ) -> Result<Option<Outcome>, ChError> {
-        let statements = planner::split(sql);
+        let slot = Self::slot(client);
+        let mut guard = slot.session.lock().await;
+        let session = self
+            .session(&mut guard, Self::startup_database(client))
+            .await?;
+        let statements: Vec<_> = planner::statements(sql, session.max_query_size())
+            .take(2)
+            .collect();
         let statement = match statements.as_slice() {
             [] => return Ok(None),
             [one] => one,
@@ -142,11 +149,6 @@ impl PgFrontend {
                 ))
             }
         };
-        let slot = Self::slot(client);
-        let mut guard = slot.session.lock().await;
-        let session = self
-            .session(&mut guard, Self::startup_database(client))
-            .await?;
         session.execute(statement).await.map(Some)
     }
 
@@ -161,7 +163,7 @@ impl PgFrontend {
         format: &Format,
     ) -> PgWireResult<Vec<FieldInfo>> {
         let returns_rows = matches!(
-            planner::split(sql).as_slice(),
+            planner::statements(sql, planner::MAX_QUERY_SIZE).take(2).collect::<Vec<_>>().as_slice(),
             [s] if s.kind.returns_rows()
         );
         if !returns_rows {
@@ -188,10 +190,6 @@ impl SimpleQueryHandler for PgFrontend {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        let statements = planner::split(query);
-        if statements.is_empty() {
-            return Ok(vec![Response::EmptyQuery]);
-        }
         let slot = Self::slot(client);
         let mut guard = slot.session.lock().await;
         let session = match self
@@ -201,15 +199,18 @@ impl SimpleQueryHandler for PgFrontend {
             Ok(session) => session,
             Err(e) => return Ok(vec![error_response(&e)]),
         };
-        let mut responses = Vec::with_capacity(statements.len());
-        for statement in &statements {
-            match session.execute(statement).await {
+        let mut responses = Vec::new();
+        for statement in planner::statements(query, session.max_query_size()) {
+            match session.execute(&statement).await {
                 Ok(outcome) => responses.push(response(outcome, &Format::UnifiedText, None)?),
                 Err(e) => {
                     responses.push(error_response(&e));
                     break;
                 }
             }
+        }
+        if responses.is_empty() {
+            responses.push(Response::EmptyQuery);
         }
         Ok(responses)
     }
