@@ -107,7 +107,9 @@ impl Cmd {
                     }
                 } else if let Some(out) = &ctx.state.out {
                     // out.block_stream.
-                    out.send(block).await.unwrap();
+                    out.send(block)
+                        .await
+                        .map_err(|_| Error::Other("the session stopped reading the data".into()))?;
                 }
             }
         };

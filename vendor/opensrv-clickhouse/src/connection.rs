@@ -23,10 +23,16 @@ use tokio::io::AsyncWriteExt;
 use tokio::io::BufWriter;
 use tokio::net::TcpStream;
 
+use crate::binary::read_ex;
 use crate::binary::Encoder;
 use crate::binary::Parser;
+use crate::error_codes;
+use crate::errors::DriverError;
 use crate::errors::Error;
 use crate::errors::Result;
+use crate::errors::ServerError;
+use crate::limits;
+use crate::limits::MAX_PACKET_SIZE;
 use crate::protocols::ExceptionResponse;
 use crate::protocols::Packet;
 use crate::protocols::SERVER_END_OF_STREAM;
@@ -62,6 +68,17 @@ pub struct Connection {
     compress: bool,
 
     pub client_addr: String,
+
+    /// How many bytes the read buffer must hold before the packet in it
+    /// is parsed again: after a parse ran out of bytes, it said how many
+    /// more it needs at least, and parsing before they came is wasted work.
+    need: usize,
+    /// The buffer's length at the last parse that ran out of bytes.
+    attempted: usize,
+    /// The exception for the client when the last packet could not be
+    /// parsed. The server sends it before it closes the connection, also
+    /// when the read that failed was the session's own.
+    pending_exception: Option<ServerError>,
 }
 
 impl Connection {
@@ -82,6 +99,9 @@ impl Connection {
             with_stack_trace: false,
             compress: true,
             client_addr,
+            need: 0,
+            attempted: 0,
+            pending_exception: None,
         })
     }
 
@@ -96,12 +116,31 @@ impl Connection {
     /// On success, the received frame is returned. If the `TcpStream`
     /// is closed in a way that doesn't break a frame in half, it returns
     /// `None`. Otherwise, an error is returned.
+    ///
+    /// A packet that cannot be parsed, or that would need more than
+    /// [`MAX_PACKET_SIZE`] bytes, is an error, whose exception for the client
+    /// [`Connection::take_pending_exception`] then returns.
     pub async fn read_packet(&mut self, ctx: &mut CHContext) -> crate::Result<Option<Packet>> {
+        self.pending_exception = None;
         loop {
             // Attempt to parse a frame from the buffered data. If enough data
             // has been buffered, the frame is returned.
-            if let Some(frame) = self.parse_packet(ctx)? {
-                return Ok(Some(frame));
+            if self.buffer.len() >= self.need {
+                if let Some(frame) = self.parse_packet(ctx)? {
+                    return Ok(Some(frame));
+                }
+            }
+
+            if self.need > MAX_PACKET_SIZE {
+                let e = limits::exception(
+                    error_codes::LIMIT_EXCEEDED,
+                    format!(
+                        "Packet from the client is too large: it needs {} bytes or more, the limit is {MAX_PACKET_SIZE}",
+                        self.need
+                    ),
+                );
+                self.fail(&e);
+                return Err(e);
             }
 
             // There is not enough buffered data to read a frame. Attempt to
@@ -120,7 +159,39 @@ impl Connection {
                     return Err("connection reset by peer".into());
                 }
             }
+            self.read_ready()?;
         }
+    }
+
+    /// Takes in what the socket already holds, without waiting, until the
+    /// buffer is twice as long as at the last parse that ran out of bytes:
+    /// a large packet arriving quickly is then parsed a few times, not
+    /// once per read. (Whatever comes later is read by `read_packet`.)
+    fn read_ready(&mut self) -> Result<()> {
+        let target = self
+            .attempted
+            .saturating_mul(2)
+            .max(self.need)
+            .min(MAX_PACKET_SIZE.saturating_add(1));
+        while self.buffer.len() < target {
+            match self.stream.get_ref().try_read_buf(&mut self.buffer) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// The exception for the client of the last packet `read_packet` could
+    /// not parse (once).
+    pub fn take_pending_exception(&mut self) -> Option<ServerError> {
+        self.pending_exception.take()
+    }
+
+    fn fail(&mut self, e: &Error) {
+        self.pending_exception = Some(exception_for(e));
     }
 
     /// Tries to parse a frame from the buffer. If the buffer contains enough
@@ -140,6 +211,8 @@ impl Connection {
 
         match packet {
             Ok(packet) => {
+                self.need = 0;
+                self.attempted = 0;
                 if let Packet::Query(ref query) = &packet {
                     self.compress = query.compression > 0
                 }
@@ -160,11 +233,22 @@ impl Connection {
             //
             // We do not want to return `Err` from here as this "error" is an
             // expected runtime condition.
-            Err(err) if err.is_would_block() => Ok(None),
+            //
+            // The error says how many more bytes the parse needs at least:
+            // it is not tried again before they are there.
+            Err(err) if err.is_would_block() => {
+                let more = read_ex::missing_bytes(&err).map_or(1, |need| need.bytes.max(1));
+                self.attempted = self.buffer.len();
+                self.need = self.buffer.len().saturating_add(more);
+                Ok(None)
+            }
             // An error was encountered while parsing the frame. The connection
             // is now in an invalid state. Returning `Err` from here will result
             // in the connection being closed.
-            Err(e) => Err(e),
+            Err(e) => {
+                self.fail(&e);
+                Err(e)
+            }
         }
     }
 
@@ -204,5 +288,35 @@ impl Connection {
         self.stream.write_all(&bytes).await?;
         self.stream.flush().await?;
         Ok(())
+    }
+}
+
+/// What the client is told of a packet that could not be parsed: the
+/// library's own exceptions as they are, anything else as ClickHouse names
+/// it.
+fn exception_for(e: &Error) -> ServerError {
+    let (code, message) = match e {
+        Error::Server(e) => return e.clone(),
+        Error::Driver(DriverError::UnknownPacket { packet }) => (
+            error_codes::UNKNOWN_PACKET_FROM_CLIENT,
+            format!("Unknown packet {packet} from client"),
+        ),
+        Error::Driver(DriverError::UnknownSetting { name }) => {
+            (error_codes::UNKNOWN_SETTING, format!("Unknown setting {name}"))
+        }
+        Error::Driver(DriverError::UnexpectedPacket) => (
+            error_codes::UNEXPECTED_PACKET_FROM_CLIENT,
+            "Unexpected packet from client".to_string(),
+        ),
+        e => (
+            error_codes::UNEXPECTED_PACKET_FROM_CLIENT,
+            format!("Cannot parse the packet from the client: {e}"),
+        ),
+    };
+    ServerError {
+        code,
+        name: "DB::Exception".to_string(),
+        message,
+        stack_trace: String::new(),
     }
 }

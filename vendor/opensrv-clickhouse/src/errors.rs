@@ -163,6 +163,15 @@ impl From<DriverError> for Error {
 
 impl From<io::Error> for Error {
     fn from(err: io::Error) -> Self {
+        // An error of this library that went through an `io::Read` (the
+        // reader of compressed blocks) comes back as itself, code and all.
+        if err.get_ref().is_some_and(|inner| inner.is::<Error>()) {
+            let kind = err.kind();
+            if let Some(Ok(inner)) = err.into_inner().map(|inner| inner.downcast::<Error>()) {
+                return *inner;
+            }
+            return Error::IO(io::Error::from(kind));
+        }
         Error::IO(err)
     }
 }
@@ -171,7 +180,7 @@ impl From<Error> for io::Error {
     fn from(err: Error) -> Self {
         match err {
             Error::IO(error) => error,
-            e => io::Error::new(io::ErrorKind::Other, e.to_string()),
+            e => io::Error::new(io::ErrorKind::Other, e),
         }
     }
 }

@@ -17,6 +17,7 @@
 
 use std::sync::Arc;
 
+use errors::Error;
 use errors::Result;
 use protocols::Stage;
 use tokio::net::TcpStream;
@@ -34,6 +35,7 @@ pub mod cmd;
 pub mod connection;
 pub mod error_codes;
 pub mod errors;
+pub mod limits;
 pub mod protocols;
 pub mod types;
 
@@ -284,7 +286,10 @@ impl ClickHouseServer {
                 Ok(Some(packet)) => packet,
                 Err(e) => {
                     ctx.state.reset();
-                    connection.write_error(&e).await?;
+                    // The client is told why (if it still listens), and the
+                    // connection ends with the error it was given.
+                    let exception = connection.take_pending_exception().map(Error::Server);
+                    let _ = connection.write_error(exception.as_ref().unwrap_or(&e)).await;
                     return Err(e);
                 }
                 Ok(None) => {
@@ -294,7 +299,14 @@ impl ClickHouseServer {
                 }
             };
             let cmd = Cmd::create(packet);
-            cmd.apply(&mut connection, &mut ctx).await?;
+            if let Err(e) = cmd.apply(&mut connection, &mut ctx).await {
+                // A packet the session read itself (an INSERT's data)
+                // could not be parsed: the client is told why.
+                if let Some(exception) = connection.take_pending_exception() {
+                    let _ = connection.write_error(&Error::Server(exception)).await;
+                }
+                return Err(e);
+            }
         }
     }
 }

@@ -19,5 +19,5 @@ pub use self::uvarint::put_uvarint;
 
 mod encoder;
 mod parser;
-mod read_ex;
+pub(crate) mod read_ex;
 mod uvarint;

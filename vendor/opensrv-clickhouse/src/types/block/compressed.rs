@@ -18,17 +18,20 @@ use std::mem;
 use std::os::raw::c_char;
 use std::os::raw::c_int;
 
-use byteorder::LittleEndian;
-use byteorder::WriteBytesExt;
 use lz4::liblz4::LZ4_decompress_safe;
 use naive_cityhash::cityhash128;
 use naive_cityhash::U128;
 
+use crate::binary::read_ex;
 use crate::binary::ReadEx;
-use crate::errors::Error;
+use crate::error_codes;
 use crate::errors::Result;
+use crate::limits;
+use crate::limits::LZ4_MAX_EXPANSION;
+use crate::limits::MAX_COMPRESSED_SIZE;
 
-const DBMS_MAX_COMPRESSED_SIZE: u32 = 0x4000_0000; // 1GB
+/// Method byte, compressed size and decompressed size.
+const HEADER_SIZE: u32 = 9;
 
 pub(crate) struct CompressedReader<'a, R> {
     reader: &'a mut R,
@@ -67,15 +70,25 @@ where
     R: Read + ReadEx,
 {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.is_empty() {
-            self.fill()?;
+        // Never 0 for a non-empty `buf`, which the caller would take for
+        // the end of the buffered bytes: empty frames are skipped (each
+        // takes bytes of the wire, so this ends).
+        while !buf.is_empty() && self.is_empty() {
+            if let Err(e) = self.fill() {
+                // The bytes missing are those of the wire's next frame: the
+                // caller, counting decompressed bytes, must not add to them.
+                return Err(match read_ex::missing_bytes(&e) {
+                    Some(need) => read_ex::would_block(need.bytes, false).into(),
+                    None => e.into(),
+                });
+            }
         }
 
         self.cursor.read(buf)
     }
 }
 
-pub fn decompress_buffer<R>(reader: &mut R, mut buffer: Vec<u8>) -> Result<Vec<u8>>
+pub fn decompress_buffer<R>(reader: &mut R, buffer: Vec<u8>) -> Result<Vec<u8>>
 where
     R: ReadEx,
 {
@@ -86,47 +99,80 @@ where
 
     let method: u8 = reader.read_scalar()?;
     if method != 0x82 {
-        let message: String = format!("unsupported compression method {}", method);
-        return Err(raise_error(message));
+        return Err(limits::exception(
+            error_codes::UNKNOWN_COMPRESSION_METHOD,
+            format!("Unknown compression method: {method}"),
+        ));
     }
 
     let compressed: u32 = reader.read_scalar()?;
     let original: u32 = reader.read_scalar()?;
 
-    if compressed > DBMS_MAX_COMPRESSED_SIZE {
-        return Err(raise_error("compressed data too big".to_string()));
+    // Both sizes are checked before anything is allocated for them, and
+    // the compressed bytes are read as they arrive.
+    if compressed > MAX_COMPRESSED_SIZE {
+        return Err(limits::exception(
+            error_codes::TOO_LARGE_SIZE_COMPRESSED,
+            format!(
+                "Too large size_compressed_without_checksum: {compressed}. Most likely corrupted data."
+            ),
+        ));
+    }
+    if compressed < HEADER_SIZE {
+        return Err(limits::exception(
+            error_codes::CORRUPTED_DATA,
+            format!(
+                "Can't decompress data: the compressed data size ({compressed}, this should include header size) is less than the header size ({HEADER_SIZE})"
+            ),
+        ));
+    }
+    if original > MAX_COMPRESSED_SIZE {
+        return Err(limits::exception(
+            error_codes::TOO_LARGE_SIZE_COMPRESSED,
+            format!("Too large size_decompressed: {original}. Most likely corrupted data."),
+        ));
+    }
+    let payload = compressed - HEADER_SIZE;
+    if u64::from(original) > u64::from(payload) * LZ4_MAX_EXPANSION {
+        return Err(limits::exception(
+            error_codes::CANNOT_DECOMPRESS,
+            format!(
+                "Cannot decompress: {payload} bytes of LZ4 cannot make the {original} bytes announced"
+            ),
+        ));
     }
 
-    buffer.resize(compressed as usize, 0_u8);
-    {
-        let mut cursor = io::Cursor::new(&mut buffer);
-        cursor.write_u8(0x82)?;
-        cursor.write_u32::<LittleEndian>(compressed)?;
-        cursor.write_u32::<LittleEndian>(original)?;
-    }
-    reader.read_bytes(&mut buffer[9..])?;
+    let mut buffer = buffer;
+    buffer.clear();
+    buffer.push(method);
+    buffer.extend_from_slice(&compressed.to_le_bytes());
+    buffer.extend_from_slice(&original.to_le_bytes());
+    buffer.append(&mut reader.read_vec(payload as usize)?);
 
     if h != cityhash128(&buffer) {
-        return Err(raise_error("data was corrupted".to_string()));
+        return Err(limits::exception(
+            error_codes::CHECKSUM_DOESNT_MATCH,
+            "Checksum doesn't match: corrupted data.",
+        ));
     }
 
-    let data = vec![0_u8; original as usize];
+    let mut data = vec![0_u8; original as usize];
+    // Both sizes are at most 1 GiB: they fit a c_int.
     let status = unsafe {
         LZ4_decompress_safe(
-            (buffer.as_mut_ptr() as *const c_char).add(9),
-            data.as_ptr() as *mut c_char,
-            (compressed - 9) as c_int,
+            buffer.as_ptr().add(HEADER_SIZE as usize) as *const c_char,
+            data.as_mut_ptr() as *mut c_char,
+            payload as c_int,
             original as c_int,
         )
     };
 
-    if status < 0 {
-        return Err(raise_error("can't decompress data".to_string()));
+    if status < 0 || status as u32 != original {
+        return Err(limits::exception(
+            error_codes::CANNOT_DECOMPRESS,
+            "Cannot decompress LZ4-encoded data",
+        ));
     }
 
     Ok(data)
-}
-
-fn raise_error(message: String) -> Error {
-    message.into()
 }

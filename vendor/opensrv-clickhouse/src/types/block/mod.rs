@@ -38,9 +38,13 @@ pub use self::row::Row;
 pub use self::row::Rows;
 use crate::binary::Encoder;
 use crate::binary::ReadEx;
+use crate::error_codes;
 use crate::errors::Error;
 use crate::errors::FromSqlError;
 use crate::errors::Result;
+use crate::limits;
+use crate::limits::MAX_BLOCK_COLUMNS;
+use crate::limits::MAX_BLOCK_ROWS;
 use crate::protocols;
 use crate::types::column;
 use crate::types::column::ArcColumnWrapper;
@@ -196,9 +200,34 @@ impl Block {
 
         let num_columns = reader.read_uvarint()?;
         let num_rows = reader.read_uvarint()?;
+        // ClickHouse's Native format reader refuses the same. Below the
+        // limits, columns are read as their bytes arrive (each column takes
+        // at least a few bytes, each row of it at least one).
+        if num_columns > MAX_BLOCK_COLUMNS {
+            return Err(limits::exception(
+                error_codes::INCORRECT_DATA,
+                format!("Suspiciously many columns in Native format: {num_columns}"),
+            ));
+        }
+        let num_rows = limits::check(num_rows, MAX_BLOCK_ROWS, || {
+            limits::exception(
+                error_codes::INCORRECT_DATA,
+                format!("Suspiciously many rows in Native format: {num_rows}"),
+            )
+        })?;
 
         for _ in 0..num_columns {
-            let column = Column::read(reader, num_rows as usize, tz)?;
+            let column = Column::read(reader, num_rows, tz)?;
+            if column.len() != num_rows {
+                return Err(limits::exception(
+                    error_codes::SIZES_OF_COLUMNS_DOESNT_MATCH,
+                    format!(
+                        "Column {} has {} rows instead of the block's {num_rows}",
+                        column.name(),
+                        column.len()
+                    ),
+                ));
+            }
             block.append_column(column);
         }
 

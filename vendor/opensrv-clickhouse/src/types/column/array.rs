@@ -18,7 +18,10 @@ use chrono_tz::Tz;
 
 use crate::binary::Encoder;
 use crate::binary::ReadEx;
+use crate::error_codes;
 use crate::errors::Result;
+use crate::limits;
+use crate::limits::MAX_ARRAY_ELEMENTS;
 use crate::types::column::column_data::ArcColumnData;
 use crate::types::column::column_data::BoxColumnData;
 use crate::types::column::list::List;
@@ -44,17 +47,34 @@ impl ArrayColumnData {
         type_name: &str,
         rows: usize,
         tz: Tz,
+        depth: usize,
     ) -> Result<Self> {
-        let mut offsets = List::with_capacity(rows);
-        offsets.resize(rows, 0_u64);
-        reader.read_bytes(offsets.as_mut())?;
+        let offsets: List<u64> = List::load(reader, rows)?;
 
-        let size = match rows {
-            0 => 0,
-            _ => offsets.at(rows - 1) as usize,
-        };
-        let inner =
-            <dyn ColumnData>::load_data::<ArcColumnWrapper, _>(reader, type_name, size, tz)?;
+        // Each array ends where the next starts: offsets never decrease
+        // (`at` slices the inner column with them), and the last one is the
+        // number of values of the inner column, which must be sane before
+        // it is loaded.
+        let mut last = 0_u64;
+        for i in 0..offsets.len() {
+            let offset = offsets.at(i);
+            if offset < last {
+                return Err(limits::exception(
+                    error_codes::INCORRECT_DATA,
+                    format!("Array offsets are not monotonic: {offset} after {last}"),
+                ));
+            }
+            last = offset;
+        }
+        let size = limits::check(last, MAX_ARRAY_ELEMENTS, || {
+            limits::exception(
+                error_codes::TOO_LARGE_ARRAY_SIZE,
+                format!("Array sizes are too large: {last}"),
+            )
+        })?;
+        let inner = <dyn ColumnData>::load_data::<ArcColumnWrapper, _>(
+            reader, type_name, size, tz, depth,
+        )?;
 
         Ok(ArrayColumnData { inner, offsets })
     }
@@ -109,7 +129,7 @@ impl ColumnData for ArrayColumnData {
             0_usize
         };
         let end = self.offsets.at(index) as usize;
-        let mut vs = Vec::with_capacity(end);
+        let mut vs = Vec::with_capacity(end.saturating_sub(start));
         for i in start..end {
             let v = self.inner.at(i);
             vs.push(v);

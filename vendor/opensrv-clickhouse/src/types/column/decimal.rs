@@ -66,13 +66,15 @@ impl DecimalColumnData {
         nobits: NoBits,
         size: usize,
         tz: Tz,
+        depth: usize,
     ) -> Result<Self> {
         let type_name = match nobits {
             NoBits::N32 => "Int32",
             NoBits::N64 => "Int64",
         };
-        let inner =
-            <dyn ColumnData>::load_data::<BoxColumnWrapper, _>(reader, type_name, size, tz)?;
+        let inner = <dyn ColumnData>::load_data::<BoxColumnWrapper, _>(
+            reader, type_name, size, tz, depth,
+        )?;
 
         Ok(DecimalColumnData {
             inner,

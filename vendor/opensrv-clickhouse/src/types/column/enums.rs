@@ -58,11 +58,13 @@ impl Enum16ColumnData {
         enum_values: Vec<(String, i16)>,
         size: usize,
         tz: Tz,
+        depth: usize,
     ) -> Result<Self> {
         let type_name = "Int16";
 
-        let inner =
-            <dyn ColumnData>::load_data::<BoxColumnWrapper, _>(reader, type_name, size, tz)?;
+        let inner = <dyn ColumnData>::load_data::<BoxColumnWrapper, _>(
+            reader, type_name, size, tz, depth,
+        )?;
 
         Ok(Enum16ColumnData { enum_values, inner })
     }
@@ -254,11 +256,13 @@ impl Enum8ColumnData {
         enum_values: Vec<(String, i8)>,
         size: usize,
         tz: Tz,
+        depth: usize,
     ) -> Result<Self> {
         let type_name = "Int8";
 
-        let inner =
-            <dyn ColumnData>::load_data::<BoxColumnWrapper, _>(reader, type_name, size, tz)?;
+        let inner = <dyn ColumnData>::load_data::<BoxColumnWrapper, _>(
+            reader, type_name, size, tz, depth,
+        )?;
 
         Ok(Enum8ColumnData { enum_values, inner })
     }

@@ -27,7 +27,12 @@ use combine::token;
 use combine::Parser;
 
 use crate::binary::ReadEx;
+use crate::error_codes;
 use crate::errors::Result;
+use crate::limits;
+use crate::limits::MAX_DATETIME64_PRECISION;
+use crate::limits::MAX_FIXED_STRING_SIZE;
+use crate::limits::MAX_TYPE_NESTING_DEPTH;
 use crate::types::column::array::ArrayColumnData;
 use crate::types::column::column_data::ColumnData;
 use crate::types::column::date::DateColumnData;
@@ -70,11 +75,67 @@ macro_rules! match_str {
 
 impl dyn ColumnData {
     #[allow(clippy::cognitive_complexity)]
+    /// Loads a column of `size` values of `type_name`. `depth` is how deep
+    /// `type_name` is nested in the column's type (0 for the column's
+    /// own): the types inside it load at `depth + 1`, up to
+    /// `MAX_TYPE_NESTING_DEPTH`.
     pub(crate) fn load_data<W: ColumnWrapper, T: ReadEx>(
         reader: &mut T,
         type_name: &str,
         size: usize,
         tz: Tz,
+        depth: usize,
+    ) -> Result<W::Wrapper> {
+        if depth > MAX_TYPE_NESTING_DEPTH {
+            return Err(limits::exception(
+                error_codes::TOO_DEEP_RECURSION,
+                format!(
+                    "Maximum parse depth ({MAX_TYPE_NESTING_DEPTH}) exceeded in a column's type name"
+                ),
+            ));
+        }
+        // Only the types that nest recurse, through this small function:
+        // each level of nesting takes little stack (the match of all the
+        // other types below is large, but is never more than once on it).
+        let inner_depth = depth + 1;
+        if let Some(inner_type) = parse_nullable_type(type_name) {
+            return Ok(W::wrap(NullableColumnData::load(
+                reader,
+                inner_type,
+                size,
+                tz,
+                inner_depth,
+            )?));
+        }
+        if let Some(inner_type) = parse_array_type(type_name) {
+            return Ok(W::wrap(ArrayColumnData::load(
+                reader,
+                inner_type,
+                size,
+                tz,
+                inner_depth,
+            )?));
+        }
+        if let Some(inner_types) = parse_tuple_type(type_name) {
+            return Ok(W::wrap(TupleColumnData::load(
+                reader,
+                inner_types,
+                size,
+                tz,
+                inner_depth,
+            )?));
+        }
+        Self::load_plain_data::<W, T>(reader, type_name, size, tz, inner_depth)
+    }
+
+    /// `load_data` of the types that hold no other column.
+    #[inline(never)]
+    fn load_plain_data<W: ColumnWrapper, T: ReadEx>(
+        reader: &mut T,
+        type_name: &str,
+        size: usize,
+        tz: Tz,
+        inner_depth: usize,
     ) -> Result<W::Wrapper> {
         Ok(match_str!(type_name, {
             "UInt8" => W::wrap(VectorColumnData::<u8>::load(reader, size)?),
@@ -94,28 +155,33 @@ impl dyn ColumnData {
             "IPv6" => W::wrap(IpColumnData::<Ipv6>::load(reader, size)?),
             "UUID" => W::wrap(IpColumnData::<Uuid>::load(reader, size)?),
             _ => {
-                if let Some(inner_type) = parse_nullable_type(type_name) {
-                    W::wrap(NullableColumnData::load(reader, inner_type, size, tz)?)
-                } else if let Some(str_len) = parse_fixed_string(type_name) {
+                if let Some(argument) = fixed_string_argument(type_name) {
+                    let str_len = check_fixed_string_size(argument)?;
                     W::wrap(FixedStringColumnData::load(reader, size, str_len)?)
-                } else if let Some(inner_type) = parse_array_type(type_name) {
-                    W::wrap(ArrayColumnData::load(reader, inner_type, size, tz)?)
-                } else if let Some(inner_types) = parse_tuple_type(type_name) {
-                    W::wrap(TupleColumnData::load(reader, inner_types, size, tz)?)
-                }  else if let Some((precision, scale, nobits)) = parse_decimal(type_name) {
+                } else if let Some((precision, scale, nobits)) = parse_decimal(type_name) {
                     W::wrap(DecimalColumnData::load(
-                        reader, precision, scale, nobits, size, tz,
+                        reader, precision, scale, nobits, size, tz, inner_depth,
                     )?)
                 } else if let Some(items) = parse_enum8(type_name) {
-                    W::wrap(Enum8ColumnData::load(reader, items, size, tz)?)
+                    W::wrap(Enum8ColumnData::load(reader, items, size, tz, inner_depth)?)
                 } else if let Some(items) = parse_enum16(type_name) {
-                    W::wrap(Enum16ColumnData::load(reader, items, size, tz)?)
+                    W::wrap(Enum16ColumnData::load(reader, items, size, tz, inner_depth)?)
                 } else if let Some((precision, timezone)) = parse_date_time64(type_name) {
+                    if precision > MAX_DATETIME64_PRECISION {
+                        return Err(limits::exception(
+                            error_codes::ARGUMENT_OUT_OF_BOUND,
+                            format!(
+                                "Scale {precision} is out of bounds (max scale: {MAX_DATETIME64_PRECISION})"
+                            ),
+                        ));
+                    }
                     let column_timezone = get_timezone(&timezone, tz)?;
                     W::wrap(DateTime64ColumnData::load(reader, size, precision, column_timezone)?)
                 } else {
-                    let message = format!("Unsupported column type \"{}\".", type_name);
-                    return Err(message.into());
+                    return Err(limits::exception(
+                        error_codes::UNKNOWN_TYPE,
+                        format!("Unsupported column type \"{}\".", type_name),
+                    ));
                 }
             }
         }))
@@ -218,24 +284,39 @@ impl dyn ColumnData {
     }
 }
 
-pub fn parse_fixed_string(source: &str) -> Option<usize> {
-    if !source.starts_with("FixedString") {
-        return None;
-    }
+/// What is between the parentheses of `Name(...)`. (Type names come off
+/// the wire: they are cut only where they are known to have the bytes.)
+fn type_argument<'a>(source: &'a str, name: &str) -> Option<&'a str> {
+    source.strip_prefix(name)?.strip_prefix('(')?.strip_suffix(')')
+}
 
-    let inner_size = &source[12..source.len() - 1];
-    match inner_size.parse::<usize>() {
-        Err(_) => None,
-        Ok(value) => Some(value),
+fn fixed_string_argument(source: &str) -> Option<&str> {
+    type_argument(source, "FixedString")
+}
+
+/// The `N` of `FixedString(N)`, as ClickHouse checks it: a positive
+/// integer up to `MAX_FIXED_STRING_SIZE`.
+fn check_fixed_string_size(argument: &str) -> Result<usize> {
+    match argument.trim().parse::<u64>() {
+        Ok(0) | Err(_) => Err(limits::exception(
+            error_codes::UNEXPECTED_AST_STRUCTURE,
+            "FixedString data type family must have a number (positive integer) as its argument",
+        )),
+        Ok(n) => limits::check(n, MAX_FIXED_STRING_SIZE, || {
+            limits::exception(
+                error_codes::ARGUMENT_OUT_OF_BOUND,
+                format!("FixedString size is too large: {n}"),
+            )
+        }),
     }
 }
 
-pub fn parse_nullable_type(source: &str) -> Option<&str> {
-    if !source.starts_with("Nullable") {
-        return None;
-    }
+pub fn parse_fixed_string(source: &str) -> Option<usize> {
+    fixed_string_argument(source)?.parse::<usize>().ok()
+}
 
-    let inner_type = &source[9..source.len() - 1];
+pub fn parse_nullable_type(source: &str) -> Option<&str> {
+    let inner_type = type_argument(source, "Nullable")?;
 
     if inner_type.starts_with("Nullable") {
         return None;
@@ -245,12 +326,7 @@ pub fn parse_nullable_type(source: &str) -> Option<&str> {
 }
 
 pub fn parse_array_type(source: &str) -> Option<&str> {
-    if !source.starts_with("Array") {
-        return None;
-    }
-
-    let inner_type = &source[6..source.len() - 1];
-    Some(inner_type)
+    type_argument(source, "Array")
 }
 
 pub fn parse_decimal(source: &str) -> Option<(u8, u8, NoBits)> {
@@ -288,7 +364,7 @@ pub fn parse_decimal(source: &str) -> Option<(u8, u8, NoBits)> {
     }
 
     let params_indexes = match params_indexes {
-        (Some(start), Some(end)) => (start, end),
+        (Some(start), Some(end)) if start < end => (start, end),
         _ => return None,
     };
 
@@ -435,11 +511,7 @@ pub fn get_timezone(timezone: &Option<String>, tz: Tz) -> Result<Tz> {
 }
 
 pub fn parse_tuple_type(source: &str) -> Option<Vec<&str>> {
-    if !source.starts_with("Tuple") {
-        return None;
-    }
-
-    let types = &source[6..source.len() - 1];
+    let types = type_argument(source, "Tuple")?;
 
     let mut inner_types = Vec::new();
     let chars = types.char_indices();

@@ -17,7 +17,9 @@ use std::cmp;
 use super::column_data::ColumnData;
 use crate::binary::Encoder;
 use crate::binary::ReadEx;
+use crate::error_codes;
 use crate::errors::Result;
+use crate::limits;
 use crate::types::column::column_data::BoxColumnData;
 use crate::types::from_sql::*;
 use crate::types::Column;
@@ -49,16 +51,17 @@ impl FixedStringColumnData {
         }
     }
 
+    /// `size` values of `str_len` bytes (`str_len` checked by the caller:
+    /// from 1 to `MAX_FIXED_STRING_SIZE`), read as they arrive.
     pub(crate) fn load<T: ReadEx>(reader: &mut T, size: usize, str_len: usize) -> Result<Self> {
-        let mut instance = Self::with_capacity(size, str_len);
-
-        for _ in 0..size {
-            let old_len = instance.buffer.len();
-            instance.buffer.resize(old_len + str_len, 0_u8);
-            reader.read_bytes(&mut instance.buffer[old_len..old_len + str_len])?;
-        }
-
-        Ok(instance)
+        let total = size.checked_mul(str_len).ok_or_else(|| {
+            limits::exception(
+                error_codes::TOO_LARGE_ARRAY_SIZE,
+                format!("Too large column size: {size} values of {str_len} bytes"),
+            )
+        })?;
+        let buffer = reader.read_vec(total)?;
+        Ok(Self { buffer, str_len })
     }
 }
 

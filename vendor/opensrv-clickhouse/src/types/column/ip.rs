@@ -21,7 +21,9 @@ use super::column_data::ColumnData;
 use super::ColumnFrom;
 use crate::binary::Encoder;
 use crate::binary::ReadEx;
+use crate::error_codes;
 use crate::errors::Result;
+use crate::limits;
 use crate::types::column::column_data::BoxColumnData;
 use crate::types::column::nullable::NullableColumnData;
 use crate::types::column::ColumnWrapper;
@@ -285,8 +287,13 @@ impl<V: IpVersion> IpColumnData<V> {
     }
 
     pub(crate) fn load<R: ReadEx>(reader: &mut R, size: usize) -> Result<Self> {
-        let mut inner = vec![0; size * V::size()];
-        reader.read_bytes(inner.as_mut())?;
+        let len = size.checked_mul(V::size()).ok_or_else(|| {
+            limits::exception(
+                error_codes::TOO_LARGE_ARRAY_SIZE,
+                format!("Too large column size: {size} values"),
+            )
+        })?;
+        let inner = reader.read_vec(len)?;
 
         Ok(Self {
             inner,

@@ -19,6 +19,12 @@ use std::slice;
 use micromarshal::Marshal;
 use micromarshal::Unmarshal;
 
+use crate::binary::read_ex;
+use crate::binary::ReadEx;
+use crate::error_codes;
+use crate::errors::Result;
+use crate::limits;
+use crate::limits::READ_CHUNK_SIZE;
 use crate::types::StatBuffer;
 
 #[derive(Clone)]
@@ -63,8 +69,30 @@ where
         self.data.resize(new_len, value);
     }
 
-    pub(super) unsafe fn set_len(&mut self, new_len: usize) {
-        self.data.set_len(new_len);
+    /// `len` values read off `reader`, in steps of at most
+    /// `READ_CHUNK_SIZE` bytes: the list grows with the bytes that arrive,
+    /// never to the announced `len` up front.
+    pub(crate) fn load<R: ReadEx>(reader: &mut R, len: usize) -> Result<List<T>> {
+        let size = mem::size_of::<T>().max(1);
+        let total = len.checked_mul(size).ok_or_else(|| {
+            limits::exception(
+                error_codes::TOO_LARGE_ARRAY_SIZE,
+                format!("Too large column size: {len} values"),
+            )
+        })?;
+        let zero = T::unmarshal(T::buffer().as_ref());
+        let step = (READ_CHUNK_SIZE / size).max(1);
+        let mut list = List::new();
+        while list.len() < len {
+            let start = list.len();
+            let count = (len - start).min(step);
+            list.data.resize(start + count, zero);
+            let bytes: &mut [u8] = list.as_mut();
+            reader
+                .read_bytes(&mut bytes[start * size..])
+                .map_err(|e| read_ex::and_then_missing(e, total - (start + count) * size))?;
+        }
+        Ok(list)
     }
 
     pub(super) unsafe fn as_ptr(&self) -> *const T {

@@ -211,7 +211,7 @@ impl<K: ColumnType> Column<K> {
         let name = reader.read_string()?;
         let type_name = reader.read_string()?;
         let data =
-            <dyn ColumnData>::load_data::<ArcColumnWrapper, _>(reader, &type_name, size, tz)?;
+            <dyn ColumnData>::load_data::<ArcColumnWrapper, _>(reader, &type_name, size, tz, 0)?;
         let column = Self {
             name,
             data,

@@ -39,11 +39,12 @@ impl NullableColumnData {
         type_name: &str,
         size: usize,
         tz: Tz,
+        depth: usize,
     ) -> Result<Self> {
-        let mut nulls = vec![0; size];
-        reader.read_bytes(nulls.as_mut())?;
-        let inner =
-            <dyn ColumnData>::load_data::<ArcColumnWrapper, _>(reader, type_name, size, tz)?;
+        let nulls = reader.read_vec(size)?;
+        let inner = <dyn ColumnData>::load_data::<ArcColumnWrapper, _>(
+            reader, type_name, size, tz, depth,
+        )?;
         Ok(NullableColumnData { inner, nulls })
     }
 }

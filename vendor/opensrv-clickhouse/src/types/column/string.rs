@@ -52,7 +52,9 @@ impl StringColumnData {
     }
 
     pub fn load<T: ReadEx>(reader: &mut T, size: usize) -> Result<Self> {
-        let mut data = Self::with_capacity(size);
+        // `size` is the row count the client announced: the pool grows with
+        // the strings that arrive instead of being sized for it.
+        let mut data = Self::with_capacity(0);
 
         for _ in 0..size {
             reader.read_str_into_buffer(&mut data.pool)?;

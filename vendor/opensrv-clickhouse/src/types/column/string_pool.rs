@@ -17,6 +17,13 @@ use std::slice;
 
 const AVG_STR_SIZE: usize = 80;
 
+/// The smallest chunk a pool allocates.
+const MIN_CHUNK_SIZE: usize = 64;
+
+/// Chunks grow by doubling up to this size (a longer string still gets a
+/// chunk as long as itself).
+const MAX_CHUNK_SIZE: usize = 1 << 20;
+
 #[derive(Copy, Clone)]
 struct StringPtr {
     chunk: usize,
@@ -30,6 +37,8 @@ pub struct StringPool {
     pointers: Vec<StringPtr>,
     position: usize,
     capacity: usize,
+    /// The bytes of all chunks.
+    allocated: usize,
 }
 
 pub(crate) struct StringIter<'a> {
@@ -72,16 +81,38 @@ impl StringPool {
             chunks: Vec::new(),
             position: 0,
             capacity,
+            allocated: 0,
         }
     }
 
     pub fn allocate(&mut self, size: usize) -> &mut [u8] {
         if self.free_space() < size || self.chunks.is_empty() {
             self.reserve(size);
-            return self.allocate(size);
         }
 
-        self.try_allocate(size).unwrap()
+        let chunk = self.chunks.len() - 1;
+        let position = self.position;
+        self.position += size;
+        self.pointers.push(StringPtr {
+            len: size,
+            shift: position,
+            chunk,
+        });
+        &mut self.chunks[chunk][position..position + size]
+    }
+
+    /// Adds `bytes` as the next string, in a chunk of its own (for long
+    /// strings, read as they arrived rather than into a chunk allocated
+    /// for their announced length).
+    pub fn push_owned(&mut self, bytes: Vec<u8>) {
+        self.pointers.push(StringPtr {
+            len: bytes.len(),
+            shift: 0,
+            chunk: self.chunks.len(),
+        });
+        self.position = bytes.len();
+        self.allocated += bytes.len();
+        self.chunks.push(bytes);
     }
 
     fn free_space(&self) -> usize {
@@ -92,30 +123,19 @@ impl StringPool {
         0
     }
 
-    fn try_allocate(&mut self, size: usize) -> Option<&mut [u8]> {
-        if !self.chunks.is_empty() {
-            let chunk = self.chunks.len() - 1;
-
-            let position = self.position;
-            self.position += size;
-            self.pointers.push(StringPtr {
-                len: size,
-                shift: position,
-                chunk,
-            });
-
-            let buffer = &mut self.chunks[chunk];
-            return Some(&mut buffer[position..position + size]);
-        }
-
-        None
-    }
-
+    /// A new chunk for at least `size` bytes. Chunks grow with what the
+    /// pool already holds (doubling, up to `MAX_CHUNK_SIZE`) rather than
+    /// with the capacity asked for, which for a column read off the wire is
+    /// a row count the client announced.
     fn reserve(&mut self, size: usize) {
         use std::cmp::max;
+        use std::cmp::min;
+        let by_capacity = min(self.capacity.saturating_mul(AVG_STR_SIZE), MAX_CHUNK_SIZE);
+        let by_growth = min(self.allocated, MAX_CHUNK_SIZE);
+        let chunk = max(max(by_capacity, by_growth), max(size, MIN_CHUNK_SIZE));
         self.position = 0;
-        self.chunks
-            .push(vec![0_u8; max(self.capacity * AVG_STR_SIZE, size)]);
+        self.allocated += chunk;
+        self.chunks.push(vec![0_u8; chunk]);
     }
 
     #[inline(always)]

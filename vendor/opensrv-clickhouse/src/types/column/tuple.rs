@@ -39,14 +39,16 @@ impl TupleColumnData {
         inner_types: Vec<&str>,
         rows: usize,
         tz: Tz,
+        depth: usize,
     ) -> Result<Self> {
         let inner = inner_types
             .into_iter()
             .map(|type_name| {
-                <dyn ColumnData>::load_data::<ArcColumnWrapper, _>(reader, type_name, rows, tz)
-                    .unwrap()
+                <dyn ColumnData>::load_data::<ArcColumnWrapper, _>(
+                    reader, type_name, rows, tz, depth,
+                )
             })
-            .collect();
+            .collect::<Result<Vec<_>>>()?;
         Ok(Self { inner })
     }
 }
