@@ -301,9 +301,10 @@ fn exception_for(e: &Error) -> ServerError {
             error_codes::UNKNOWN_PACKET_FROM_CLIENT,
             format!("Unknown packet {packet} from client"),
         ),
-        Error::Driver(DriverError::UnknownSetting { name }) => {
-            (error_codes::UNKNOWN_SETTING, format!("Unknown setting {name}"))
-        }
+        Error::Driver(DriverError::UnknownSetting { name }) => (
+            error_codes::UNKNOWN_SETTING,
+            format!("Unknown setting {name}"),
+        ),
         Error::Driver(DriverError::UnexpectedPacket) => (
             error_codes::UNEXPECTED_PACKET_FROM_CLIENT,
             "Unexpected packet from client".to_string(),

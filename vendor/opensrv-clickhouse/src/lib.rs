@@ -289,7 +289,9 @@ impl ClickHouseServer {
                     // The client is told why (if it still listens), and the
                     // connection ends with the error it was given.
                     let exception = connection.take_pending_exception().map(Error::Server);
-                    let _ = connection.write_error(exception.as_ref().unwrap_or(&e)).await;
+                    let _ = connection
+                        .write_error(exception.as_ref().unwrap_or(&e))
+                        .await;
                     return Err(e);
                 }
                 Ok(None) => {

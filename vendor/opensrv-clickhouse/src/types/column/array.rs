@@ -72,9 +72,8 @@ impl ArrayColumnData {
                 format!("Array sizes are too large: {last}"),
             )
         })?;
-        let inner = <dyn ColumnData>::load_data::<ArcColumnWrapper, _>(
-            reader, type_name, size, tz, depth,
-        )?;
+        let inner =
+            <dyn ColumnData>::load_data::<ArcColumnWrapper, _>(reader, type_name, size, tz, depth)?;
 
         Ok(ArrayColumnData { inner, offsets })
     }

@@ -72,9 +72,8 @@ impl DecimalColumnData {
             NoBits::N32 => "Int32",
             NoBits::N64 => "Int64",
         };
-        let inner = <dyn ColumnData>::load_data::<BoxColumnWrapper, _>(
-            reader, type_name, size, tz, depth,
-        )?;
+        let inner =
+            <dyn ColumnData>::load_data::<BoxColumnWrapper, _>(reader, type_name, size, tz, depth)?;
 
         Ok(DecimalColumnData {
             inner,

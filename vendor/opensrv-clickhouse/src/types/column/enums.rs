@@ -62,9 +62,8 @@ impl Enum16ColumnData {
     ) -> Result<Self> {
         let type_name = "Int16";
 
-        let inner = <dyn ColumnData>::load_data::<BoxColumnWrapper, _>(
-            reader, type_name, size, tz, depth,
-        )?;
+        let inner =
+            <dyn ColumnData>::load_data::<BoxColumnWrapper, _>(reader, type_name, size, tz, depth)?;
 
         Ok(Enum16ColumnData { enum_values, inner })
     }
@@ -260,9 +259,8 @@ impl Enum8ColumnData {
     ) -> Result<Self> {
         let type_name = "Int8";
 
-        let inner = <dyn ColumnData>::load_data::<BoxColumnWrapper, _>(
-            reader, type_name, size, tz, depth,
-        )?;
+        let inner =
+            <dyn ColumnData>::load_data::<BoxColumnWrapper, _>(reader, type_name, size, tz, depth)?;
 
         Ok(Enum8ColumnData { enum_values, inner })
     }

@@ -86,7 +86,12 @@ impl dyn ColumnData {
         tz: Tz,
         depth: usize,
     ) -> Result<W::Wrapper> {
-        if depth > MAX_TYPE_NESTING_DEPTH {
+        // The column's own type is checked whole before any of its data is
+        // read (what its data says must not decide which error a type that
+        // is too deep gets); the check of each level stays as a backstop.
+        if depth > MAX_TYPE_NESTING_DEPTH
+            || (depth == 0 && type_nesting_depth(type_name) > MAX_TYPE_NESTING_DEPTH)
+        {
             return Err(limits::exception(
                 error_codes::TOO_DEEP_RECURSION,
                 format!(
@@ -284,10 +289,36 @@ impl dyn ColumnData {
     }
 }
 
+/// How deep the parentheses of a type name nest, those in quoted enum
+/// names aside.
+fn type_nesting_depth(type_name: &str) -> usize {
+    let (mut depth, mut deepest) = (0_usize, 0_usize);
+    let (mut quoted, mut escaped) = (false, false);
+    for b in type_name.bytes() {
+        match (quoted, escaped, b) {
+            (true, true, _) => escaped = false,
+            (true, false, b'\\') => escaped = true,
+            (true, false, b'\'') => quoted = false,
+            (true, false, _) => {}
+            (false, _, b'\'') => quoted = true,
+            (false, _, b'(') => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            (false, _, b')') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
 /// What is between the parentheses of `Name(...)`. (Type names come off
 /// the wire: they are cut only where they are known to have the bytes.)
 fn type_argument<'a>(source: &'a str, name: &str) -> Option<&'a str> {
-    source.strip_prefix(name)?.strip_prefix('(')?.strip_suffix(')')
+    source
+        .strip_prefix(name)?
+        .strip_prefix('(')?
+        .strip_suffix(')')
 }
 
 fn fixed_string_argument(source: &str) -> Option<&str> {

@@ -42,9 +42,8 @@ impl NullableColumnData {
         depth: usize,
     ) -> Result<Self> {
         let nulls = reader.read_vec(size)?;
-        let inner = <dyn ColumnData>::load_data::<ArcColumnWrapper, _>(
-            reader, type_name, size, tz, depth,
-        )?;
+        let inner =
+            <dyn ColumnData>::load_data::<ArcColumnWrapper, _>(reader, type_name, size, tz, depth)?;
         Ok(NullableColumnData { inner, nulls })
     }
 }
