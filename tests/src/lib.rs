@@ -792,3 +792,4 @@ impl ChHttp {
         }
     }
 }
+pub mod hostile;
