@@ -23,6 +23,7 @@ pub mod codes {
     pub const UNKNOWN_TYPE: i32 = 50;
     pub const TOO_DEEP_RECURSION: i32 = 306;
     pub const LOGICAL_ERROR: i32 = 49;
+    pub const CANNOT_READ_ALL_DATA: i32 = 33;
     pub const UNKNOWN_FORMAT: i32 = 73;
     pub const UNKNOWN_COMPRESSION_METHOD: i32 = 272;
     pub const CANNOT_DECOMPRESS: i32 = 271;

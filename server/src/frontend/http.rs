@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -90,13 +91,27 @@ async fn query(
     Query(params): Query<Vec<(String, String)>>,
     method: Method,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let params: BTreeMap<String, String> = params.into_iter().collect();
     let query_id = params
         .get("query_id")
         .cloned()
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    // A body over the limit, a broken chunked encoding, a client gone
+    // mid-body: ClickHouse's error, with the status axum chose.
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => {
+            let e = ChError::new(
+                codes::CANNOT_READ_ALL_DATA,
+                format!("Cannot read all data of the request body: {}", rejection.body_text()),
+            );
+            let mut response = error_response(&e, &query_id);
+            *response.status_mut() = rejection.status();
+            return response;
+        }
+    };
     match run(&state, &params, &method, &headers, body).await {
         Ok(Some(formatted)) => ok_response(formatted, &query_id),
         // `GET /` without a query: ClickHouse's liveness answer.
@@ -472,6 +487,7 @@ fn error_response(e: &ChError, query_id: &str) -> Response {
             StatusCode::NOT_FOUND
         }
         codes::READONLY => StatusCode::FORBIDDEN,
+        codes::TOO_DEEP_RECURSION => StatusCode::BAD_REQUEST,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
     let mut response = (status, format!("{e}\n")).into_response();
