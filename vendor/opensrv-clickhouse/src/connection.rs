@@ -32,6 +32,7 @@ use crate::errors::Error;
 use crate::errors::Result;
 use crate::errors::ServerError;
 use crate::limits;
+use crate::limits::LINGER_AFTER_ERROR;
 use crate::limits::MAX_PACKET_SIZE;
 use crate::protocols::ExceptionResponse;
 use crate::protocols::Packet;
@@ -188,6 +189,25 @@ impl Connection {
     /// not parse (once).
     pub fn take_pending_exception(&mut self) -> Option<ServerError> {
         self.pending_exception.take()
+    }
+
+    /// After the exception for a packet that could not be parsed: ends the
+    /// server's side of the connection, then reads and drops what the
+    /// client still sends for up to [`LINGER_AFTER_ERROR`], so that a client
+    /// still writing its packet gets to read the exception rather than a
+    /// reset connection. (Memory: the read buffer is freed first.)
+    pub async fn close_after_exception(&mut self) {
+        self.buffer = BytesMut::new();
+        let _ = self.stream.shutdown().await;
+        let mut scratch = vec![0_u8; 16 << 10];
+        let drain = async {
+            while let Ok(n) = self.stream.read(&mut scratch).await {
+                if n == 0 {
+                    break;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(LINGER_AFTER_ERROR, drain).await;
     }
 
     fn fail(&mut self, e: &Error) {

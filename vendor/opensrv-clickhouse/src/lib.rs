@@ -292,6 +292,9 @@ impl ClickHouseServer {
                     let _ = connection
                         .write_error(exception.as_ref().unwrap_or(&e))
                         .await;
+                    if exception.is_some() {
+                        connection.close_after_exception().await;
+                    }
                     return Err(e);
                 }
                 Ok(None) => {
@@ -306,6 +309,7 @@ impl ClickHouseServer {
                 // could not be parsed: the client is told why.
                 if let Some(exception) = connection.take_pending_exception() {
                     let _ = connection.write_error(&Error::Server(exception)).await;
+                    connection.close_after_exception().await;
                 }
                 return Err(e);
             }

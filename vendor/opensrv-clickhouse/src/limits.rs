@@ -75,6 +75,12 @@ pub const LZ4_MAX_EXPANSION: u64 = 255;
 /// instead of the server buffering without end.
 pub const MAX_PACKET_SIZE: usize = 256 << 20;
 
+/// How long the server still reads (and drops) what a client sends after
+/// the exception for its unparsable packet, before it closes the socket: a
+/// client still writing a large packet then reads the exception instead of
+/// a reset connection.
+pub const LINGER_AFTER_ERROR: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Data whose size comes from the wire is read in steps of at most this
 /// many bytes: the buffer for it grows with the bytes actually read, never
 /// to the announced size up front.
