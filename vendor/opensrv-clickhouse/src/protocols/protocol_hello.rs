@@ -17,9 +17,7 @@ use std::io::Read;
 use crate::binary::Encoder;
 use crate::binary::ReadEx;
 use crate::error_codes;
-use crate::errors::Error;
 use crate::errors::Result;
-use crate::errors::ServerError;
 use crate::protocols::*;
 
 #[derive(Default, Debug, Clone)]
@@ -52,12 +50,12 @@ impl HelloRequest {
         };
 
         if request.user.is_empty() {
-            return Err(Error::Server(ServerError {
-                name: "UNEXPECTED_PACKET_FROM_CLIENT".to_string(),
-                code: error_codes::UNEXPECTED_PACKET_FROM_CLIENT,
-                message: "Unexpected packet from client (no user in Hello package)".to_string(),
-                stack_trace: "".to_string(),
-            }));
+            // Named as every server exception, so clients print
+            // `Code: 101. DB::Exception: ...` as ClickHouse's.
+            return Err(crate::limits::exception(
+                error_codes::UNEXPECTED_PACKET_FROM_CLIENT,
+                "Unexpected packet from client (no user in Hello package)",
+            ));
         }
 
         Ok(request)
