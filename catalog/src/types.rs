@@ -268,7 +268,7 @@ impl fmt::Display for ChType {
                         f.write_str(", ")?;
                     }
                     match name {
-                        Some(name) => write!(f, "{name} {ty}")?,
+                        Some(name) => write!(f, "{} {ty}", element_name(name))?,
                         None => write!(f, "{ty}")?,
                     }
                 }
@@ -313,6 +313,26 @@ fn write_enum<T: fmt::Display>(
         write!(f, "{} = {value}", quote(name))?;
     }
     f.write_str(")")
+}
+
+/// A tuple element's name as the type parser reads it back: plain, or in
+/// backquotes when it is empty or holds anything but letters, digits and `_`.
+fn element_name(name: &str) -> String {
+    let plain = name.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_alphanumeric() || c == '_');
+    if plain {
+        return name.to_string();
+    }
+    let mut out = String::with_capacity(name.len() + 2);
+    out.push('`');
+    for c in name.chars() {
+        if matches!(c, '`' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('`');
+    out
 }
 
 /// A ClickHouse single-quoted string literal.
@@ -379,14 +399,29 @@ impl<'a> TypeParser<'a> {
     fn ident(&mut self) -> PResult<String> {
         self.skip_ws();
         if let Some(q @ ('`' | '"')) = self.rest().chars().next() {
+            // Backslash escapes and a doubled quote inside, as ClickHouse reads them.
             self.pos += 1;
-            let end = self
-                .rest()
-                .find(q)
-                .ok_or_else(|| "unterminated quoted name".to_string())?;
-            let name = self.rest()[..end].to_string();
-            self.pos += end + 1;
-            return Ok(name);
+            let mut name = String::new();
+            let mut chars = self.rest().char_indices();
+            while let Some((i, c)) = chars.next() {
+                match c {
+                    '\\' => {
+                        if let Some((_, escaped)) = chars.next() {
+                            name.push(escaped);
+                        }
+                    }
+                    c if c == q && self.rest()[i + 1..].starts_with(q) => {
+                        chars.next();
+                        name.push(q);
+                    }
+                    c if c == q => {
+                        self.pos += i + 1;
+                        return Ok(name);
+                    }
+                    c => name.push(c),
+                }
+            }
+            return Err("unterminated quoted name".to_string());
         }
         let len = self
             .rest()
@@ -855,5 +890,21 @@ mod tests {
         let e = ChType::parse("FixedString(1099511627776)").unwrap_err();
         assert!(!e.too_deep);
         assert!(ChType::parse("FixedString(16777216)").is_err());
+    }
+
+    #[test]
+    fn tuple_element_names_print_so_that_they_parse_back() {
+        for input in [
+            "Map(Int8, Tuple(`` DateTime('UTC')))",
+            "Tuple(`a b` UInt8, `x\\`y` String, \"q\"\"r\" Int8, plain_1 Int8)",
+        ] {
+            let ty = ChType::parse(input).unwrap_or_else(|e| panic!("{input}: {e}"));
+            let printed = ty.to_string();
+            assert_eq!(ChType::parse(&printed).as_ref(), Ok(&ty), "{printed}");
+        }
+        assert_eq!(
+            ChType::parse("Tuple(`a b` UInt8)").unwrap().to_string(),
+            "Tuple(`a b` UInt8)"
+        );
     }
 }
