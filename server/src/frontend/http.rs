@@ -555,13 +555,18 @@ mod tests {
         assert!(decompress(Some("br"), Bytes::from_static(b"x")).is_err());
     }
 
+    /// `insert_with_format` of the statement `text` is.
+    fn insert_format_of(text: &str) -> Option<(&str, String)> {
+        insert_with_format(&planner::split(text)[0])
+    }
+
     #[test]
     fn insert_format_is_read_off_the_query() {
         assert_eq!(
-            insert_with_format("INSERT INTO t (a, b) FORMAT JSONEachRow"),
+            insert_format_of("INSERT INTO t (a, b) FORMAT JSONEachRow"),
             Some(("INSERT INTO t (a, b)", "JSONEachRow".to_string()))
         );
-        assert_eq!(insert_with_format("INSERT INTO t VALUES"), None);
-        assert_eq!(insert_with_format("SELECT 1 FORMAT"), None);
+        assert_eq!(insert_format_of("INSERT INTO t VALUES"), None);
+        assert_eq!(insert_format_of("SELECT 1 FORMAT"), None);
     }
 }

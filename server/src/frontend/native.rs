@@ -578,14 +578,19 @@ mod tests {
         assert_eq!(crate::formats::parse_text_array("['unterminated]"), None);
     }
 
+    /// `awaits_client_data` of the statement `text` is.
+    fn awaits_of(text: &str) -> Option<Vec<String>> {
+        awaits_client_data(&planner::split(text)[0])
+    }
+
     #[test]
     fn client_data_statements_and_their_columns() {
-        assert_eq!(awaits_client_data("INSERT INTO t VALUES"), Some(vec![]));
+        assert_eq!(awaits_of("INSERT INTO t VALUES"), Some(vec![]));
         assert_eq!(
-            awaits_client_data("INSERT INTO db.t (a, `b c`) FORMAT JSONEachRow"),
+            awaits_of("INSERT INTO db.t (a, `b c`) FORMAT JSONEachRow"),
             Some(vec!["a".to_string(), "b c".to_string()])
         );
-        assert_eq!(awaits_client_data("INSERT INTO t SELECT 1"), None);
-        assert_eq!(awaits_client_data("INSERT INTO t VALUES (1)"), None);
+        assert_eq!(awaits_of("INSERT INTO t SELECT 1"), None);
+        assert_eq!(awaits_of("INSERT INTO t VALUES (1)"), None);
     }
 }
