@@ -793,3 +793,4 @@ impl ChHttp {
     }
 }
 pub mod hostile;
+pub mod fuzz;

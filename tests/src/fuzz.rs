@@ -1,0 +1,872 @@
+//! The fuzz targets' shared driver (issue 10) and the SQL-ish input
+//! generators they have in common.
+//!
+//! Every target is one test function that calls [`run`] with a proptest
+//! strategy and a property. Without `KAFKAHOUSE_FUZZ_SECONDS` a target runs
+//! [`Target::cases`] cases, a few seconds' worth, as part of `cargo test`;
+//! with `KAFKAHOUSE_FUZZ_SECONDS=N` it keeps drawing new cases from new seeds
+//! until N seconds have passed (`scripts/fuzz`). Either way it prints how
+//! many cases ran, and a failure fails the test with proptest's minimal
+//! failing input, where it panicked and how to run it again
+//! (`KAFKAHOUSE_FUZZ_SEED`, `KAFKAHOUSE_FUZZ_CASES`).
+//!
+//! Each case runs on a thread of its own with a fixed stack (that of a tokio
+//! worker, where the server parses), so that stack depth is the same in
+//! every run. Targets whose code under test could abort the process (a stack
+//! overflow, a failed allocation) run their cases in a child process
+//! ([`Target::fork`]): a crash then fails the target with its input instead
+//! of ending the test binary.
+//!
+//! `planner/tests/fuzz.rs` includes this file with `#[path]`, so it may use
+//! nothing but std and proptest.
+
+#![allow(dead_code)]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::{Cell, RefCell};
+use std::collections::hash_map::RandomState;
+use std::fmt;
+use std::hash::{BuildHasher, Hasher};
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::Once;
+use std::time::{Duration, Instant};
+
+use proptest::strategy::Strategy;
+use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
+
+/// Seconds to fuzz each target for; unset means the bounded run of `cargo test`.
+pub const SECONDS_ENV: &str = "KAFKAHOUSE_FUZZ_SECONDS";
+/// The seed of the first batch, to run a reported failure again.
+pub const SEED_ENV: &str = "KAFKAHOUSE_FUZZ_SEED";
+/// Cases per batch, with `KAFKAHOUSE_FUZZ_SEED`, to run a reported failure again.
+pub const CASES_ENV: &str = "KAFKAHOUSE_FUZZ_CASES";
+/// Set: a forked target runs its cases in this process (to debug a failure).
+pub const IN_PROCESS_ENV: &str = "KAFKAHOUSE_FUZZ_IN_PROCESS";
+
+/// The stack of a tokio worker thread, where the server does its parsing.
+pub const CASE_STACK: usize = 2 << 20;
+
+/// How one target runs.
+#[derive(Debug, Clone, Copy)]
+pub struct Target {
+    /// The test function's name (`cargo test -- --exact NAME` runs it alone).
+    pub name: &'static str,
+    /// `module_path!()` where the test function is (a forked child runs it).
+    pub module: &'static str,
+    /// Cases in the bounded run.
+    pub cases: u32,
+    /// Whether cases run in a child process (see the module's doc).
+    pub fork: bool,
+    /// Stack size of the thread each case runs on.
+    pub stack: usize,
+}
+
+impl Target {
+    pub const fn new(name: &'static str, module: &'static str, cases: u32) -> Target {
+        Target {
+            name,
+            module,
+            cases,
+            fork: false,
+            stack: CASE_STACK,
+        }
+    }
+
+    /// Cases run in a child process, so that a crash fails only the target.
+    pub const fn forked(mut self) -> Target {
+        self.fork = true;
+        self
+    }
+}
+
+/// Stack of the thread that generates cases: proptest's value trees for
+/// nested strategies recurse deeply in a debug build.
+const GENERATOR_STACK: usize = 256 << 20;
+
+/// Runs `test` on cases from the strategy `strategy()` makes, as the
+/// environment asks (see the module's doc), and panics with the minimal
+/// failing input on a failure. A panic in `test` is a failure; so is an `Err`.
+pub fn run<S>(
+    target: &Target,
+    strategy: impl FnOnce() -> S + Send,
+    test: impl Fn(S::Value) -> Result<(), TestCaseError> + Sync,
+) where
+    S: Strategy,
+    S::Value: Send + Clone,
+{
+    install_panic_hook();
+    std::thread::scope(|scope| {
+        let driver = std::thread::Builder::new()
+            .name(target.name.to_string())
+            .stack_size(GENERATOR_STACK)
+            .spawn_scoped(scope, || drive(target, strategy(), &test))
+            .expect("spawn the fuzz driver's thread");
+        if let Err(panic) = driver.join() {
+            panic::resume_unwind(panic);
+        }
+    });
+}
+
+fn drive<S>(target: &Target, strategy: S, test: &(impl Fn(S::Value) -> Result<(), TestCaseError> + Sync))
+where
+    S: Strategy,
+    S::Value: Send + Clone,
+{
+    let seconds: Option<u64> = env_number(SECONDS_ENV);
+    let fixed_seed: Option<u64> = env_number(SEED_ENV);
+    let fixed_cases: Option<u32> = env_number(CASES_ENV);
+    // A forked child reruns this function up to its first batch, which it
+    // replays; it must compute that batch's size as the parent did.
+    let in_child = std::env::var_os("RUSTY_FORK_OCCURS").is_some();
+    let say = |text: String| {
+        if !in_child {
+            println!("{}: {text}", target.name);
+        }
+    };
+    let started = Instant::now();
+    let deadline = seconds.map(|s| started + Duration::from_secs(s));
+    let mut total: u64 = 0;
+    let mut batch = match fixed_cases {
+        Some(n) => n,
+        // Every batch of a forked target has the size a fresh process
+        // computes for its first one.
+        None if forks(target) && seconds.is_some() => target.cases.saturating_mul(4),
+        None => target.cases,
+    }
+    .max(1);
+    let mut seed = fixed_seed.unwrap_or_else(fresh_seed);
+    // What a forked child is run as (`--exact` this): the test function.
+    let test_name: &'static str = Box::leak(format!("{}::{}", target.module, target.name).into_boxed_str());
+    loop {
+        let batch_started = Instant::now();
+        let mut runner = TestRunner::new_with_rng(config(target, test_name, batch), rng(seed));
+        let result = runner.run(&strategy, |value| run_case(target.stack, || test(value)));
+        match result {
+            Ok(()) => total += u64::from(batch),
+            Err(TestError::Abort(why)) => {
+                panic!("{}: proptest gave up after {total} cases: {why}", target.name)
+            }
+            Err(TestError::Fail(reason, value)) => {
+                fail(target, test, total, seed, batch, reason.message(), value)
+            }
+        }
+        let Some(deadline) = deadline else { break };
+        let now = Instant::now();
+        if now >= deadline {
+            break;
+        }
+        say(format!(
+            "{total} cases in {:.0} s, no failure so far",
+            started.elapsed().as_secs_f64()
+        ));
+        seed = fresh_seed();
+        if !forks(target) && fixed_cases.is_none() {
+            // As many cases as fit in what is left, but a report at least
+            // every minute.
+            let per_case = batch_started.elapsed().as_secs_f64() / f64::from(batch);
+            let left = (deadline - now).min(Duration::from_secs(60)).as_secs_f64();
+            batch = (left / per_case.max(1e-6)).clamp(1.0, 1_000_000.0) as u32;
+        }
+    }
+    say(format!(
+        "{total} cases in {:.1} s ({} mode), no failure",
+        started.elapsed().as_secs_f64(),
+        if seconds.is_some() { "timed" } else { "bounded" }
+    ));
+}
+
+fn config(target: &Target, test_name: &'static str, cases: u32) -> Config {
+    Config {
+        cases,
+        failure_persistence: None,
+        fork: forks(target),
+        test_name: Some(test_name),
+        // Shrinking a slow target (HTTP) must end in reasonable time too.
+        max_shrink_time: 180_000,
+        ..Config::default()
+    }
+}
+
+fn rng(seed: u64) -> TestRng {
+    let mut bytes = [0u8; 32];
+    for chunk in bytes.chunks_mut(8) {
+        chunk.copy_from_slice(&seed.to_le_bytes());
+    }
+    TestRng::from_seed(RngAlgorithm::ChaCha, &bytes)
+}
+
+fn fresh_seed() -> u64 {
+    let mut hasher = RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default(),
+    );
+    hasher.finish()
+}
+
+fn env_number<T: std::str::FromStr>(name: &str) -> Option<T> {
+    let text = std::env::var(name).ok()?;
+    match text.trim().parse() {
+        Ok(n) => Some(n),
+        Err(_) => panic!("{name}={text} is not a number"),
+    }
+}
+
+/// Reports a failure. For a panic in this process, runs the minimal input
+/// once more to show where it panicked. A forked target's failure happened
+/// in a child, whose output (printed above the report) says where it
+/// panicked or how it crashed; running the input again here could end this
+/// process, so it is not.
+fn fail<V: fmt::Debug + Send + Clone>(
+    target: &Target,
+    test: &(impl Fn(V) -> Result<(), TestCaseError> + Sync),
+    total: u64,
+    seed: u64,
+    batch: u32,
+    reason: &str,
+    value: V,
+) -> ! {
+    let forked = forks(target);
+    let detail = if !forked && reason.starts_with(PANICKED) {
+        WANT_BACKTRACE.with(|w| w.set(true));
+        let copy = value.clone();
+        let again = run_case(target.stack, move || test(copy));
+        WANT_BACKTRACE.with(|w| w.set(false));
+        match again {
+            Err(e) => format!("\nThe same input once more, with a backtrace:\n{e}"),
+            Ok(()) => "\n(The minimal input passed when run once more: the failure depends on state.)"
+                .to_string(),
+        }
+    } else if forked {
+        format!(
+            "\n(It failed in a child process: the child's output above says where it panicked or how it \
+             crashed. {IN_PROCESS_ENV}=1 with the seed below runs the cases here, with a backtrace for a panic.)"
+        )
+    } else {
+        String::new()
+    };
+    panic!(
+        "{name} failed after {total} passing cases.\n\
+         Minimal failing input:\n{value:#?}\n\
+         Failure: {reason}{detail}\n\
+         Run again: {SEED_ENV}={seed} {CASES_ENV}={batch} cargo test ... {name} -- --exact",
+        name = target.name
+    )
+}
+
+/// Whether `target`'s cases run in a child process.
+fn forks(target: &Target) -> bool {
+    target.fork && std::env::var_os(IN_PROCESS_ENV).is_none()
+}
+
+const PANICKED: &str = "panicked at ";
+
+thread_local! {
+    /// Set on the thread running a case: its panics are the target's
+    /// findings, recorded instead of printed.
+    static IN_CASE: Cell<bool> = const { Cell::new(false) };
+    static LAST_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
+    static WANT_BACKTRACE: Cell<bool> = const { Cell::new(false) };
+}
+
+fn install_panic_hook() {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let previous = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            if !IN_CASE.with(Cell::get) {
+                return previous(info);
+            }
+            let message = info.payload_as_str().unwrap_or("(a non-text panic)");
+            let location = info
+                .location()
+                .map(|l| l.to_string())
+                .unwrap_or_else(|| "?".to_string());
+            let mut text = format!("{PANICKED}{location}: {message}");
+            if WANT_BACKTRACE.with(Cell::get) {
+                text.push_str(&format!("\n{}", std::backtrace::Backtrace::force_capture()));
+            }
+            LAST_PANIC.with(|p| *p.borrow_mut() = Some(text));
+        }));
+    });
+}
+
+/// Runs one case on a thread with `stack` bytes of stack; a panic becomes a
+/// failure that says where it happened.
+fn run_case(stack: usize, case: impl FnOnce() -> Result<(), TestCaseError> + Send) -> Result<(), TestCaseError> {
+    let want_backtrace = WANT_BACKTRACE.with(Cell::get);
+    std::thread::scope(|scope| {
+        let thread = std::thread::Builder::new()
+            .name("fuzz case".into())
+            .stack_size(stack)
+            .spawn_scoped(scope, move || {
+                IN_CASE.with(|c| c.set(true));
+                WANT_BACKTRACE.with(|w| w.set(want_backtrace));
+                let result = panic::catch_unwind(AssertUnwindSafe(case));
+                IN_CASE.with(|c| c.set(false));
+                result.unwrap_or_else(|payload| {
+                    let recorded = LAST_PANIC.with(|p| p.borrow_mut().take());
+                    Err(TestCaseError::fail(recorded.unwrap_or_else(|| {
+                        let message = payload
+                            .downcast_ref::<&str>()
+                            .map(|s| s.to_string())
+                            .or_else(|| payload.downcast_ref::<String>().cloned())
+                            .unwrap_or_default();
+                        format!("{PANICKED}?: {message}")
+                    })))
+                })
+            })
+            .expect("spawn a thread for the case");
+        thread
+            .join()
+            .unwrap_or_else(|_| Err(TestCaseError::fail("the case's thread panicked")))
+    })
+}
+
+/// Bytes that print as a byte string (`b"GET /\r\n..."`), not as a list of
+/// numbers, in failure reports.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Bytes(pub Vec<u8>);
+
+impl fmt::Debug for Bytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "b\"")?;
+        for &b in &self.0 {
+            write!(f, "{}", std::ascii::escape_default(b))?;
+        }
+        write!(f, "\" ({} bytes)", self.0.len())
+    }
+}
+
+/// The system allocator, measuring the largest single allocation the
+/// current thread asks for inside [`largest_allocation`]: a decoder that
+/// believes an announced length allocates it before it has the bytes. A
+/// test binary opts in with `#[global_allocator]`.
+pub struct TrackingAllocator;
+
+/// Above this, a tracked allocation is announced on stderr as it happens,
+/// in case it is one the system refuses (which aborts the process).
+const LOUD_ALLOCATION: usize = 1 << 30;
+
+thread_local! {
+    static TRACKING: Cell<bool> = const { Cell::new(false) };
+    static LARGEST: Cell<usize> = const { Cell::new(0) };
+}
+
+fn note_allocation(size: usize) {
+    let _ = TRACKING.try_with(|tracking| {
+        if !tracking.get() {
+            return;
+        }
+        let _ = LARGEST.try_with(|largest| largest.set(largest.get().max(size)));
+        if size > LOUD_ALLOCATION {
+            tracking.set(false);
+            announce(size);
+            tracking.set(true);
+        }
+    });
+}
+
+/// Writes the size without allocating (this runs inside the allocator).
+fn announce(size: usize) {
+    use std::io::Write;
+    let mut buf = [0u8; 96];
+    let mut cursor = std::io::Cursor::new(&mut buf[..]);
+    let _ = writeln!(cursor, "fuzz: the code under test asks for {size} bytes at once");
+    let n = cursor.position() as usize;
+    let _ = std::io::stderr().write_all(&buf[..n]);
+}
+
+unsafe impl GlobalAlloc for TrackingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note_allocation(layout.size());
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note_allocation(layout.size());
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note_allocation(new_size);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+/// Runs `f` and returns what it returned with the largest single allocation
+/// this thread asked for meanwhile (0 unless [`TrackingAllocator`] is the
+/// global allocator).
+pub fn largest_allocation<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    struct Stop;
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            TRACKING.with(|t| t.set(false));
+        }
+    }
+    LARGEST.with(|l| l.set(0));
+    TRACKING.with(|t| t.set(true));
+    let stop = Stop;
+    let value = f();
+    drop(stop);
+    (value, LARGEST.with(Cell::get))
+}
+
+/// Generators of SQL-ish text: keywords kafkahouse reads, names, literals
+/// with every quote style, comments, placeholders, deep nesting, non-ASCII
+/// and random bytes, in soups and in statement templates.
+pub mod sql {
+    use proptest::prelude::*;
+    use proptest::sample::{select, Index};
+
+    /// Words the splitter and the DDL parsers look for.
+    pub const KEYWORDS: &[&str] = &[
+        "SELECT", "INSERT", "INTO", "FORMAT", "VALUES", "CREATE", "TABLE", "ENGINE", "Kafka",
+        "MATERIALIZED", "VIEW", "TO", "SETTINGS", "FROM", "WHERE", "AS", "JOIN", "ON", "USE",
+        "SET", "SHOW", "TABLES", "DESCRIBE", "DESC", "EXISTS", "DROP", "DETACH", "ATTACH", "IF",
+        "NOT", "SYSTEM", "SYNC", "KAFKA", "REPLICA", "TIMEOUT", "NAMED", "COLLECTION",
+        "OVERRIDABLE", "NOT OVERRIDABLE", "ALTER", "DELETE", "WITH", "EXPLAIN", "DATABASE",
+        "FUNCTION", "GROUP BY", "ORDER BY", "LIMIT", "UNION ALL", "DEFAULT", "MATERIALIZED",
+        "ALIAS", "CLUSTER", "POPULATE", "MergeTree", "Memory", "Null", "JSONEachRow", "CSV",
+        "CSVWithNames", "TabSeparated", "TSV", "RawBLOB", "Avro", "AvroConfluent", "Protobuf",
+        "Native", "Values", "kafka_broker_list", "kafka_topic_list", "kafka_group_name",
+        "kafka_format", "kafka_num_consumers", "kafka_handle_error_mode", "kafka_max_block_size",
+        "kafka_skip_broken_messages", "format_schema", "_topic", "_offset", "_partition", "_key",
+        "_error", "_raw_message", "system.one", "default", "NULL", "true", "count()", "now()",
+    ];
+
+    /// Punctuation, quote and comment openers, control characters.
+    pub const PUNCT: &[&str] = &[
+        ";", ";;", "(", ")", ",", ".", "=", "*", "::", "[", "]", "{", "}", "\\", "?", ":", "@",
+        "#", "'", "\"", "`", "--", "/*", "*/", "$", "$$", "\n", "\r\n", "\t", "\0", "\u{feff}",
+        "\u{a0}", "\u{2028}",
+    ];
+
+    /// Column types, simple ones.
+    pub const SIMPLE_TYPES: &[&str] = &[
+        "Int8", "Int16", "Int32", "Int64", "Int128", "Int256", "UInt8", "UInt16", "UInt32",
+        "UInt64", "UInt128", "UInt256", "Float32", "Float64", "Bool", "String", "Date", "Date32",
+        "DateTime", "UUID", "IPv4", "IPv6", "Nothing", "Decimal", "Enum8", "Nullable",
+        "INT", "BIGINT", "TEXT", "VARCHAR", "double", "JSON", "Object('json')", "Dynamic",
+        "Variant(String, UInt8)", "SimpleAggregateFunction(sum, UInt64)", "Point",
+    ];
+
+    pub const FORMATS: &[&str] = &[
+        "JSONEachRow", "JSONCompactEachRow", "CSV", "CSVWithNames", "TSV", "TabSeparated",
+        "TabSeparatedWithNames", "RawBLOB", "Avro", "AvroConfluent", "Protobuf", "Native",
+        "Values", "JSON", "Pretty", "Parquet", "LineAsString", "Null", "x", "",
+    ];
+
+    /// Names: mostly from a small pool (so that statements meet the same
+    /// tables), sometimes new ones; never a table function's name.
+    pub fn name() -> impl Strategy<Value = String> {
+        prop_oneof![
+            4 => select(&["t", "q", "kq", "v", "dest", "src", "kc", "db", "default"][..])
+                .prop_map(str::to_string),
+            1 => "[a-z]{1,5}[0-9]",
+            1 => "`[^`]{0,6}`",
+            1 => "\"[^\"]{0,6}\"",
+            1 => "[\\p{L}]{1,4}",
+        ]
+    }
+
+    /// `[db.]name`.
+    pub fn object_name() -> impl Strategy<Value = String> {
+        (proptest::option::of(name()), name()).prop_map(|(db, n)| match db {
+            Some(db) => format!("{db}.{n}"),
+            None => n,
+        })
+    }
+
+    /// Literals in every quote style, escaped, doubled and unterminated.
+    pub fn quoted() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "'[^'\\\\]{0,10}'",
+            "'([^'\\\\]|\\\\.|''){0,10}'",
+            "\"[^\"]{0,10}\"",
+            "`[^`]{0,10}`",
+            "'[^']{0,10}",
+            "\\$\\$[^$]{0,10}\\$\\$",
+            "\\$[a-z]{0,3}\\$[^$]{0,10}\\$[a-z]{0,3}\\$",
+            "[eEbBxX]'[0-9a-fA-F\\\\']{0,8}'",
+        ]
+    }
+
+    pub fn comment() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "-- [^\n]{0,12}\n",
+            "--[^\n]{0,12}",
+            "#[^\n]{0,8}\n",
+            "/\\*[^*]{0,12}\\*/",
+            "/\\* /\\* [^*]{0,6} \\*/ \\*/",
+            "/\\*[^*]{0,12}",
+        ]
+    }
+
+    pub fn number() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<i64>().prop_map(|n| n.to_string()),
+            any::<u64>().prop_map(|n| n.to_string()),
+            any::<f64>().prop_map(|n| n.to_string()),
+            "[0-9]{19,60}",
+            "-?[0-9]{1,5}\\.[0-9]{0,5}([eE][+-]?[0-9]{1,4})?",
+            "0[xXbB][0-9a-fA-F_]{1,20}",
+            select(&["inf", "-inf", "nan", "1e400", "-0", "0x", "1_000", "18446744073709551616"][..])
+                .prop_map(str::to_string),
+        ]
+    }
+
+    /// `$1` placeholders, some with numbers no usize holds.
+    pub fn placeholder() -> impl Strategy<Value = String> {
+        prop_oneof![
+            (1usize..12).prop_map(|n| format!("${n}")),
+            "\\$[0-9]{1,30}",
+            "\\$[a-z]{0,3}",
+            Just("$0".to_string()),
+        ]
+    }
+
+    /// How deep to nest: past any sane limit, and past what a thread's stack
+    /// holds for a recursive reader.
+    pub fn depth() -> impl Strategy<Value = usize> {
+        prop_oneof![4 => 1usize..300, 2 => 300usize..5_000, 1 => 5_000usize..30_000]
+    }
+
+    /// Parentheses (or brackets) thousands deep, balanced or not.
+    pub fn nesting() -> impl Strategy<Value = String> {
+        (depth(), select(&["(", "[", "Array(", "tuple(", "(SELECT "][..]), any::<Index>())
+            .prop_map(|(open, opener, close)| {
+                let closer = if opener.ends_with('(') || opener.ends_with(' ') { ")" } else { "]" };
+                format!("{}1{}", opener.repeat(open), closer.repeat(close.index(open + 3)))
+            })
+    }
+
+    pub fn non_ascii() -> impl Strategy<Value = String> {
+        prop_oneof!["\\PC{1,8}", "[\u{80}-\u{10ffff}]{1,4}", "[ёжзъ€😀\u{301}]{1,6}"]
+    }
+
+    /// Random bytes as text (invalid UTF-8 replaced).
+    pub fn lossy_bytes() -> impl Strategy<Value = String> {
+        proptest::collection::vec(any::<u8>(), 0..48)
+            .prop_map(|b| String::from_utf8_lossy(&b).into_owned())
+    }
+
+    /// One piece of a soup.
+    pub fn fragment() -> impl Strategy<Value = String> {
+        prop_oneof![
+            8 => select(KEYWORDS).prop_map(str::to_string),
+            2 => select(KEYWORDS).prop_map(|k| k.to_lowercase()),
+            5 => select(PUNCT).prop_map(str::to_string),
+            4 => name(),
+            3 => quoted(),
+            2 => comment(),
+            2 => number(),
+            2 => placeholder(),
+            1 => nesting(),
+            1 => non_ascii(),
+            1 => lossy_bytes(),
+            1 => any::<String>(),
+        ]
+    }
+
+    pub fn separator() -> impl Strategy<Value = &'static str> {
+        select(&[" ", " ", " ", "", "\n", "\t", "  ", "\r\n", ";", "; ", ";\n"][..])
+    }
+
+    /// Fragments in any order.
+    pub fn soup() -> impl Strategy<Value = String> {
+        proptest::collection::vec((fragment(), separator()), 0..40).prop_map(|parts| {
+            parts
+                .into_iter()
+                .flat_map(|(f, s)| [f, s.to_string()])
+                .collect()
+        })
+    }
+
+    /// A column type: nested, with parameters in and out of range, named
+    /// and unnamed tuples, enums with awkward names.
+    pub fn type_name() -> impl Strategy<Value = String> {
+        let param = || {
+            prop_oneof![
+                4 => (0i64..80).prop_map(|n| n.to_string()),
+                1 => any::<i64>().prop_map(|n| n.to_string()),
+                1 => "[0-9]{19,40}",
+                1 => select(&["", "-1", "1.5", "'x'", "x", "256", "65536", "16777216"][..])
+                    .prop_map(str::to_string),
+            ]
+        };
+        let timezone = || {
+            prop_oneof![
+                select(&["'UTC'", "'Europe/Amsterdam'", "'Nowhere/City'", "''", "UTC", "'"][..])
+                    .prop_map(str::to_string),
+                quoted(),
+            ]
+        };
+        let enum_value = (
+            prop_oneof!["'[a-z]{0,4}'", "'([^'\\\\]|\\\\.|''){0,6}'", non_ascii().prop_map(|s| format!("'{s}'"))],
+            param(),
+        )
+            .prop_map(|(n, v)| format!("{n} = {v}"));
+        let leaf = prop_oneof![
+            6 => select(SIMPLE_TYPES).prop_map(str::to_string),
+            1 => (param(), param()).prop_map(|(p, s)| format!("Decimal({p}, {s})")),
+            1 => (select(&["Decimal32", "Decimal64", "Decimal128", "Decimal256"][..]), param())
+                .prop_map(|(d, s)| format!("{d}({s})")),
+            1 => param().prop_map(|n| format!("FixedString({n})")),
+            1 => timezone().prop_map(|tz| format!("DateTime({tz})")),
+            1 => (param(), proptest::option::of(timezone())).prop_map(|(p, tz)| match tz {
+                Some(tz) => format!("DateTime64({p}, {tz})"),
+                None => format!("DateTime64({p})"),
+            }),
+            1 => (select(&["Enum8", "Enum16", "Enum"][..]), proptest::collection::vec(enum_value, 0..5))
+                .prop_map(|(e, values)| format!("{e}({})", values.join(", "))),
+            1 => name(),
+        ];
+        leaf.prop_recursive(6, 48, 4, |inner| {
+            prop_oneof![
+                2 => inner.clone().prop_map(|t| format!("Array({t})")),
+                2 => inner.clone().prop_map(|t| format!("Nullable({t})")),
+                2 => inner.clone().prop_map(|t| format!("LowCardinality({t})")),
+                1 => (inner.clone(), inner.clone()).prop_map(|(k, v)| format!("Map({k}, {v})")),
+                1 => proptest::collection::vec((proptest::option::of(name()), inner.clone()), 0..4)
+                    .prop_map(|elems| {
+                        let elems: Vec<String> = elems
+                            .into_iter()
+                            .map(|(n, t)| match n {
+                                Some(n) => format!("{n} {t}"),
+                                None => t,
+                            })
+                            .collect();
+                        format!("Tuple({})", elems.join(", "))
+                    }),
+                1 => proptest::collection::vec((name(), inner), 0..3).prop_map(|elems| {
+                    let elems: Vec<String> = elems.into_iter().map(|(n, t)| format!("{n} {t}")).collect();
+                    format!("Nested({})", elems.join(", "))
+                }),
+            ]
+        })
+    }
+
+    /// A type nested thousands deep, closed or not.
+    pub fn deep_type() -> impl Strategy<Value = String> {
+        (
+            depth(),
+            select(&["Array(", "Nullable(", "LowCardinality(", "Tuple(", "Map(String, ", "Tuple(a "][..]),
+            select(&["UInt8", "String", ""][..]),
+            any::<bool>(),
+        )
+            .prop_map(|(depth, wrapper, leaf, closed)| {
+                let close = if closed { depth } else { depth / 2 };
+                format!("{}{leaf}{}", wrapper.repeat(depth), ")".repeat(close))
+            })
+    }
+
+    /// What a type-reading parser may meet: well-formed types, deep ones,
+    /// and damaged ones.
+    pub fn type_text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            6 => type_name(),
+            2 => deep_type(),
+            3 => damaged(type_name()),
+            1 => soup(),
+        ]
+    }
+
+    /// What to do to a text at a position.
+    #[derive(Debug, Clone)]
+    pub enum Damage {
+        Insert(String),
+        Delete(usize),
+        Truncate,
+    }
+
+    /// `text` with a few insertions, deletions or a cut.
+    pub fn damaged(text: impl Strategy<Value = String>) -> impl Strategy<Value = String> {
+        let damage = prop_oneof![
+            3 => fragment().prop_map(Damage::Insert),
+            2 => (1usize..8).prop_map(Damage::Delete),
+            1 => Just(Damage::Truncate),
+        ];
+        (text, proptest::collection::vec((any::<Index>(), damage), 0..4)).prop_map(|(mut text, damages)| {
+            for (at, damage) in damages {
+                let mut pos = at.index(text.len() + 1);
+                while !text.is_char_boundary(pos) {
+                    pos -= 1;
+                }
+                match damage {
+                    Damage::Insert(s) => text.insert_str(pos, &s),
+                    Damage::Delete(n) => {
+                        let mut end = (pos + n).min(text.len());
+                        while !text.is_char_boundary(end) {
+                            end += 1;
+                        }
+                        text.replace_range(pos..end, "");
+                    }
+                    Damage::Truncate => text.truncate(pos),
+                }
+            }
+            text
+        })
+    }
+
+    fn list(
+        item: impl Strategy<Value = String>,
+        len: std::ops::Range<usize>,
+    ) -> impl Strategy<Value = String> {
+        proptest::collection::vec(item, len).prop_map(|items| items.join(", "))
+    }
+
+    /// A setting's value.
+    pub fn value() -> impl Strategy<Value = String> {
+        prop_oneof![quoted(), number(), name(), Just("'127.0.0.1:1'".to_string()), soup()]
+    }
+
+    /// `CREATE TABLE ... ENGINE = Kafka ...` in its forms.
+    pub fn create_kafka_table() -> impl Strategy<Value = String> {
+        let column = (
+            name(),
+            type_text(),
+            proptest::option::of((select(&["DEFAULT", "MATERIALIZED", "ALIAS", "CODEC"][..]), value())),
+        )
+            .prop_map(|(n, t, extra)| match extra {
+                Some((k, v)) => format!("{n} {t} {k} {v}"),
+                None => format!("{n} {t}"),
+            });
+        let setting = (
+            prop_oneof![
+                3 => select(&[
+                    "kafka_broker_list", "kafka_topic_list", "kafka_group_name", "kafka_format",
+                    "kafka_num_consumers", "kafka_handle_error_mode", "kafka_max_block_size",
+                    "kafka_skip_broken_messages", "kafka_row_delimiter", "format_schema",
+                    "kafka_schema", "kafka_commit_every_batch", "kafka_thread_per_consumer",
+                    "kafka_poll_timeout_ms", "kafka_flush_interval_ms", "kafka_client_id",
+                ][..]).prop_map(str::to_string),
+                1 => name(),
+            ],
+            value(),
+        )
+            .prop_map(|(k, v)| format!("{k} = {v}"));
+        (
+            any::<bool>(),
+            object_name(),
+            list(column, 0..5),
+            select(&["ENGINE = Kafka", "ENGINE=Kafka", "engine = kafka", "ENGINE = Kafka()", "ENGINE = MergeTree"][..]),
+            proptest::option::of(list(value(), 0..6)),
+            proptest::option::of(list(setting, 0..8)),
+        )
+            .prop_map(|(if_not_exists, table, columns, engine, args, settings)| {
+                let mut sql = format!(
+                    "CREATE TABLE {}{table} ({columns}) {engine}",
+                    if if_not_exists { "IF NOT EXISTS " } else { "" }
+                );
+                if let Some(args) = args {
+                    sql.push_str(&format!("({args})"));
+                }
+                if let Some(settings) = settings {
+                    sql.push_str(&format!(" SETTINGS {settings}"));
+                }
+                sql
+            })
+    }
+
+    /// `CREATE MATERIALIZED VIEW ... TO ... AS SELECT ...`.
+    pub fn create_materialized_view() -> impl Strategy<Value = String> {
+        (
+            object_name(),
+            proptest::option::of(object_name()),
+            proptest::option::of(list((name(), type_text()).prop_map(|(n, t)| format!("{n} {t}")), 0..3)),
+            soup(),
+            object_name(),
+            proptest::option::of(select(FORMATS)),
+            select(&["", "IF NOT EXISTS ", "OR REPLACE "][..]),
+        )
+            .prop_map(|(view, to, columns, select_list, source, format, flag)| {
+                let mut sql = format!("CREATE MATERIALIZED VIEW {flag}{view}");
+                if let Some(to) = to {
+                    sql.push_str(&format!(" TO {to}"));
+                }
+                if let Some(columns) = columns {
+                    sql.push_str(&format!(" ({columns})"));
+                }
+                sql.push_str(&format!(" AS SELECT {select_list} FROM {source}"));
+                if let Some(format) = format {
+                    sql.push_str(&format!(" FORMAT {format}"));
+                }
+                sql
+            })
+    }
+
+    /// `CREATE | ALTER | DROP NAMED COLLECTION`.
+    pub fn named_collection() -> impl Strategy<Value = String> {
+        let pair = || {
+            (name(), value(), select(&["", " OVERRIDABLE", " NOT OVERRIDABLE"][..]))
+                .prop_map(|(k, v, o)| format!("{k} = {v}{o}"))
+        };
+        prop_oneof![
+            (select(&["", "IF NOT EXISTS "][..]), name(), proptest::option::of(name()), list(pair(), 0..5))
+                .prop_map(|(flag, n, cluster, pairs)| match cluster {
+                    Some(c) => format!("CREATE NAMED COLLECTION {flag}{n} ON CLUSTER {c} AS {pairs}"),
+                    None => format!("CREATE NAMED COLLECTION {flag}{n} AS {pairs}"),
+                }),
+            (name(), proptest::option::of(list(pair(), 0..4)), proptest::option::of(list(name(), 0..3)))
+                .prop_map(|(n, set, delete)| {
+                    let mut sql = format!("ALTER NAMED COLLECTION {n}");
+                    if let Some(set) = set {
+                        sql.push_str(&format!(" SET {set}"));
+                    }
+                    if let Some(delete) = delete {
+                        sql.push_str(&format!(" DELETE {delete}"));
+                    }
+                    sql
+                }),
+            (select(&["", "IF EXISTS "][..]), name()).prop_map(|(f, n)| format!("DROP NAMED COLLECTION {f}{n}")),
+        ]
+    }
+
+    /// Statements kafkahouse classifies, with their parts generated.
+    pub fn statement() -> impl Strategy<Value = String> {
+        prop_oneof![
+            2 => (soup(), object_name(), proptest::option::of(select(FORMATS)))
+                .prop_map(|(list, table, format)| match format {
+                    Some(f) => format!("SELECT {list} FROM {table} FORMAT {f}"),
+                    None => format!("SELECT {list} FROM {table}"),
+                }),
+            2 => (object_name(), select(FORMATS), soup())
+                .prop_map(|(t, f, data)| format!("INSERT INTO {t} FORMAT {f}\n{data}")),
+            1 => (object_name(), soup()).prop_map(|(t, v)| format!("INSERT INTO TABLE {t} VALUES ({v})")),
+            1 => (object_name(), soup()).prop_map(|(t, rest)| format!("INSERT INTO {t} SELECT {rest}")),
+            2 => create_kafka_table(),
+            2 => create_materialized_view(),
+            1 => named_collection(),
+            1 => (
+                select(&["USE", "DROP TABLE", "DROP TABLE IF EXISTS", "DROP VIEW", "DETACH TABLE", "ATTACH TABLE IF NOT EXISTS",
+                    "DESCRIBE", "DESCRIBE TABLE", "EXISTS TABLE", "SHOW CREATE TABLE", "SHOW TABLES FROM", "DROP DATABASE",
+                    "SYSTEM SYNC KAFKA", "SYSTEM SYNC REPLICA", "SET", "EXPLAIN SELECT * FROM"][..]),
+                object_name(),
+                soup(),
+            )
+                .prop_map(|(head, n, rest)| format!("{head} {n} {rest}")),
+            1 => (object_name(), number()).prop_map(|(n, t)| format!("SYSTEM SYNC KAFKA {n} TIMEOUT {t}")),
+            1 => list((name(), value()).prop_map(|(k, v)| format!("{k} = {v}")), 0..4)
+                .prop_map(|s| format!("SET {s}")),
+        ]
+    }
+
+    /// A query text: statements and soups, joined by semicolons and
+    /// whitespace, then perhaps damaged.
+    pub fn script() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![3 => statement(), 2 => soup(), 1 => damaged(statement())];
+        damaged(proptest::collection::vec((piece, separator()), 0..5).prop_map(|parts| {
+            parts
+                .into_iter()
+                .flat_map(|(p, s)| [p, s.to_string()])
+                .collect::<String>()
+        }))
+    }
+}
