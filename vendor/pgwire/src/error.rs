@@ -32,6 +32,9 @@ pub enum PgWireError {
     MessageTooLarge(usize, usize),
     #[error("Invalid element count {0}: {1} bytes required, {2} remaining")]
     InvalidElementCount(usize, usize, usize),
+    /// kafkahouse patch: a message whose fields do not fit its length.
+    #[error("Malformed message: its fields do not fit its length {0}")]
+    MalformedMessage(usize),
     #[error("Invalid target type, received {0}")]
     InvalidTargetType(u8),
     #[error("Invalid transaction status, received {0}")]
@@ -337,6 +340,7 @@ impl PgWireError {
             | PgWireError::InvalidTargetType(_)
             | PgWireError::MessageTooLarge(..)
             | PgWireError::InvalidElementCount(..)
+            | PgWireError::MalformedMessage(..)
             | PgWireError::InvalidTransactionStatus(_)
             | PgWireError::InvalidSSLRequestMessage
             | PgWireError::InvalidGssEncRequestMessage
@@ -384,6 +388,7 @@ impl PgWireError {
             | PgWireError::InvalidTargetType(_)
             | PgWireError::MessageTooLarge(..)
             | PgWireError::InvalidElementCount(..)
+            | PgWireError::MalformedMessage(..)
             | PgWireError::InvalidTransactionStatus(_)
             | PgWireError::InvalidSSLRequestMessage
             | PgWireError::InvalidGssEncRequestMessage

@@ -88,8 +88,22 @@ where
         }
 
         if buf.remaining() >= msg_len + offset {
+            // kafkahouse patch: a decoder sees its own message only, and one
+            // that reads past it (a count or a field the message does not
+            // hold: `bytes` panics there) fails with an error instead of a
+            // panic, and never reads into the next message.
+            let body_len = msg_len
+                .checked_sub(4)
+                .ok_or(PgWireError::MalformedMessage(msg_len))?;
             buf.advance(offset + 4);
-            return decode_fn(buf, msg_len).map(|r| Some(r));
+            let mut body = buf.split_to(body_len);
+            let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                decode_fn(&mut body, msg_len)
+            }));
+            return match decoded {
+                Ok(result) => result.map(Some),
+                Err(_) => Err(PgWireError::MalformedMessage(msg_len)),
+            };
         }
     }
 
