@@ -1,0 +1,347 @@
+//! Tests of the splitter: statements, their kinds, their SQL and data.
+
+use super::*;
+
+fn kinds(text: &str) -> Vec<(String, Kind)> {
+    split(text)
+        .into_iter()
+        .map(|s| (s.sql.to_string(), s.kind))
+        .collect()
+}
+
+fn name(database: Option<&str>, name: &str) -> ObjectName {
+    ObjectName {
+        database: database.map(str::to_string),
+        name: name.to_string(),
+    }
+}
+
+fn plain_query() -> Kind {
+    Kind::Query {
+        format: None,
+        tables: vec![],
+    }
+}
+
+#[test]
+fn one_statement_with_or_without_semicolon() {
+    for text in ["SELECT 1", "SELECT 1;", "  SELECT 1 ;  \n", "SELECT 1;;"] {
+        assert_eq!(
+            kinds(text),
+            vec![("SELECT 1".to_string(), plain_query())],
+            "{text:?}"
+        );
+    }
+}
+
+#[test]
+fn empty_and_comment_only_text_has_no_statements() {
+    assert!(split("").is_empty());
+    assert!(split(" ; ;\n").is_empty());
+    assert!(split("-- nothing\n/* at all */").is_empty());
+}
+
+#[test]
+fn several_statements_split_on_semicolons_outside_strings() {
+    let got = kinds("CREATE DATABASE KafkaEngine; USE KafkaEngine; SELECT 'a;b' AS s");
+    assert_eq!(got.len(), 3);
+    assert_eq!(got[0], ("CREATE DATABASE KafkaEngine".into(), Kind::Other));
+    assert_eq!(
+        got[1],
+        (
+            "USE KafkaEngine".into(),
+            Kind::Use {
+                database: "KafkaEngine".into()
+            }
+        )
+    );
+    assert_eq!(got[2].0, "SELECT 'a;b' AS s");
+}
+
+#[test]
+fn use_accepts_quoted_names() {
+    assert_eq!(
+        kinds("USE `my db`")[0].1,
+        Kind::Use {
+            database: "my db".into()
+        }
+    );
+}
+
+#[test]
+fn set_statements_are_parsed() {
+    assert_eq!(
+        kinds("SET max_threads = 4, date_time_input_format = 'best_effort', x = -1")[0].1,
+        Kind::Set {
+            settings: vec![
+                Setting {
+                    name: "max_threads".into(),
+                    value: "4".into()
+                },
+                Setting {
+                    name: "date_time_input_format".into(),
+                    value: "best_effort".into()
+                },
+                Setting {
+                    name: "x".into(),
+                    value: "-1".into()
+                },
+            ]
+        }
+    );
+    // Not a plain assignment: forwarded as is.
+    assert_eq!(kinds("SET ROLE admin")[0].1, Kind::Other);
+}
+
+#[test]
+fn output_format_is_detected_only_as_a_clause() {
+    let format = |text: &str| match &kinds(text)[0].1 {
+        Kind::Query { format, .. } => format.clone(),
+        other => panic!("{text}: {other:?}"),
+    };
+    assert_eq!(
+        format("SELECT count() FROM github FORMAT JSONEachRow").as_deref(),
+        Some("JSONEachRow")
+    );
+    assert_eq!(format("SELECT format('{}', 'x')"), None);
+    assert_eq!(
+        format("SELECT 1 FORMAT CSV SETTINGS max_threads = 1").as_deref(),
+        Some("CSV")
+    );
+    assert_eq!(
+        kinds("SHOW TABLES")[0].1,
+        Kind::ShowTables { database: None }
+    );
+    assert_eq!(
+        kinds("SHOW TABLES FROM KafkaEngine")[0].1,
+        Kind::ShowTables {
+            database: Some("KafkaEngine".into())
+        }
+    );
+    assert_eq!(
+        format("SHOW TABLES LIKE 'g%' FORMAT CSV").as_deref(),
+        Some("CSV")
+    );
+}
+
+#[test]
+fn tables_of_a_query() {
+    match &kinds("SELECT * FROM KafkaEngine.github_queue AS q JOIN other o ON 1 WHERE x IN (SELECT y FROM numbers(3))")[0].1 {
+        Kind::Query { tables, .. } => assert_eq!(
+            tables,
+            &vec![name(Some("KafkaEngine"), "github_queue"), name(None, "other")]
+        ),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn statements_about_one_table() {
+    assert_eq!(
+        kinds("DESCRIBE TABLE q")[0].1,
+        Kind::Describe {
+            name: name(None, "q")
+        }
+    );
+    assert_eq!(
+        kinds("DESC db.q")[0].1,
+        Kind::Describe {
+            name: name(Some("db"), "q")
+        }
+    );
+    assert_eq!(
+        kinds("EXISTS TABLE q")[0].1,
+        Kind::Exists {
+            name: name(None, "q")
+        }
+    );
+    assert_eq!(
+        kinds("SHOW CREATE TABLE q")[0].1,
+        Kind::ShowCreate {
+            name: name(None, "q")
+        }
+    );
+    assert_eq!(
+        kinds("DROP TABLE IF EXISTS db.q SYNC")[0].1,
+        Kind::Drop {
+            name: name(Some("db"), "q"),
+            if_exists: true
+        }
+    );
+    assert_eq!(
+        kinds("DROP VIEW github_mv")[0].1,
+        Kind::Drop {
+            name: name(None, "github_mv"),
+            if_exists: false
+        }
+    );
+    assert_eq!(
+        kinds("DETACH TABLE github_queue")[0].1,
+        Kind::Detach {
+            name: name(None, "github_queue"),
+            if_exists: false
+        }
+    );
+    assert_eq!(
+        kinds("ATTACH TABLE github_queue")[0].1,
+        Kind::Attach {
+            name: name(None, "github_queue"),
+            if_not_exists: false
+        }
+    );
+    // ATTACH with a definition is ClickHouse's business.
+    assert_eq!(
+        kinds("ATTACH TABLE t (a UInt8) ENGINE = Memory")[0].1,
+        Kind::Other
+    );
+    assert_eq!(
+        kinds("DROP DATABASE IF EXISTS KafkaEngine")[0].1,
+        Kind::DropDatabase {
+            database: "KafkaEngine".into()
+        }
+    );
+    assert_eq!(
+        kinds("INSERT INTO db.t VALUES (1)")[0].1,
+        Kind::Insert {
+            table: Some(name(Some("db"), "t"))
+        }
+    );
+    assert_eq!(
+        kinds("CREATE MATERIALIZED VIEW github_mv TO github AS SELECT * FROM github_queue")[0]
+            .1,
+        Kind::CreateMaterializedView
+    );
+}
+
+#[test]
+fn inline_insert_data_is_not_tokenized_as_sql() {
+    // A JSON string with an escaped quote and a semicolon would confuse a
+    // SQL tokenizer; the data runs to the `;` that ends a line.
+    let text = "INSERT INTO github FORMAT JSONEachRow {\"title\":\"a \\\"q\\\"; b\"}\n{\"title\":\"c\"};\nSELECT count() FROM github";
+    let got = kinds(text);
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert!(matches!(got[0].1, Kind::Insert { .. }));
+    assert!(got[0].0.ends_with("{\"title\":\"c\"}"), "{:?}", got[0].0);
+    assert_eq!(got[1].0, "SELECT count() FROM github");
+}
+
+#[test]
+fn insert_values_is_sql() {
+    let got = kinds("INSERT INTO t VALUES (1, 'x;y'); SELECT 1");
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].0, "INSERT INTO t VALUES (1, 'x;y')");
+    let got = kinds("INSERT INTO t FORMAT Values (1, 'a'); SELECT 1");
+    assert_eq!(got.len(), 2);
+}
+
+#[test]
+fn insert_select_with_format_is_not_inline_data() {
+    let got = kinds("INSERT INTO t SELECT * FROM s FORMAT JSONEachRow; SELECT 1");
+    assert_eq!(got.len(), 2);
+}
+
+#[test]
+fn view_selects_lose_their_format_and_show_their_tables() {
+    let sql = "SELECT a, b\nFROM KafkaEngine.github\nFORMAT JsonEachRow;";
+    assert_eq!(
+        without_output_format(sql),
+        "SELECT a, b\nFROM KafkaEngine.github"
+    );
+    assert_eq!(
+        without_output_format("SELECT format(x) FROM t;"),
+        "SELECT format(x) FROM t"
+    );
+    let refs = table_references(
+        "SELECT * FROM github AS g JOIN db.other ON 1 WHERE x IN (SELECT y FROM numbers(3))",
+    );
+    let sql =
+        "SELECT * FROM github AS g JOIN db.other ON 1 WHERE x IN (SELECT y FROM numbers(3))";
+    let names: Vec<&str> = refs.iter().map(|(_, r)| &sql[r.clone()]).collect();
+    assert_eq!(names, ["github", "db.other"]);
+}
+
+#[test]
+fn insert_target_spans() {
+    let sql = "INSERT INTO KafkaEngine.github_queue SELECT * FROM github LIMIT 100 FORMAT JSONEachRow";
+    assert_eq!(
+        &sql[insert_target_span(sql).unwrap()],
+        "KafkaEngine.github_queue"
+    );
+    let sql = "insert into table `q` (a) VALUES (1)";
+    assert_eq!(&sql[insert_target_span(sql).unwrap()], "`q`");
+    assert!(insert_target_span("SELECT 1").is_none());
+}
+
+#[test]
+fn system_sync_kafka_is_recognised() {
+    assert_eq!(
+        kinds("SYSTEM SYNC KAFKA db.q TIMEOUT 30")[0].1,
+        Kind::SyncKafka {
+            name: ObjectName {
+                database: Some("db".into()),
+                name: "q".into()
+            },
+            timeout_seconds: Some(30),
+            replica: false,
+        }
+    );
+    assert!(matches!(
+        kinds("SYSTEM SYNC REPLICA q")[0].1,
+        Kind::SyncKafka { replica: true, .. }
+    ));
+    assert!(matches!(
+        kinds("system sync kafka q")[0].1,
+        Kind::SyncKafka {
+            timeout_seconds: None,
+            ..
+        }
+    ));
+    // Malformed: left to whoever handles Other (the backend's error).
+    assert_eq!(kinds("SYSTEM SYNC KAFKA q TIMEOUT soon")[0].1, Kind::Other);
+    assert_eq!(kinds("SYSTEM SYNC REPLICA t STRICT")[0].1, Kind::Other);
+}
+
+#[test]
+fn named_collection_statements_are_recognised() {
+    for text in [
+        "CREATE NAMED COLLECTION kc AS kafka_broker_list = 'b:9092'",
+        "alter named collection kc DELETE x",
+        "DROP NAMED COLLECTION IF EXISTS kc",
+    ] {
+        assert_eq!(kinds(text)[0].1, Kind::NamedCollection, "{text}");
+    }
+    assert_eq!(
+        kinds("CREATE TABLE q (a String) ENGINE = Kafka(kc)")[0].1,
+        Kind::CreateKafkaTable
+    );
+    assert!(matches!(kinds("DROP TABLE named")[0].1, Kind::Drop { .. }));
+}
+
+#[test]
+fn tutorial_kafka_table_is_recognised() {
+    let text = "CREATE TABLE github_queue (file_time DateTime, labels Array(LowCardinality(String)))\n   ENGINE = Kafka('kafka_host:9092', 'github', 'clickhouse',\n            'JSONEachRow') SETTINGS kafka_thread_per_consumer = 0, kafka_num_consumers = 1;";
+    assert_eq!(kinds(text)[0].1, Kind::CreateKafkaTable);
+    assert_eq!(
+        kinds("CREATE TABLE q (a String) ENGINE = Kafka SETTINGS kafka_broker_list = 'b:9092'")
+            [0]
+        .1,
+        Kind::CreateKafkaTable
+    );
+    assert_eq!(
+        kinds("CREATE TABLE github (a String) ENGINE = MergeTree ORDER BY a")[0].1,
+        Kind::Other
+    );
+}
+
+#[test]
+fn untokenizable_text_goes_through_whole() {
+    let got = kinds("SELECT 'unterminated; SELECT 2");
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].0, "SELECT 'unterminated; SELECT 2");
+}
+
+#[test]
+fn multibyte_text_keeps_offsets_right() {
+    let got = kinds("SELECT 'é€'; SELECT $1 AS ü");
+    assert_eq!(got[1].0, "SELECT $1 AS ü");
+}
