@@ -86,11 +86,12 @@ fn fuzz_split() {
     let target = Target::new("fuzz_split", module_path!(), 200).forked();
     let input = || {
         prop_oneof![
-            4 => sql::script(),
-            1 => sql::soup(),
-            1 => sql::nesting(),
-            1 => any::<String>(),
-            1 => sql::lossy_bytes(),
+            8 => sql::script(),
+            2 => sql::soup(),
+            2 => sql::nesting(),
+            1 => sql::big(),
+            2 => any::<String>(),
+            2 => sql::lossy_bytes(),
         ]
     };
     fuzz::run(&target, input, |text| split_properties(&text));

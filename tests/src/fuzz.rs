@@ -547,6 +547,17 @@ pub mod sql {
             })
     }
 
+    /// Texts around ClickHouse's max_query_size (262,144 bytes): one long
+    /// literal, comment or name, INSERT data, thousands of statements.
+    pub fn big() -> impl Strategy<Value = String> {
+        (
+            240_000usize..320_000,
+            select(&["SELECT '{}'", "SELECT 1 /* {} */", "SELECT `{}`", "INSERT INTO t FORMAT CSV\n{}", "SELECT {}"][..]),
+            select(&["a", "1,'x'\n", "SELECT 1;", "(", "\\'", "é"][..]),
+        )
+            .prop_map(|(size, template, unit)| template.replace("{}", &unit.repeat(size / unit.len())))
+    }
+
     pub fn non_ascii() -> impl Strategy<Value = String> {
         prop_oneof!["\\PC{1,8}", "[\u{80}-\u{10ffff}]{1,4}", "[ёжзъ€😀\u{301}]{1,6}"]
     }
