@@ -1,10 +1,10 @@
 //! Fuzz targets over the planner's readers of user text (issue 10): the
 //! statement splitter with the helpers the frontends call on each statement
 //! (`fuzz_split`), and the DDL and column type parsers (`fuzz_ddl_and_types`).
-//! Driven by tests/src/fuzz.rs (bounded under `cargo test`, timed with
+//! Driven by tests/src/fuzz/ (bounded under `cargo test`, timed with
 //! `KAFKAHOUSE_FUZZ_SECONDS`, see scripts/fuzz).
 
-#[path = "../../tests/src/fuzz.rs"]
+#[path = "../../tests/src/fuzz/mod.rs"]
 mod fuzz;
 
 use catalog::ChType;
