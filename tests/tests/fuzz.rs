@@ -59,7 +59,7 @@ use pg::*;
 
 #[test]
 fn fuzz_pg_decoder() {
-    let target = Target::new("fuzz_pg_decoder", module_path!(), 2000).forked();
+    let target = Target::new("fuzz_pg_decoder", module_path!(), 1000).forked();
     fuzz::run(&target, pg_case, |case| {
         let (result, largest) = fuzz::largest_allocation(|| pg_decode_all(&case));
         result?;
