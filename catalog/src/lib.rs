@@ -2,6 +2,7 @@
 //! terms, and where those definitions are kept.
 
 pub mod kafka;
+pub mod quote;
 pub mod store;
 pub mod types;
 

@@ -68,7 +68,7 @@ impl KafkaTableDef {
         let columns: Vec<String> = self
             .columns
             .iter()
-            .map(|c| format!("    `{}` {}", c.name.replace('`', "\\`"), c.ty))
+            .map(|c| format!("    {} {}", crate::quote::identifier(&c.name), c.ty))
             .collect();
         let settings: Vec<String> = self
             .settings
@@ -78,10 +78,8 @@ impl KafkaTableDef {
                     "[HIDDEN]".to_string()
                 } else {
                     crate::kafka::without_url_password(v)
-                        .replace('\\', "\\\\")
-                        .replace('\'', "\\'")
                 };
-                format!("{k} = '{shown}'")
+                format!("{k} = {}", crate::quote::string(&shown))
             })
             .collect();
         format!(

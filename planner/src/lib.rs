@@ -10,6 +10,10 @@ pub mod split;
 pub mod tokens;
 pub mod view;
 
+/// ClickHouse's quoting of names and values (kept in the catalog crate,
+/// which the type names need too).
+pub use catalog::quote;
+
 pub use ddl::{
     parse_create_kafka_table, parse_create_materialized_view, parse_named_collection,
     CreateKafkaTable, CreateView, DdlError, NamedCollectionStatement,

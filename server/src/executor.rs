@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use catalog::{Catalog, ChType, QualifiedName};
-use planner::{Kind, ObjectName, Statement};
+use planner::{quote, Kind, ObjectName, Statement};
 
 use crate::backend::{tsv, Backend, BackendSession, RESULT_FORMAT};
 use crate::error::{codes, ChError};
@@ -82,7 +82,7 @@ impl Executor {
         };
         let database = database.unwrap_or(&self.default_database);
         if database != "default" {
-            let sql = format!("USE {}", quote_identifier(database));
+            let sql = format!("USE {}", quote::identifier(database));
             session.execute_text(&sql).await?;
         }
         Ok(session)
@@ -256,12 +256,9 @@ impl ClientSession {
         format: &str,
     ) -> Result<Vec<u8>, ChError> {
         let text = crate::formats::render(result, "TabSeparatedWithNamesAndTypes")?;
-        let literal = String::from_utf8_lossy(&text)
-            .replace('\\', "\\\\")
-            .replace('\'', "\\'");
-        let sql = format!(
-            "SELECT * FROM format(TabSeparatedWithNamesAndTypes, '{literal}') FORMAT {format}"
-        );
+        let literal = quote::string(&String::from_utf8_lossy(&text));
+        let sql =
+            format!("SELECT * FROM format(TabSeparatedWithNamesAndTypes, {literal}) FORMAT {format}");
         Ok(self.forward(&sql, format).await?.body)
     }
 
@@ -279,7 +276,7 @@ impl ClientSession {
             Some(span) if !insert_sql[span.clone()].contains('.') => format!(
                 "{}{}.{}{}",
                 &insert_sql[..span.start],
-                quote_identifier(&self.state.database),
+                quote::identifier(&self.state.database),
                 &insert_sql[span.clone()],
                 &insert_sql[span.end..]
             ),
@@ -419,10 +416,6 @@ fn command_tag(sql: &str) -> String {
     }
 }
 
-/// A ClickHouse identifier in backquotes.
-pub fn quote_identifier(name: &str) -> String {
-    format!("`{}`", name.replace('\\', "\\\\").replace('`', "\\`"))
-}
 
 #[cfg(test)]
 mod tests {
@@ -453,11 +446,5 @@ mod tests {
         assert_eq!(r.rows.len(), 2);
         assert_eq!(r.rows[1][0].as_deref(), Some("{\"a\":2}"));
         assert!(formatted_lines("CSV", b"").rows.is_empty());
-    }
-
-    #[test]
-    fn identifiers_are_quoted() {
-        assert_eq!(quote_identifier("KafkaEngine"), "`KafkaEngine`");
-        assert_eq!(quote_identifier("a`b"), "`a\\`b`");
     }
 }

@@ -3,7 +3,7 @@
 //! native clients ask for. Results from the backend never pass through here:
 //! they arrive already in the client's format.
 
-use catalog::ChType;
+use catalog::{quote, ChType};
 
 use crate::error::{codes, ChError};
 use crate::executor::ResultSet;
@@ -22,17 +22,17 @@ pub fn render(result: &ResultSet, format: &str) -> Result<Vec<u8>, ChError> {
         "TabSeparated" | "TSV" | "TabSeparatedWithNames" | "TSVWithNames"
         | "TabSeparatedWithNamesAndTypes" | "TSVWithNamesAndTypes" => {
             if format.contains("Names") {
-                out.push_str(&names().map(tsv_escape).collect::<Vec<_>>().join("\t"));
+                out.push_str(&names().map(quote::tsv).collect::<Vec<_>>().join("\t"));
                 out.push('\n');
             }
             if format.ends_with("Types") {
-                out.push_str(&types().map(|t| tsv_escape(&t)).collect::<Vec<_>>().join("\t"));
+                out.push_str(&types().map(|t| quote::tsv(&t)).collect::<Vec<_>>().join("\t"));
                 out.push('\n');
             }
             for row in &result.rows {
                 let cells: Vec<String> = row
                     .iter()
-                    .map(|v| v.as_deref().map_or_else(|| "\\N".to_string(), tsv_escape))
+                    .map(|v| v.as_deref().map_or_else(|| "\\N".to_string(), quote::tsv))
                     .collect();
                 out.push_str(&cells.join("\t"));
                 out.push('\n');
@@ -134,20 +134,6 @@ pub(crate) fn parse_text_array(text: &str) -> Option<Vec<String>> {
     }
 }
 
-fn tsv_escape(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\t' => out.push_str("\\t"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\0' => out.push_str("\\0"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 fn csv_quote(value: &str) -> String {
     format!("\"{}\"", value.replace('"', "\"\""))

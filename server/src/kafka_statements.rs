@@ -5,13 +5,11 @@ use catalog::kafka::{
     check_columns, merge_collection_settings, merge_engine_settings, KafkaSettings,
 };
 use catalog::{ChType, ColumnDef, Definition, KafkaTableDef, QualifiedName, ViewDef};
-use planner::{Kind, Statement};
+use planner::{quote, Kind, Statement};
 
 use crate::backend::RESULT_FORMAT;
 use crate::error::{codes, ChError};
-use crate::executor::{
-    done, quote_identifier, typed_result, ClientSession, Outcome, ResultColumn, ResultSet,
-};
+use crate::executor::{done, typed_result, ClientSession, Outcome, ResultColumn, ResultSet};
 use crate::pipeline::producing;
 use crate::pipeline::sink::ViewSink;
 
@@ -302,9 +300,8 @@ impl ClientSession {
             let out = self.forward(&redirected, RESULT_FORMAT).await?;
             self.forward(
                 &format!(
-                    "INSERT INTO {}.{} SELECT * FROM {}",
-                    quote_identifier(&target.database),
-                    quote_identifier(&target.name),
+                    "INSERT INTO {} SELECT * FROM {}",
+                    quote::qualified(&target.database, &target.name),
                     stage.name
                 ),
                 RESULT_FORMAT,
@@ -591,9 +588,8 @@ impl ClientSession {
 
     async fn backend_has_table(&mut self, name: &QualifiedName) -> Result<bool, ChError> {
         let sql = format!(
-            "EXISTS TABLE {}.{}",
-            quote_identifier(&name.database),
-            quote_identifier(&name.name)
+            "EXISTS TABLE {}",
+            quote::qualified(&name.database, &name.name)
         );
         let out = self.forward(&sql, "TabSeparated").await?;
         Ok(String::from_utf8_lossy(&out.body).trim() == "1")
@@ -601,8 +597,8 @@ impl ClientSession {
 
     async fn check_database(&mut self, database: &str) -> Result<(), ChError> {
         let sql = format!(
-            "SELECT count() FROM system.databases WHERE name = '{}'",
-            database.replace('\\', "\\\\").replace('\'', "\\'")
+            "SELECT count() FROM system.databases WHERE name = {}",
+            quote::string(database)
         );
         let out = self.forward(&sql, "TabSeparated").await?;
         if String::from_utf8_lossy(&out.body).trim() == "1" {

@@ -1,6 +1,7 @@
 //! kafkahouse: ClickHouse's Kafka table engine as a standalone server.
 
 mod backend;
+mod chdb;
 mod config;
 mod error;
 mod executor;

@@ -231,7 +231,7 @@ fn text(array: &dyn Array, row: usize, quoted: bool) -> Option<String> {
     }
     let quote = |s: String| {
         if quoted {
-            format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
+            catalog::quote::string(&s)
         } else {
             s
         }

@@ -228,7 +228,7 @@ impl fmt::Display for ChType {
             ChType::Date32 => f.write_str("Date32"),
             ChType::DateTime { timezone: None } => f.write_str("DateTime"),
             ChType::DateTime { timezone: Some(tz) } => {
-                write!(f, "DateTime({})", quote(tz))
+                write!(f, "DateTime({})", crate::quote::string(tz))
             }
             ChType::DateTime64 {
                 precision,
@@ -237,7 +237,7 @@ impl fmt::Display for ChType {
             ChType::DateTime64 {
                 precision,
                 timezone: Some(tz),
-            } => write!(f, "DateTime64({precision}, {})", quote(tz)),
+            } => write!(f, "DateTime64({precision}, {})", crate::quote::string(tz)),
             ChType::Enum8(values) => write_enum(f, "Enum8", values),
             ChType::Enum16(values) => write_enum(f, "Enum16", values),
             ChType::Uuid => f.write_str("UUID"),
@@ -254,7 +254,7 @@ impl fmt::Display for ChType {
                         f.write_str(", ")?;
                     }
                     match name {
-                        Some(name) => write!(f, "{} {ty}", element_name(name))?,
+                        Some(name) => write!(f, "{} {ty}", crate::quote::element_name(name))?,
                         None => write!(f, "{ty}")?,
                     }
                 }
@@ -296,42 +296,8 @@ fn write_enum<T: fmt::Display>(
         if i > 0 {
             f.write_str(", ")?;
         }
-        write!(f, "{} = {value}", quote(name))?;
+        write!(f, "{} = {value}", crate::quote::string(name))?;
     }
     f.write_str(")")
 }
 
-/// A tuple element's name as the type parser reads it back: plain, or in
-/// backquotes when it is empty or holds anything but letters, digits and `_`.
-fn element_name(name: &str) -> String {
-    let plain = name.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_')
-        && name.chars().all(|c| c.is_alphanumeric() || c == '_');
-    if plain {
-        return name.to_string();
-    }
-    let mut out = String::with_capacity(name.len() + 2);
-    out.push('`');
-    for c in name.chars() {
-        if matches!(c, '`' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('`');
-    out
-}
-
-/// A ClickHouse single-quoted string literal.
-fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('\'');
-    for c in s.chars() {
-        match c {
-            '\'' => out.push_str("\\'"),
-            '\\' => out.push_str("\\\\"),
-            c => out.push(c),
-        }
-    }
-    out.push('\'');
-    out
-}

@@ -476,35 +476,12 @@ pub(crate) fn literal_value(token: &Token, negative: bool) -> Option<String> {
     match token {
         Token::Number(n, _) if negative => Some(format!("-{n}")),
         Token::Number(n, _) => Some(n.clone()),
-        Token::SingleQuotedString(s) if !negative => Some(unescape(s)),
+        Token::SingleQuotedString(s) if !negative => Some(catalog::quote::unescape(s)),
         Token::Word(w) if !negative && w.quote_style.is_none() => Some(w.value.clone()),
         _ => None,
     }
 }
 
-/// Undoes ClickHouse string escapes (`\'`, `\\`, `''`, `\n`, `\t`).
-pub(crate) fn unescape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => match chars.next() {
-                Some('n') => out.push('\n'),
-                Some('t') => out.push('\t'),
-                Some('r') => out.push('\r'),
-                Some('0') => out.push('\0'),
-                Some(other) => out.push(other),
-                None => out.push('\\'),
-            },
-            '\'' if chars.peek() == Some(&'\'') => {
-                chars.next();
-                out.push('\'');
-            }
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 fn is_materialized_view(tokens: &[Tok]) -> bool {
     let mut rest = tokens;

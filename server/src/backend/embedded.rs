@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use catalog::quote;
 use libloading::Library;
 
 use super::{Backend, BackendSession, Output};
@@ -345,14 +346,11 @@ impl EmbeddedSession {
     async fn apply(&mut self, state: &SessionState) -> Result<(), ChError> {
         let mut statements = Vec::new();
         if state.database != self.applied.database {
-            statements.push(format!(
-                "USE {}",
-                crate::executor::quote_identifier(&state.database)
-            ));
+            statements.push(format!("USE {}", quote::identifier(&state.database)));
         }
         for (name, value) in &state.settings {
             if self.applied.settings.get(name) != Some(value) {
-                statements.push(format!("SET {name} = {}", setting_literal(value)));
+                statements.push(format!("SET {name} = {}", quote::setting_value(value)));
             }
         }
         for name in self.applied.settings.keys() {
@@ -377,14 +375,6 @@ impl EmbeddedSession {
     }
 }
 
-/// A setting's value as SQL: numbers as they are, anything else quoted.
-fn setting_literal(value: &str) -> String {
-    if value.parse::<f64>().is_ok() {
-        value.to_string()
-    } else {
-        format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'"))
-    }
-}
 
 #[async_trait]
 impl BackendSession for EmbeddedSession {

@@ -85,9 +85,8 @@ pub async fn describe_table(
     table: &str,
 ) -> Result<Vec<(String, catalog::ChType)>, ChError> {
     let sql = format!(
-        "DESCRIBE TABLE {}.{}",
-        crate::executor::quote_identifier(database),
-        crate::executor::quote_identifier(table)
+        "DESCRIBE TABLE {}",
+        catalog::quote::qualified(database, table)
     );
     let out = session
         .execute(&sql, &SessionState::new(database), RESULT_FORMAT)

@@ -332,12 +332,8 @@ fn tsv_value(block: &Block, row: usize, column: usize, wire: Wire) -> Result<Str
             format!("Cannot read the client's block: {e}"),
         )
     };
-    let text = |v: String| {
-        v.replace('\\', "\\\\")
-            .replace('\t', "\\t")
-            .replace('\n', "\\n")
-    };
-    let quoted = |v: &String| format!("'{}'", v.replace('\\', "\\\\").replace('\'', "\\'"));
+    let text = |v: String| catalog::quote::tsv(&v);
+    let quoted = |v: &String| catalog::quote::string(v);
     Ok(match wire {
         Wire::U8 => block.get::<u8, _>(row, column).map_err(bad)?.to_string(),
         Wire::U16 => block.get::<u16, _>(row, column).map_err(bad)?.to_string(),
@@ -455,7 +451,7 @@ async fn insert_client_data(
     }
     let names: Vec<String> = columns
         .iter()
-        .map(|(n, _)| crate::executor::quote_identifier(n))
+        .map(|(n, _)| catalog::quote::identifier(n))
         .collect();
     let target = &statement.sql[planner::insert_target_span(statement.sql).ok_or_else(|| {
         ChError::new(codes::SYNTAX_ERROR, "Syntax error: INSERT without a table")

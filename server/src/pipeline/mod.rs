@@ -2,6 +2,7 @@
 //! from the catalog. `reconcile` makes the running pipelines match the
 //! catalog after every DDL statement and at start-up.
 
+pub mod backoff;
 pub mod consumer;
 pub mod dead_letters;
 pub mod decode;

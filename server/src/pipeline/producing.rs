@@ -17,7 +17,7 @@ use super::decode::framing::Framing;
 use super::producer::{messages_of_rows, OutMessage, Producers};
 use crate::backend::{BackendSession, RESULT_FORMAT};
 use crate::error::{codes, ChError};
-use crate::executor::quote_identifier;
+use catalog::quote;
 use crate::session::SessionState;
 
 /// A view whose destination is a Kafka table, with that table.
@@ -39,8 +39,8 @@ fn staging_name(what: &str) -> String {
 fn qualified(name: &QualifiedName) -> String {
     format!(
         "{}.{}",
-        quote_identifier(&name.database),
-        quote_identifier(&name.name)
+        quote::identifier(&name.database),
+        quote::identifier(&name.name)
     )
 }
 
@@ -82,7 +82,7 @@ pub async fn produce_insert(
     let columns: Vec<String> = table
         .columns
         .iter()
-        .map(|c| format!("{} {}", quote_identifier(&c.name), c.ty))
+        .map(|c| format!("{} {}", quote::identifier(&c.name), c.ty))
         .collect();
     conn.execute(
         &format!("CREATE TEMPORARY TABLE {staging} ({})", columns.join(", ")),

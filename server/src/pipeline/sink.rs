@@ -12,7 +12,7 @@ use planner::ViewPlan;
 
 use crate::backend::{describe_table, BackendSession, InsertFormat};
 use crate::error::{codes, ChError};
-use crate::executor::quote_identifier;
+use catalog::quote;
 
 /// A view's output for one block, in the backend's insert format.
 #[derive(Debug, Clone)]
@@ -65,12 +65,12 @@ impl ViewSink {
                 .map(|(name, ty)| Field::new(name, ty.clone(), true))
                 .collect::<Vec<_>>(),
         ));
-        let columns: Vec<String> = matched.iter().map(|(n, _)| quote_identifier(n)).collect();
+        let columns: Vec<String> = matched.iter().map(|(n, _)| quote::identifier(n)).collect();
         let columns_sql = format!("({})", columns.join(", "));
         let insert_sql = format!(
             "INSERT INTO {}.{} {columns_sql}",
-            quote_identifier(&view.destination.database),
-            quote_identifier(&view.destination.name),
+            quote::identifier(&view.destination.database),
+            quote::identifier(&view.destination.name),
         );
         Ok(ViewSink {
             view: view.clone(),

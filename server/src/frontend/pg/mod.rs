@@ -400,15 +400,11 @@ fn parameter_literal(portal: &Portal<String>, i: usize) -> PgWireResult<String> 
         Type::NUMERIC => portal.parameter::<Decimal>(i, &ty)?.map(|v| v.to_string()),
         _ => portal
             .parameter::<String>(i, &ty)?
-            .map(|v| quote_string(&v)),
+            .map(|v| catalog::quote::string(&v)),
     };
     Ok(literal.unwrap_or_else(|| "NULL".to_string()))
 }
 
-/// A ClickHouse string literal.
-fn quote_string(s: &str) -> String {
-    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
-}
 
 fn error_info(e: &ChError) -> ErrorInfo {
     ErrorInfo::new("ERROR".to_string(), e.sqlstate().to_string(), e.to_string())
@@ -428,7 +424,7 @@ mod tests {
 
     #[test]
     fn string_literals_escape_quotes_and_backslashes() {
-        assert_eq!(quote_string("it's a \\ test"), "'it\\'s a \\\\ test'");
+        assert_eq!(catalog::quote::string("it's a \\ test"), "'it\\'s a \\\\ test'");
     }
 
     #[test]

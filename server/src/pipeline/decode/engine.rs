@@ -11,7 +11,7 @@ use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, UInt32Array};
 use arrow::compute::{cast, concat_batches, take};
 
 use catalog::kafka::KafkaSettings;
-use catalog::{ChType, ColumnDef};
+use catalog::{quote, ChType, ColumnDef};
 
 use super::framing::Framing;
 use super::{broken, message_of_row, Message, Parse, ParseFailure, Parsed};
@@ -63,19 +63,19 @@ impl EngineParser {
         let select = columns
             .iter()
             .map(|c| {
-                let name = quote_name(&c.name);
+                let name = quote::identifier(&c.name);
                 let carried = transport(&c.ty);
                 if carried == c.ty {
                     name
                 } else {
-                    format!("CAST({name}, {}) AS {name}", quote(&carried.to_string()))
+                    format!("CAST({name}, {}) AS {name}", quote::string(&carried.to_string()))
                 }
             })
             .collect::<Vec<_>>()
             .join(", ");
         let structure = columns
             .iter()
-            .map(|c| format!("{} {}", quote_name(&c.name), c.ty))
+            .map(|c| format!("{} {}", quote::identifier(&c.name), c.ty))
             .collect::<Vec<_>>()
             .join(", ");
         // Rows come back in input order (parallel parsing keeps it; rows
@@ -98,7 +98,7 @@ impl EngineParser {
         }
         let settings_sql = pairs
             .iter()
-            .map(|(k, v)| format!("{k} = {}", literal(v)))
+            .map(|(k, v)| format!("{k} = {}", quote::setting_value(v)))
             .collect::<Vec<_>>()
             .join(", ");
         Ok(EngineParser {
@@ -121,9 +121,9 @@ impl EngineParser {
         let sql = format!(
             "SELECT {file}{} FROM file({}, {}, {}){}",
             self.select,
-            quote(&path.to_string_lossy()),
-            quote(format),
-            quote(&self.structure),
+            quote::string(&path.to_string_lossy()),
+            quote::string(format),
+            quote::string(&self.structure),
             self.settings
         );
         let started = std::time::Instant::now();
@@ -373,22 +373,6 @@ fn io_error(path: &Path, e: std::io::Error) -> ChError {
     )
 }
 
-fn quote_name(name: &str) -> String {
-    format!("`{}`", name.replace('\\', "\\\\").replace('`', "\\`"))
-}
-
-fn quote(text: &str) -> String {
-    format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'"))
-}
-
-/// A setting's value as SQL: numbers as they are, anything else quoted.
-fn literal(value: &str) -> String {
-    if value.parse::<f64>().is_ok() {
-        value.to_string()
-    } else {
-        quote(value)
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -1,0 +1,1 @@
+//! Retry delays for the pipeline: to be written (issue 11).
