@@ -4,47 +4,18 @@
 
 use std::sync::Arc;
 
-use catalog::{Catalog, ChType, QualifiedName};
+use catalog::{Catalog, QualifiedName};
 use planner::{quote, Kind, ObjectName, Statement};
 
-use crate::backend::{tsv, Backend, BackendSession, RESULT_FORMAT};
+use crate::backend::{Backend, BackendSession, RESULT_FORMAT};
 use crate::error::{codes, ChError};
 use crate::pipeline::Pipelines;
+use crate::result::{done, formatted_lines, typed_result, Formatted, Outcome, ResultSet};
 use crate::session::SessionState;
 
-/// What a statement produced.
-#[derive(Debug)]
-pub enum Outcome {
-    /// Rows with typed columns.
-    Rows(ResultSet),
-    /// Done, no rows: `tag` names the command (`CREATE TABLE`, `INSERT`);
-    /// `rows` is how many rows it wrote, when known.
-    Done { tag: String, rows: Option<u64> },
-}
 
-/// A statement's answer as bytes in a ClickHouse format.
-#[derive(Debug, Default)]
-pub struct Formatted {
-    pub body: Vec<u8>,
-    /// The format of `body`; `None` when the statement returns no rows.
-    pub format: Option<String>,
-    pub written_rows: Option<u64>,
-}
 
-/// A result: columns with their ClickHouse types and the values as text.
-#[derive(Debug, Default)]
-pub struct ResultSet {
-    pub columns: Vec<ResultColumn>,
-    pub rows: Vec<Vec<Option<String>>>,
-}
 
-#[derive(Debug, Clone)]
-pub struct ResultColumn {
-    pub name: String,
-    /// The parsed type; `None` for a type kafkahouse's model does not know,
-    /// whose values then travel as text.
-    pub ty: Option<ChType>,
-}
 
 /// What every session shares: the backend, the catalog of Kafka tables and
 /// views, the running pipelines, and the defaults new sessions get.
@@ -349,53 +320,8 @@ fn refuse_oversized(statement: &Statement<'_>) -> Result<(), ChError> {
     }
 }
 
-pub(crate) fn done(tag: &str, rows: Option<u64>) -> Outcome {
-    Outcome::Done {
-        tag: tag.to_string(),
-        rows,
-    }
-}
 
-pub(crate) fn typed_result(body: &[u8]) -> Result<ResultSet, ChError> {
-    let text = tsv::parse(body)?;
-    let columns = text
-        .names
-        .into_iter()
-        .zip(text.types)
-        .map(|(name, type_name)| {
-            let ty = ChType::parse(&type_name).ok();
-            if ty.is_none() {
-                tracing::debug!(column = %name, r#type = %type_name, "unknown type; sent as text");
-            }
-            ResultColumn { name, ty }
-        })
-        .collect();
-    Ok(ResultSet {
-        columns,
-        rows: text.rows,
-    })
-}
 
-/// Output in a format the user chose: one text column named after the
-/// format, one row per line, exactly as ClickHouse wrote it.
-fn formatted_lines(format: &str, body: &[u8]) -> ResultSet {
-    let text = String::from_utf8_lossy(body);
-    let text = text.strip_suffix('\n').unwrap_or(&text);
-    let rows = if text.is_empty() {
-        Vec::new()
-    } else {
-        text.split('\n')
-            .map(|l| vec![Some(l.to_string())])
-            .collect()
-    };
-    ResultSet {
-        columns: vec![ResultColumn {
-            name: format.to_string(),
-            ty: Some(ChType::String),
-        }],
-        rows,
-    }
-}
 
 /// `CREATE TABLE`, `ALTER TABLE`, `INSERT`, `OPTIMIZE`...: the words a client
 /// shows as the command's completion.
@@ -437,14 +363,5 @@ mod tests {
         );
         assert_eq!(command_tag("INSERT INTO t VALUES (1)"), "INSERT");
         assert_eq!(command_tag("OPTIMIZE TABLE t FINAL"), "OPTIMIZE");
-    }
-
-    #[test]
-    fn formatted_output_becomes_lines() {
-        let r = formatted_lines("JSONEachRow", b"{\"a\":1}\n{\"a\":2}\n");
-        assert_eq!(r.columns[0].name, "JSONEachRow");
-        assert_eq!(r.rows.len(), 2);
-        assert_eq!(r.rows[1][0].as_deref(), Some("{\"a\":2}"));
-        assert!(formatted_lines("CSV", b"").rows.is_empty());
     }
 }

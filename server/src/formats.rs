@@ -6,7 +6,7 @@
 use catalog::{quote, ChType};
 
 use crate::error::{codes, ChError};
-use crate::executor::ResultSet;
+use crate::result::ResultSet;
 
 /// `result` written in `format` (a ClickHouse format name).
 pub fn render(result: &ResultSet, format: &str) -> Result<Vec<u8>, ChError> {
@@ -188,7 +188,7 @@ fn json_value(ty: Option<&ChType>, value: Option<&str>) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::executor::ResultColumn;
+    use crate::result::ResultColumn;
 
     fn result() -> ResultSet {
         ResultSet {

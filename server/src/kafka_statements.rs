@@ -9,7 +9,8 @@ use planner::{quote, Kind, Statement};
 
 use crate::backend::RESULT_FORMAT;
 use crate::error::{codes, ChError};
-use crate::executor::{done, typed_result, ClientSession, Outcome, ResultColumn, ResultSet};
+use crate::executor::ClientSession;
+use crate::result::{done, typed_result, Outcome, ResultColumn, ResultSet};
 use crate::pipeline::producing;
 use crate::pipeline::sink::ViewSink;
 

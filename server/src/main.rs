@@ -9,6 +9,7 @@ mod formats;
 mod frontend;
 mod kafka_statements;
 mod pipeline;
+mod result;
 mod session;
 mod system_tables;
 

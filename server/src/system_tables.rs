@@ -21,7 +21,7 @@ use catalog::{ChType, QualifiedName};
 use planner::ObjectName;
 
 use crate::error::{codes, ChError};
-use crate::executor::{ResultColumn, ResultSet};
+use crate::result::{ResultColumn, ResultSet};
 use crate::pipeline::status::ConsumerState;
 
 /// Whether a query reads `system.kafka_consumers`.

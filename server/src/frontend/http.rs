@@ -24,7 +24,8 @@ use tokio::net::TcpListener;
 use tokio::sync::Mutex;
 
 use crate::error::{codes, ChError};
-use crate::executor::{ClientSession, Executor, Formatted};
+use crate::executor::{ClientSession, Executor};
+use crate::result::Formatted;
 
 /// URL parameters that are not settings.
 const RESERVED: [&str; 20] = [

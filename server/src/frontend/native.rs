@@ -21,7 +21,8 @@ use tokio::sync::{mpsc, Mutex};
 use catalog::ChType;
 
 use crate::error::{codes, ChError};
-use crate::executor::{ClientSession, Executor, Outcome, ResultSet};
+use crate::executor::{ClientSession, Executor};
+use crate::result::{Outcome, ResultSet};
 
 /// The server's answer to a client's ping.
 const SERVER_PONG: u8 = 4;

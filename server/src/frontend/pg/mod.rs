@@ -35,7 +35,8 @@ use tokio::net::TcpListener;
 use tokio::sync::Mutex;
 
 use crate::error::{codes, ChError};
-use crate::executor::{ClientSession, Executor, Outcome, ResultSet};
+use crate::executor::{ClientSession, Executor};
+use crate::result::{Outcome, ResultSet};
 use types::{encode, fields, kinds, PgKind};
 
 /// Serves PostgreSQL clients on `listener` until the task is dropped.

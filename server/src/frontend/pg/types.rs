@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 
 use catalog::ChType;
 
-use crate::executor::ResultColumn;
+use crate::result::ResultColumn;
 
 /// How a column's values travel to a PostgreSQL client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
