@@ -1,6 +1,7 @@
 //! kafkahouse's catalog: what a Kafka table or a view is, in ClickHouse's
 //! terms, and where those definitions are kept.
 
+pub mod consumption;
 pub mod kafka;
 pub mod quote;
 pub mod store;
@@ -10,4 +11,5 @@ pub use store::{
     Catalog, CatalogError, ColumnDef, Definition, KafkaTableDef, NamedCollection, QualifiedName,
     ViewDef,
 };
+pub use consumption::{Consumption, ProducingView};
 pub use types::{ChType, TypeParseError};

@@ -375,7 +375,7 @@ impl ClientSession {
 
     /// Views `TO` a Kafka table that read `source`.
     fn producing_views(&self, source: &QualifiedName) -> Vec<producing::ProducingView> {
-        producing_views_of(&self.catalog.list(), source)
+        catalog::consumption::producing_views(&self.catalog.list(), source)
     }
 
     /// `SYSTEM SYNC KAFKA q [TIMEOUT n]`: returns once every message in the
@@ -684,29 +684,6 @@ fn catalog_error(e: catalog::CatalogError) -> ChError {
     }
 }
 
-/// Views whose destination is a Kafka table and whose source is `source`.
-pub(crate) fn producing_views_of(
-    definitions: &[Definition],
-    source: &QualifiedName,
-) -> Vec<producing::ProducingView> {
-    definitions
-        .iter()
-        .filter_map(|d| match d {
-            Definition::View(v) if &v.source == source => {
-                definitions.iter().find_map(|t| match t {
-                    Definition::KafkaTable(t) if t.name == v.destination => {
-                        Some(producing::ProducingView {
-                            view: v.clone(),
-                            table: t.clone(),
-                        })
-                    }
-                    _ => None,
-                })
-            }
-            _ => None,
-        })
-        .collect()
-}
 
 /// `SYSTEM SYNC KAFKA` without TIMEOUT waits this long (ClickHouse's
 /// `receive_timeout`, which bounds its own SYSTEM SYNC statements).

@@ -19,21 +19,15 @@ use std::sync::Arc;
 use tokio::sync::{watch, Mutex};
 use tokio::task::JoinHandle;
 
-use catalog::{Catalog, Definition, KafkaTableDef, QualifiedName, ViewDef};
+use catalog::{Catalog, Definition, QualifiedName};
 
 use crate::backend::Backend;
 use consumer::ConsumerTask;
 use status::{ConsumerState, ConsumerStatus};
 
-/// What a pipeline runs: a table and its views, exactly as in the catalog.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Spec {
-    table: KafkaTableDef,
-    views: Vec<ViewDef>,
-    /// Views into Kafka tables reading the destinations of `views`: they
-    /// fire on every block the pipeline inserts there.
-    chained: Vec<producing::ProducingView>,
-}
+/// What a pipeline runs: a table, its views and the views they fire,
+/// exactly as the catalog says.
+type Spec = catalog::Consumption;
 
 struct Running {
     spec: Spec,
@@ -200,38 +194,10 @@ async fn stop(running: Running) {
     }
 }
 
-/// Attached Kafka tables with at least one view, and their views.
+/// What should run, by table, as the catalog says.
 fn desired(definitions: &[Definition]) -> HashMap<QualifiedName, Spec> {
-    let mut specs: HashMap<QualifiedName, Spec> = definitions
-        .iter()
-        .filter_map(|d| match d {
-            Definition::KafkaTable(t) if t.attached => Some((
-                t.name.clone(),
-                Spec {
-                    table: t.clone(),
-                    views: Vec::new(),
-                    chained: Vec::new(),
-                },
-            )),
-            _ => None,
-        })
-        .collect();
-    for d in definitions {
-        if let Definition::View(v) = d {
-            if let Some(spec) = specs.get_mut(&v.source) {
-                spec.views.push(v.clone());
-            }
-        }
-    }
-    specs.retain(|_, spec| !spec.views.is_empty());
-    for spec in specs.values_mut() {
-        for view in &spec.views {
-            spec.chained
-                .extend(crate::kafka_statements::producing_views_of(
-                    definitions,
-                    &view.destination,
-                ));
-        }
-    }
-    specs
+    catalog::consumption::consumptions(definitions)
+        .into_iter()
+        .map(|c| (c.table.name.clone(), c))
+        .collect()
 }

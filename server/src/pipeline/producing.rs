@@ -11,7 +11,7 @@ use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use catalog::kafka::KafkaSettings;
-use catalog::{KafkaTableDef, QualifiedName, ViewDef};
+use catalog::{KafkaTableDef, QualifiedName};
 
 use super::decode::framing::Framing;
 use super::producer::{messages_of_rows, OutMessage, Producers};
@@ -20,12 +20,7 @@ use crate::error::{codes, ChError};
 use catalog::quote;
 use crate::session::SessionState;
 
-/// A view whose destination is a Kafka table, with that table.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProducingView {
-    pub view: ViewDef,
-    pub table: KafkaTableDef,
-}
+pub use catalog::ProducingView;
 
 /// A fresh name for a temporary table of this process.
 fn staging_name(what: &str) -> String {
