@@ -122,7 +122,7 @@ async fn run(config: Config) -> Result<(), StartError> {
     let catalog =
         Arc::new(Catalog::open(&catalog_dir).map_err(|e| StartError::Catalog(e.to_string()))?);
     let parsing = Arc::new(pipeline::decode::Parsing {
-        engine: backend::embedded::FormatEngine::new(
+        engine: chdb::Engine::new(
             config.format_engine.library.clone(),
             config.format_engine.path.clone(),
         ),

@@ -15,7 +15,7 @@ use catalog::{quote, ChType, ColumnDef};
 
 use super::framing::Framing;
 use super::{broken, message_of_row, Message, Parse, ParseFailure, Parsed};
-use crate::backend::embedded::Parser;
+use crate::chdb::Connection;
 use crate::error::{codes, ChError};
 
 /// Names each parser's scratch directory uniquely within the process.
@@ -25,7 +25,7 @@ static NEXT_PARSER: AtomicU64 = AtomicU64::new(0);
 pub struct EngineParser {
     /// Connections to the engine: blocks are decoded two at a time (the
     /// next while the current one is inserted), each on its own.
-    parsers: Vec<Mutex<Parser>>,
+    parsers: Vec<Mutex<Connection>>,
     format: String,
     framing: Framing,
     columns: Vec<ColumnDef>,
@@ -44,7 +44,7 @@ pub struct EngineParser {
 
 impl EngineParser {
     pub fn new(
-        parsers: Vec<Parser>,
+        parsers: Vec<Connection>,
         columns: &[ColumnDef],
         settings: &KafkaSettings,
         parsing: &super::Parsing,
@@ -144,7 +144,7 @@ impl EngineParser {
                         "no connection to the parsing engine",
                     )
                 })?;
-            parser.query(&sql, "ArrowStream")?
+            parser.query(sql.as_bytes(), "ArrowStream")?.body
         };
         let queried = started.elapsed();
         let batch = read_arrow(&body);

@@ -25,7 +25,7 @@ use catalog::kafka::ErrorMode;
 use catalog::kafka::KafkaSettings;
 use catalog::{ChType, ColumnDef};
 
-use crate::backend::embedded::FormatEngine;
+use crate::chdb;
 use crate::error::{codes, ChError};
 
 use engine::EngineParser;
@@ -106,7 +106,7 @@ pub struct Decoded {
 /// What decoders need from the server: the engine that parses formats
 /// kafkahouse does not decode itself, and where format schemas live.
 pub struct Parsing {
-    pub engine: FormatEngine,
+    pub engine: chdb::Engine,
     pub schema_path: std::path::PathBuf,
     /// Where blocks are written for the engine to read; emptied at start-up
     /// (a killed server leaves its files behind).
@@ -146,7 +146,7 @@ impl BlockDecoder {
             Box::new(RawBlob::new(columns)?)
         } else {
             let engine = EngineParser::new(
-                vec![parsing.engine.open()?, parsing.engine.open()?],
+                vec![parsing.engine.connect()?, parsing.engine.connect()?],
                 columns,
                 settings,
                 parsing,
