@@ -19,8 +19,8 @@ pub use ddl::{
     CreateKafkaTable, CreateView, DdlError, NamedCollectionStatement,
 };
 pub use split::{
-    insert_target_span, split, statements, table_references,
-    without_output_format, Kind, ObjectName, Setting, Statement, MAX_QUERY_SIZE,
+    insert_target_span, split, statements, table_references, without_output_format, InsertFormat,
+    Kind, ObjectName, Setting, Statement, MAX_QUERY_SIZE,
 };
 pub use placeholders::{bind_placeholders, placeholder_count};
 pub use view::{match_destination, source_schema, ViewError, ViewPlan};

@@ -128,6 +128,31 @@ impl ViewPlan {
         table: &str,
         schema: SchemaRef,
     ) -> Result<ViewPlan, ViewError> {
+        let statement = parse_select(select_sql)?;
+        Self::plan(statement, database, table, schema).await
+    }
+
+    /// Plans a SELECT the planner has parsed already (`CreateView::select`:
+    /// a view on its way from the client to the catalog is parsed once).
+    pub async fn over_parsed(
+        select: &Result<Box<SqlStatement>, String>,
+        database: &str,
+        table: &str,
+        schema: SchemaRef,
+    ) -> Result<ViewPlan, ViewError> {
+        let statement = match select {
+            Ok(statement) => statement.as_ref().clone(),
+            Err(e) => return Err(syntax_error(e)),
+        };
+        Self::plan(statement, database, table, schema).await
+    }
+
+    async fn plan(
+        statement: SqlStatement,
+        database: &str,
+        table: &str,
+        schema: SchemaRef,
+    ) -> Result<ViewPlan, ViewError> {
         let slot = Arc::new(BlockSlot::default());
         let partition = Arc::new(SlotPartition {
             schema: schema.clone(),
@@ -170,7 +195,7 @@ impl ViewPlan {
             .map(|f| f.name().as_str())
             .filter(|n| !virtual_names.contains(n))
             .collect();
-        let statement = parse_select(select_sql, &columns)?;
+        let statement = expand_select(statement, &columns)?;
         let state = ctx.state();
         let logical = state
             .statement_to_plan(statement)
@@ -201,29 +226,36 @@ impl ViewPlan {
     }
 }
 
-/// Parses the SELECT (ClickHouse dialect) and expands `*` to the table's own
-/// columns, leaving the virtual ones out as ClickHouse does.
-fn parse_select(select_sql: &str, columns: &[&str]) -> Result<DfStatement, ViewError> {
-    let mut statements = DFParser::parse_sql_with_dialect(select_sql, &ClickHouseDialect {})
-        .map_err(|e| {
-            ViewError::new(
-                SYNTAX_ERROR,
-                format!("Syntax error in the view's SELECT: {e}"),
-            )
-        })?;
+fn syntax_error(e: impl std::fmt::Display) -> ViewError {
+    ViewError::new(
+        SYNTAX_ERROR,
+        format!("Syntax error in the view's SELECT: {e}"),
+    )
+}
+
+/// Parses the SELECT's text (ClickHouse dialect).
+fn parse_select(select_sql: &str) -> Result<SqlStatement, ViewError> {
+    let mut statements =
+        DFParser::parse_sql_with_dialect(select_sql, &ClickHouseDialect {}).map_err(syntax_error)?;
     if statements.len() != 1 {
         return Err(ViewError::new(
             SYNTAX_ERROR,
             "A view has exactly one SELECT",
         ));
     }
-    let Some(DfStatement::Statement(mut statement)) = statements.pop_front() else {
+    let Some(DfStatement::Statement(statement)) = statements.pop_front() else {
         return Err(ViewError::new(
             SYNTAX_ERROR,
             "A view's body must be a SELECT",
         ));
     };
-    let SqlStatement::Query(query) = statement.as_mut() else {
+    Ok(*statement)
+}
+
+/// Expands `*` to the table's own columns (the virtual ones left out, as
+/// ClickHouse does) and `arrayJoin` to DataFusion's `unnest`.
+fn expand_select(mut statement: SqlStatement, columns: &[&str]) -> Result<DfStatement, ViewError> {
+    let SqlStatement::Query(query) = &mut statement else {
         return Err(ViewError::new(
             SYNTAX_ERROR,
             "A view's body must be a SELECT",
@@ -265,7 +297,7 @@ fn parse_select(select_sql: &str, columns: &[&str]) -> Result<DfStatement, ViewE
         }
         select.projection = projection;
     }
-    Ok(DfStatement::Statement(statement))
+    Ok(DfStatement::Statement(Box::new(statement)))
 }
 
 /// `arrayJoin(x)` as a whole SELECT item is DataFusion's `unnest(x)`: one

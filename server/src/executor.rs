@@ -1,14 +1,17 @@
-//! Runs classified statements for a client session. Wire-agnostic: frontends
-//! turn text into statements with the planner, call this, and render what
-//! comes back in their own protocol.
+//! Runs statements for a client session. Wire-agnostic: frontends turn text
+//! into typed statements with the planner, call this, and render what comes
+//! back in their own protocol. Kafka statements go to `kafka_statements`,
+//! everything else to the backend as written. Uses the Kafka statements, the
+//! backend, the pipelines' dead-letter redirect, formats and result types.
 
 use std::sync::Arc;
 
-use catalog::{Catalog, QualifiedName};
+use catalog::{Catalog, ChType};
 use planner::{quote, Kind, ObjectName, Statement};
 
 use crate::backend::{Backend, BackendSession, RESULT_FORMAT};
 use crate::error::{codes, ChError};
+use crate::kafka_statements::{self, KafkaStatements};
 use crate::pipeline::Pipelines;
 use crate::result::{done, formatted_lines, typed_result, Formatted, Outcome, ResultSet};
 use crate::session::SessionState;
@@ -21,8 +24,7 @@ use crate::session::SessionState;
 /// views, the running pipelines, and the defaults new sessions get.
 pub struct Executor {
     backend: Arc<dyn Backend>,
-    catalog: Arc<Catalog>,
-    pipelines: Arc<Pipelines>,
+    kafka: Arc<KafkaStatements>,
     default_database: String,
 }
 
@@ -33,10 +35,14 @@ impl Executor {
         pipelines: Arc<Pipelines>,
         default_database: impl Into<String>,
     ) -> Self {
-        Self {
-            backend,
+        let kafka = Arc::new(KafkaStatements::new(
             catalog,
             pipelines,
+            backend.insert_format(),
+        ));
+        Self {
+            backend,
+            kafka,
             default_database: default_database.into(),
         }
     }
@@ -47,9 +53,7 @@ impl Executor {
         let mut session = ClientSession {
             state: SessionState::new("default"),
             conn,
-            backend: self.backend.clone(),
-            catalog: self.catalog.clone(),
-            pipelines: self.pipelines.clone(),
+            kafka: self.kafka.clone(),
         };
         let database = database.unwrap_or(&self.default_database);
         if database != "default" {
@@ -63,10 +67,8 @@ impl Executor {
 /// One client's session: its state and its backend connection.
 pub struct ClientSession {
     pub(crate) state: SessionState,
-    pub(crate) conn: Box<dyn BackendSession>,
-    pub(crate) backend: Arc<dyn Backend>,
-    pub(crate) catalog: Arc<Catalog>,
-    pub(crate) pipelines: Arc<Pipelines>,
+    conn: Box<dyn BackendSession>,
+    kafka: Arc<KafkaStatements>,
 }
 
 impl ClientSession {
@@ -257,17 +259,39 @@ impl ClientSession {
         Ok(out.written_rows)
     }
 
-    /// `[db.]name` with the session's database filled in.
-    pub(crate) fn qualify(&self, name: &ObjectName) -> QualifiedName {
-        QualifiedName::new(
-            name.database
-                .clone()
-                .unwrap_or_else(|| self.state.database.clone()),
-            name.name.clone(),
-        )
+    /// Whether kafkahouse itself runs INSERTs into `table` (a Kafka table,
+    /// or the source of views into Kafka tables) instead of the backend.
+    pub fn handles_inserts_into(&self, table: &ObjectName) -> bool {
+        self.kafka.handles_inserts_into(&self.state, table)
     }
 
-    pub(crate) async fn forward(
+    /// The columns an INSERT into `table` fills, with their types (see
+    /// `KafkaStatements::insert_columns`).
+    pub async fn insert_columns(
+        &mut self,
+        table: &ObjectName,
+        listed: &[String],
+    ) -> Result<Vec<(String, ChType)>, ChError> {
+        let kafka = self.kafka.clone();
+        kafka
+            .insert_columns(&mut self.kafka_session(), table, listed)
+            .await
+    }
+
+    /// Runs `statement` if it is a Kafka statement.
+    async fn kafka_statement(&mut self, statement: &Statement<'_>) -> Result<Option<Outcome>, ChError> {
+        let kafka = self.kafka.clone();
+        kafka.run(&mut self.kafka_session(), statement).await
+    }
+
+    fn kafka_session(&mut self) -> kafka_statements::Session<'_> {
+        kafka_statements::Session {
+            state: &mut self.state,
+            conn: self.conn.as_mut(),
+        }
+    }
+
+    async fn forward(
         &mut self,
         sql: &str,
         format: &str,

@@ -1,4 +1,5 @@
-//! What a client connection carries between statements.
+//! What a client connection carries between statements. Uses only the
+//! catalog's and planner's name types.
 
 use std::collections::BTreeMap;
 
@@ -16,5 +17,23 @@ impl SessionState {
             database: database.into(),
             settings: BTreeMap::new(),
         }
+    }
+
+    /// `[db.]name` with the session's database filled in.
+    pub fn qualify(&self, name: &planner::ObjectName) -> catalog::QualifiedName {
+        catalog::QualifiedName::new(
+            name.database
+                .clone()
+                .unwrap_or_else(|| self.database.clone()),
+            name.name.clone(),
+        )
+    }
+
+    /// Whether the session is `readonly` (1 or 2, as ClickHouse counts it; a
+    /// GET request over HTTP is readonly = 2).
+    pub fn readonly(&self) -> bool {
+        self.settings
+            .get("readonly")
+            .is_some_and(|v| !matches!(v.trim(), "" | "0" | "false"))
     }
 }

@@ -5,12 +5,13 @@
 //! ENGINE, DETACH/ATTACH, SYSTEM, ...), and whatever we cannot classify is
 //! still forwarded, as written, for the backend to judge.
 
-use sqlparser::keywords::Keyword;
-use sqlparser::tokenizer::Token;
+mod classify;
 
 use crate::cut::cut;
 pub use crate::cut::MAX_QUERY_SIZE;
-use crate::tokens::{significant, significant_prefix, Tok};
+use crate::ddl::{CreateKafkaTable, CreateView, DdlError, NamedCollectionStatement};
+pub(crate) use classify::{literal_value, table_reference_tokens};
+pub use classify::{insert_target_span, table_references, without_output_format};
 
 /// One statement of a query string, with the text to forward verbatim.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +47,8 @@ pub enum Kind {
     Query {
         format: Option<String>,
         tables: Vec<ObjectName>,
+        /// The query's own top-level `SETTINGS name = value, ...`.
+        settings: Vec<Setting>,
     },
     /// `DESCRIBE [TABLE] name` of a plain table name.
     Describe { name: ObjectName },
@@ -56,11 +59,24 @@ pub enum Kind {
     /// `SHOW TABLES [FROM|IN db]`, without filters.
     ShowTables { database: Option<String> },
     /// `INSERT INTO name ...`, with or without inline data.
-    Insert { table: Option<ObjectName> },
-    /// `CREATE TABLE ... ENGINE = Kafka ...`.
-    CreateKafkaTable,
-    /// `CREATE MATERIALIZED VIEW ...` (whatever its source).
-    CreateMaterializedView,
+    Insert {
+        /// `None` for `INSERT INTO FUNCTION ...`.
+        table: Option<ObjectName>,
+        /// Where the table's name (`[db.]name`) sits in the statement's text.
+        target: Option<std::ops::Range<usize>>,
+        /// The column list, as written; empty when there is none.
+        columns: Vec<String>,
+        /// `FORMAT Name` ending the SQL part.
+        format: Option<InsertFormat>,
+        /// The statement ends with `VALUES` or `FORMAT Name` and no data:
+        /// the client sends the rows (the native protocol's blocks).
+        client_sends_rows: bool,
+    },
+    /// `CREATE TABLE ... ENGINE = Kafka ...`, read (or why it does not read).
+    CreateKafkaTable(Result<Box<CreateKafkaTable>, DdlError>),
+    /// `CREATE MATERIALIZED VIEW ...` (whatever its source), read; one that
+    /// does not read as a view kafkahouse handles is the backend's to judge.
+    CreateMaterializedView(Result<Box<CreateView>, DdlError>),
     /// `DROP TABLE|VIEW [IF EXISTS] name`.
     Drop { name: ObjectName, if_exists: bool },
     /// `DROP DATABASE [IF EXISTS] name`.
@@ -73,8 +89,8 @@ pub enum Kind {
         name: ObjectName,
         if_not_exists: bool,
     },
-    /// `CREATE | ALTER | DROP NAMED COLLECTION ...`.
-    NamedCollection,
+    /// `CREATE | ALTER | DROP NAMED COLLECTION ...`, read.
+    NamedCollection(Result<NamedCollectionStatement, DdlError>),
     /// `SYSTEM SYNC KAFKA [db.]name [TIMEOUT seconds]`: waits until the
     /// table's consumers have caught up (kafkahouse's own statement). Also
     /// `SYSTEM SYNC REPLICA name` (`replica`), which clients whose parser
@@ -119,6 +135,61 @@ impl<'a> Statement<'a> {
     pub fn data(&self) -> &'a str {
         self.sql[self.query.len()..].trim_start()
     }
+
+    /// The statement for a client that formats results itself: a query's
+    /// own `FORMAT Name` removed (its other parts as they are).
+    pub fn without_format(&self) -> Statement<'a> {
+        match &self.kind {
+            Kind::Query {
+                format: Some(_),
+                tables,
+                settings,
+            } => Statement::new(
+                without_output_format(self.sql),
+                Kind::Query {
+                    format: None,
+                    tables: tables.clone(),
+                    settings: settings.clone(),
+                },
+            ),
+            _ => self.clone(),
+        }
+    }
+
+    /// `INSERT INTO t [(columns)] VALUES | FORMAT Name` without data: the
+    /// client sends the rows; these are the columns it names (empty: all).
+    pub fn rows_from_client(&self) -> Option<&[String]> {
+        match &self.kind {
+            Kind::Insert {
+                client_sends_rows: true,
+                columns,
+                ..
+            } => Some(columns),
+            _ => None,
+        }
+    }
+
+    /// An INSERT ending with `FORMAT Name` and no data: the SQL before
+    /// FORMAT and the format (the data comes separately, as over HTTP).
+    pub fn insert_awaiting_format(&self) -> Option<(&'a str, &str)> {
+        match &self.kind {
+            Kind::Insert {
+                format: Some(format),
+                ..
+            } if self.data().is_empty() && self.query.len() >= format.at => {
+                Some((self.query[..format.at].trim_end(), format.name.as_str()))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// `FORMAT Name` of an INSERT.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InsertFormat {
+    pub name: String,
+    /// Where the `FORMAT` keyword starts in the statement's text.
+    pub at: usize,
 }
 
 /// One `name = value` of a SET statement; `value` has quotes removed.
@@ -155,395 +226,23 @@ pub fn statements(text: &str, max_query_size: usize) -> impl Iterator<Item = Sta
             return None;
         }
         let query_len = text[c.start..c.query_end.min(c.end)].trim().len();
-        Some(Statement {
-            sql,
-            query: &sql[..query_len.min(sql.len())],
-            kind: classify(&c.tokens),
-        })
-    })
-}
-
-fn classify(tokens: &[Tok]) -> Kind {
-    let Some(first) = tokens.first() else {
-        return Kind::Other;
-    };
-    if first.token == Token::LParen {
-        return query(tokens);
-    }
-    let Some(keyword) = first.keyword() else {
-        return Kind::Other;
-    };
-    let rest = &tokens[1..];
-    match keyword {
-        Keyword::SELECT | Keyword::WITH | Keyword::EXPLAIN => query(tokens),
-        Keyword::SHOW => match rest {
-            [t] if t.is_keyword(Keyword::TABLES) => Kind::ShowTables { database: None },
-            [t, from, db]
-                if t.is_keyword(Keyword::TABLES)
-                    && (from.is_keyword(Keyword::FROM) || from.is_keyword(Keyword::IN)) =>
-            {
-                db.name()
-                    .map(|d| Kind::ShowTables {
-                        database: Some(d.to_string()),
-                    })
-                    .unwrap_or_else(|| query(tokens))
-            }
-            [c, ..] if c.is_keyword(Keyword::CREATE) => {
-                simple_target(&rest[1..], &[Keyword::TABLE, Keyword::VIEW])
-                    .map(|name| Kind::ShowCreate { name })
-                    .unwrap_or_else(|| query(tokens))
-            }
-            _ => query(tokens),
-        },
-        Keyword::DESCRIBE | Keyword::DESC => simple_target(rest, &[Keyword::TABLE])
-            .map(|name| Kind::Describe { name })
-            .unwrap_or_else(|| query(tokens)),
-        Keyword::EXISTS => simple_target(rest, &[Keyword::TABLE, Keyword::VIEW])
-            .map(|name| Kind::Exists { name })
-            .unwrap_or_else(|| query(tokens)),
-        Keyword::INSERT => Kind::Insert {
-            table: insert_target(rest),
-        },
-        Keyword::USE => match rest {
-            [db] => db
-                .name()
-                .map(|d| Kind::Use {
-                    database: d.to_string(),
-                })
-                .unwrap_or(Kind::Other),
-            _ => Kind::Other,
-        },
-        Keyword::SET => parse_set(rest)
-            .map(|settings| Kind::Set { settings })
-            .unwrap_or(Kind::Other),
-        Keyword::SYSTEM if is_word(rest.first(), "SYNC") && is_word(rest.get(1), "KAFKA") => {
-            sync_kafka(&rest[2..], false).unwrap_or(Kind::Other)
+        let query = &sql[..query_len.min(sql.len())];
+        // Offsets into `sql` rather than the whole text.
+        let offset = sql.as_ptr() as usize - text.as_ptr() as usize;
+        let mut tokens = c.tokens;
+        for t in &mut tokens {
+            t.start -= offset;
+            t.end -= offset;
         }
-        Keyword::SYSTEM if is_word(rest.first(), "SYNC") && is_word(rest.get(1), "REPLICA") => {
-            sync_kafka(&rest[2..], true).unwrap_or(Kind::Other)
-        }
-        Keyword::CREATE | Keyword::ALTER | Keyword::DROP if is_named_collection(rest) => {
-            Kind::NamedCollection
-        }
-        Keyword::CREATE if is_materialized_view(rest) => Kind::CreateMaterializedView,
-        Keyword::CREATE if is_kafka_engine(tokens) => Kind::CreateKafkaTable,
-        Keyword::DROP
-            if rest
-                .first()
-                .is_some_and(|t| t.is_keyword(Keyword::DATABASE)) =>
+        let mut kind = classify::classify(query, &tokens);
+        if let Kind::Insert {
+            client_sends_rows, ..
+        } = &mut kind
         {
-            let mut at = 1;
-            if rest.get(1).is_some_and(|t| t.is_keyword(Keyword::IF))
-                && rest.get(2).is_some_and(|t| t.is_keyword(Keyword::EXISTS))
-            {
-                at = 3;
-            }
-            rest.get(at)
-                .and_then(Tok::name)
-                .map(|d| Kind::DropDatabase {
-                    database: d.to_string(),
-                })
-                .unwrap_or(Kind::Other)
+            *client_sends_rows &= query.len() == sql.len();
         }
-        Keyword::DROP => object_statement(rest, &[Keyword::IF, Keyword::EXISTS])
-            .map(|(name, flag)| Kind::Drop {
-                name,
-                if_exists: flag,
-            })
-            .unwrap_or(Kind::Other),
-        Keyword::DETACH => object_statement(rest, &[Keyword::IF, Keyword::EXISTS])
-            .map(|(name, flag)| Kind::Detach {
-                name,
-                if_exists: flag,
-            })
-            .unwrap_or(Kind::Other),
-        Keyword::ATTACH => object_statement(rest, &[Keyword::IF, Keyword::NOT, Keyword::EXISTS])
-            .filter(|_| {
-                !rest
-                    .iter()
-                    .any(|t| t.token == Token::LParen || t.is_keyword(Keyword::AS))
-            })
-            .map(|(name, flag)| Kind::Attach {
-                name,
-                if_not_exists: flag,
-            })
-            .unwrap_or(Kind::Other),
-        _ => Kind::Other,
-    }
-}
-
-fn query(tokens: &[Tok]) -> Kind {
-    Kind::Query {
-        format: output_format(tokens),
-        tables: referenced_tables(tokens),
-    }
-}
-
-/// `[db.]name` at the start of `tokens`, and how many tokens it took.
-fn object_name(tokens: &[Tok]) -> Option<(ObjectName, usize)> {
-    let first = tokens.first()?.name()?.to_string();
-    match (tokens.get(1), tokens.get(2).and_then(Tok::name)) {
-        (Some(dot), Some(name)) if dot.token == Token::Period => Some((
-            ObjectName {
-                database: Some(first),
-                name: name.to_string(),
-            },
-            3,
-        )),
-        _ => Some((
-            ObjectName {
-                database: None,
-                name: first,
-            },
-            1,
-        )),
-    }
-}
-
-/// `[TABLE] [db.]name` and nothing else (then it is about one table).
-fn simple_target(tokens: &[Tok], optional: &[Keyword]) -> Option<ObjectName> {
-    let skip = usize::from(
-        tokens
-            .first()
-            .is_some_and(|t| optional.iter().any(|k| t.is_keyword(*k))),
-    );
-    let (name, used) = object_name(&tokens[skip..])?;
-    match &tokens[skip + used..] {
-        [] => Some(name),
-        // `DESCRIBE t FORMAT X` and the like go to the backend.
-        _ => None,
-    }
-}
-
-/// `TABLE|VIEW [flag words] [db.]name [ON CLUSTER ..|SYNC|PERMANENTLY ...]`.
-fn object_statement(tokens: &[Tok], flag: &[Keyword]) -> Option<(ObjectName, bool)> {
-    let kind = tokens.first()?;
-    if !(kind.is_keyword(Keyword::TABLE) || kind.is_keyword(Keyword::VIEW)) {
-        return None;
-    }
-    let mut rest = &tokens[1..];
-    let has_flag = rest.len() > flag.len() && rest.iter().zip(flag).all(|(t, k)| t.is_keyword(*k));
-    if has_flag {
-        rest = &rest[flag.len()..];
-    }
-    let (name, _) = object_name(rest)?;
-    Some((name, has_flag))
-}
-
-/// Where the target table's name (`[db.]name`) sits in the text of an
-/// `INSERT INTO` statement, as a byte range, so that the statement can be
-/// redirected to another table without touching the rest of the user's text.
-pub fn insert_target_span(sql: &str) -> Option<std::ops::Range<usize>> {
-    // The name comes before any data: never tokenize the data.
-    let (tokens, _) = significant_prefix(sql, 0, MAX_QUERY_SIZE);
-    let mut rest = tokens.get(1..)?;
-    if !tokens.first()?.is_keyword(Keyword::INSERT) {
-        return None;
-    }
-    for keyword in [Keyword::INTO, Keyword::TABLE] {
-        if rest.first()?.is_keyword(keyword) {
-            rest = &rest[1..];
-        }
-    }
-    let (_, used) = object_name(rest)?;
-    Some(rest[0].start..rest[used - 1].end)
-}
-
-fn insert_target(tokens: &[Tok]) -> Option<ObjectName> {
-    let mut rest = tokens;
-    if rest.first()?.is_keyword(Keyword::INTO) {
-        rest = &rest[1..];
-    }
-    if rest.first()?.is_keyword(Keyword::TABLE) {
-        rest = &rest[1..];
-    }
-    if rest.first()?.is_keyword(Keyword::FUNCTION) {
-        return None;
-    }
-    object_name(rest).map(|(name, _)| name)
-}
-
-/// `sql` without a trailing top-level `FORMAT name` clause (which a
-/// materialized view's SELECT may carry, and ClickHouse ignores there).
-pub fn without_output_format(sql: &str) -> &str {
-    let tokens = significant(sql);
-    let mut depth = 0i32;
-    for (i, t) in tokens.iter().enumerate() {
-        match &t.token {
-            Token::LParen => depth += 1,
-            Token::RParen => depth -= 1,
-            _ if depth == 0
-                && t.is_keyword(Keyword::FORMAT)
-                && tokens.get(i + 1).and_then(Tok::name).is_some()
-                && tokens
-                    .get(i + 2)
-                    .is_none_or(|n| n.token == Token::SemiColon) =>
-            {
-                return sql[..t.start].trim_end();
-            }
-            _ => {}
-        }
-    }
-    sql.trim_end().trim_end_matches(';').trim_end()
-}
-
-/// Tables named right after FROM or JOIN, with where their names sit in
-/// `sql` (byte ranges), so that a query can be pointed at another table.
-/// Reads at most [`MAX_QUERY_SIZE`] bytes: `sql` may be an INSERT with its data.
-pub fn table_references(sql: &str) -> Vec<(ObjectName, std::ops::Range<usize>)> {
-    table_reference_tokens(&significant_prefix(sql, 0, MAX_QUERY_SIZE).0)
-}
-
-/// Tables named right after FROM or JOIN (not subqueries or functions),
-/// with their byte ranges.
-fn table_reference_tokens(tokens: &[Tok]) -> Vec<(ObjectName, std::ops::Range<usize>)> {
-    let mut found = Vec::new();
-    for (i, t) in tokens.iter().enumerate() {
-        if t.is_keyword(Keyword::FROM) || t.is_keyword(Keyword::JOIN) {
-            if let Some((name, used)) = object_name(&tokens[i + 1..]) {
-                let is_function = tokens
-                    .get(i + 1 + used)
-                    .is_some_and(|n| n.token == Token::LParen);
-                if !is_function {
-                    found.push((name, tokens[i + 1].start..tokens[i + used].end));
-                }
-            }
-        }
-    }
-    found
-}
-
-/// Tables named right after FROM or JOIN (not subqueries or functions).
-fn referenced_tables(tokens: &[Tok]) -> Vec<ObjectName> {
-    table_reference_tokens(tokens)
-        .into_iter()
-        .map(|(name, _)| name)
-        .collect()
-}
-
-/// `FORMAT Name` at the top level of a query, as the last clause (optionally
-/// followed by SETTINGS). `format(...)` the function does not count.
-fn output_format(tokens: &[Tok]) -> Option<String> {
-    let mut depth = 0i32;
-    for (i, t) in tokens.iter().enumerate() {
-        match &t.token {
-            Token::LParen => depth += 1,
-            Token::RParen => depth -= 1,
-            _ if depth == 0 && t.is_keyword(Keyword::FORMAT) => {
-                if let Some(name) = tokens.get(i + 1).and_then(Tok::name) {
-                    let ends = match tokens.get(i + 2) {
-                        None => true,
-                        Some(next) => next.is_keyword(Keyword::SETTINGS),
-                    };
-                    if ends {
-                        return Some(name.to_string());
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    None
-}
-
-fn parse_set(tokens: &[Tok]) -> Option<Vec<Setting>> {
-    let mut settings = Vec::new();
-    let mut i = 0;
-    loop {
-        let name = tokens.get(i)?.name()?.to_string();
-        if tokens.get(i + 1)?.token != Token::Eq {
-            return None;
-        }
-        i += 2;
-        let negative = tokens.get(i)?.token == Token::Minus;
-        if negative {
-            i += 1;
-        }
-        let value = literal_value(&tokens.get(i)?.token, negative)?;
-        settings.push(Setting { name, value });
-        i += 1;
-        match tokens.get(i) {
-            None => return Some(settings),
-            Some(t) if t.token == Token::Comma => i += 1,
-            Some(_) => return None,
-        }
-    }
-}
-
-/// The value of a literal token: numbers as written, strings unescaped,
-/// bare words (true, best_effort) as they are.
-pub(crate) fn literal_value(token: &Token, negative: bool) -> Option<String> {
-    match token {
-        Token::Number(n, _) if negative => Some(format!("-{n}")),
-        Token::Number(n, _) => Some(n.clone()),
-        Token::SingleQuotedString(s) if !negative => Some(catalog::quote::unescape(s)),
-        Token::Word(w) if !negative && w.quote_style.is_none() => Some(w.value.clone()),
-        _ => None,
-    }
-}
-
-
-fn is_materialized_view(tokens: &[Tok]) -> bool {
-    let mut rest = tokens;
-    if rest.len() >= 2 && rest[0].is_keyword(Keyword::OR) && rest[1].is_keyword(Keyword::REPLACE) {
-        rest = &rest[2..];
-    }
-    rest.len() >= 2
-        && rest[0].is_keyword(Keyword::MATERIALIZED)
-        && rest[1].is_keyword(Keyword::VIEW)
-}
-
-/// `CREATE ... ENGINE = Kafka` at the top level.
-/// An unquoted word, compared without case (for words sqlparser does not
-/// know as keywords).
-fn is_word(t: Option<&Tok>, word: &str) -> bool {
-    t.is_some_and(|t| {
-        matches!(&t.token, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(word))
+        Some(Statement { sql, query, kind })
     })
-}
-
-/// `NAMED COLLECTION` right after CREATE, ALTER or DROP.
-fn is_named_collection(rest: &[Tok]) -> bool {
-    is_word(rest.first(), "NAMED") && is_word(rest.get(1), "COLLECTION")
-}
-
-/// `[db.]name [TIMEOUT n]` after `SYSTEM SYNC KAFKA` (or `REPLICA`).
-fn sync_kafka(tokens: &[Tok], replica: bool) -> Option<Kind> {
-    let (name, used) = object_name(tokens)?;
-    let rest = &tokens[used..];
-    let timeout_seconds = match rest {
-        [] => None,
-        [t, n] if is_word(Some(t), "TIMEOUT") => match &n.token {
-            Token::Number(n, _) => Some(n.parse().ok()?),
-            _ => return None,
-        },
-        _ => return None,
-    };
-    Some(Kind::SyncKafka {
-        name,
-        timeout_seconds,
-        replica,
-    })
-}
-
-fn is_kafka_engine(tokens: &[Tok]) -> bool {
-    let mut depth = 0i32;
-    for (i, t) in tokens.iter().enumerate() {
-        match &t.token {
-            Token::LParen => depth += 1,
-            Token::RParen => depth -= 1,
-            _ if depth == 0 && t.is_keyword(Keyword::ENGINE) => {
-                let mut j = i + 1;
-                if tokens.get(j).is_some_and(|e| e.token == Token::Eq) {
-                    j += 1;
-                }
-                // Engine names are case-sensitive in ClickHouse.
-                return tokens.get(j).and_then(Tok::name) == Some("Kafka");
-            }
-            _ => {}
-        }
-    }
-    false
 }
 
 #[cfg(test)]

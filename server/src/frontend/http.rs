@@ -360,7 +360,10 @@ async fn execute(
         return session.execute_formatted(statement, format).await;
     }
     // The body holds the INSERT's data (or the rest of the query).
-    if let planner::Kind::Insert { table: Some(table) } = &statement.kind {
+    if let planner::Kind::Insert {
+        table: Some(table), ..
+    } = &statement.kind
+    {
         if let Some((insert_sql, data_format)) = insert_with_format(statement) {
             if !session.handles_inserts_into(table) {
                 let rows = session
@@ -399,13 +402,13 @@ fn modifies(statement: &planner::Statement<'_>) -> bool {
     use planner::Kind;
     match &statement.kind {
         Kind::Insert { .. }
-        | Kind::CreateKafkaTable
-        | Kind::CreateMaterializedView
+        | Kind::CreateKafkaTable(_)
+        | Kind::CreateMaterializedView(_)
         | Kind::Drop { .. }
         | Kind::DropDatabase { .. }
         | Kind::Detach { .. }
         | Kind::Attach { .. }
-        | Kind::NamedCollection => true,
+        | Kind::NamedCollection(_) => true,
         Kind::Other => planner::tokens::significant(statement.query)
             .first()
             .and_then(planner::tokens::Tok::keyword)

@@ -99,25 +99,12 @@ impl ClickHouseSession for NativeSession {
         let limit = session.max_query_size();
         for statement in planner::statements(&query, limit) {
             // The client formats results itself: a FORMAT clause is its own.
-            let stripped;
-            let statement = match &statement.kind {
-                planner::Kind::Query {
-                    format: Some(_),
-                    tables,
-                } => {
-                    stripped = planner::without_output_format(statement.sql).to_string();
-                    planner::Statement::new(
-                        &stripped,
-                        planner::Kind::Query {
-                            format: None,
-                            tables: tables.clone(),
-                        },
-                    )
-                }
-                _ => statement,
-            };
-            if let planner::Kind::Insert { table: Some(table) } = &statement.kind {
-                if let Some(columns) = awaits_client_data(&statement) {
+            let statement = statement.without_format();
+            if let planner::Kind::Insert {
+                table: Some(table), ..
+            } = &statement.kind
+            {
+                if let Some(columns) = statement.rows_from_client().map(<[String]>::to_vec) {
                     return match insert_client_data(
                         session, ctx, connection, &statement, table, &columns,
                     )
@@ -202,37 +189,6 @@ impl NativeSession {
     }
 }
 
-/// `INSERT INTO t [(a, b)] VALUES` or `... FORMAT Name` with nothing after:
-/// the client means to send the rows as blocks. Returns the column list
-/// (empty when none was given).
-fn awaits_client_data(statement: &planner::Statement<'_>) -> Option<Vec<String>> {
-    use sqlparser::keywords::Keyword;
-    use sqlparser::tokenizer::Token;
-    if !statement.data().is_empty() {
-        return None;
-    }
-    let tokens = planner::tokens::significant(statement.query);
-    let awaits = match tokens.as_slice() {
-        [.., last] if last.is_keyword(Keyword::VALUES) => true,
-        [.., format, name] => format.is_keyword(Keyword::FORMAT) && name.name().is_some(),
-        _ => false,
-    };
-    if !awaits {
-        return None;
-    }
-    // The column list: the first parenthesis, before VALUES or FORMAT.
-    let mut columns = Vec::new();
-    if let Some(open) = tokens.iter().position(|t| t.token == Token::LParen) {
-        for t in &tokens[open + 1..] {
-            match &t.token {
-                Token::RParen => break,
-                Token::Comma => {}
-                _ => columns.push(t.name()?.to_string()),
-            }
-        }
-    }
-    Some(columns)
-}
 
 /// Why a client-data INSERT ended: an error for the client, or a broken
 /// connection.
@@ -562,8 +518,6 @@ fn block_of(result: &ResultSet) -> Block {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
     fn text_arrays_are_read_as_clickhouse_writes_them() {
         assert_eq!(
@@ -573,21 +527,5 @@ mod tests {
         assert_eq!(crate::formats::parse_text_array("[]"), Some(vec![]));
         assert_eq!(crate::formats::parse_text_array("[1,2]"), None);
         assert_eq!(crate::formats::parse_text_array("['unterminated]"), None);
-    }
-
-    /// `awaits_client_data` of the statement `text` is.
-    fn awaits_of(text: &str) -> Option<Vec<String>> {
-        awaits_client_data(&planner::split(text)[0])
-    }
-
-    #[test]
-    fn client_data_statements_and_their_columns() {
-        assert_eq!(awaits_of("INSERT INTO t VALUES"), Some(vec![]));
-        assert_eq!(
-            awaits_of("INSERT INTO db.t (a, `b c`) FORMAT JSONEachRow"),
-            Some(vec!["a".to_string(), "b c".to_string()])
-        );
-        assert_eq!(awaits_of("INSERT INTO t SELECT 1"), None);
-        assert_eq!(awaits_of("INSERT INTO t VALUES (1)"), None);
     }
 }

@@ -51,6 +51,16 @@ impl ViewSink {
         )
         .await
         .map_err(|e| ChError::new(e.code, e.message))?;
+        Self::with_plan(view, plan, session, format).await
+    }
+
+    /// Checks a planned view against its destination's columns.
+    pub async fn with_plan(
+        view: &ViewDef,
+        plan: ViewPlan,
+        session: &mut dyn BackendSession,
+        format: InsertFormat,
+    ) -> Result<ViewSink, ChError> {
         let destination =
             describe_table(session, &view.destination.database, &view.destination.name).await?;
         let matched = planner::match_destination(

@@ -1,0 +1,68 @@
+//! `CREATE | ALTER | DROP NAMED COLLECTION`: kept in kafkahouse's catalog,
+//! for `ENGINE = Kafka(collection)`. Uses the catalog.
+
+use planner::{NamedCollectionStatement, Setting};
+
+use super::errors::catalog_error;
+use super::KafkaStatements;
+use crate::error::ChError;
+use crate::result::{done, Outcome};
+
+impl KafkaStatements {
+    pub(super) fn named_collection(
+        &self,
+        statement: &NamedCollectionStatement,
+    ) -> Result<Outcome, ChError> {
+        use NamedCollectionStatement as S;
+        let pairs = |settings: &[Setting]| -> Vec<(String, String)> {
+            settings
+                .iter()
+                .map(|s| (s.name.clone(), s.value.clone()))
+                .collect()
+        };
+        match statement {
+            S::Create {
+                name,
+                if_not_exists,
+                params,
+            } => {
+                if *if_not_exists && self.catalog.collection(name).is_some() {
+                    return Ok(done("CREATE NAMED COLLECTION", None));
+                }
+                self.catalog
+                    .create_collection(catalog::NamedCollection {
+                        name: name.clone(),
+                        params: pairs(params).into_iter().collect(),
+                    })
+                    .map_err(catalog_error)?;
+                // Values may be secrets: only the keys are logged.
+                let keys: Vec<&str> = params.iter().map(|p| p.name.as_str()).collect();
+                tracing::info!(collection = %name, ?keys, "named collection created");
+                Ok(done("CREATE NAMED COLLECTION", None))
+            }
+            S::Alter {
+                name,
+                if_exists,
+                set,
+                delete,
+            } => {
+                if *if_exists && self.catalog.collection(name).is_none() {
+                    return Ok(done("ALTER NAMED COLLECTION", None));
+                }
+                self.catalog
+                    .alter_collection(name, &pairs(set), delete)
+                    .map_err(catalog_error)?;
+                tracing::info!(collection = %name, "named collection altered");
+                Ok(done("ALTER NAMED COLLECTION", None))
+            }
+            S::Drop { name, if_exists } => {
+                if *if_exists && self.catalog.collection(name).is_none() {
+                    return Ok(done("DROP NAMED COLLECTION", None));
+                }
+                self.catalog.drop_collection(name).map_err(catalog_error)?;
+                tracing::info!(collection = %name, "named collection dropped");
+                Ok(done("DROP NAMED COLLECTION", None))
+            }
+        }
+    }
+}

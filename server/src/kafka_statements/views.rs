@@ -1,0 +1,103 @@
+//! `CREATE MATERIALIZED VIEW` over a Kafka table (consumed by a pipeline)
+//! or into one (fired by inserts into its source). The view arrives read
+//! once by the planner: names, SELECT text, source table and parsed SELECT.
+//! Uses the catalog, the pipelines' view sink and producing checks, and the
+//! backend session (to check the destination's columns).
+
+use catalog::{Definition, ViewDef};
+use planner::{CreateView, ViewPlan};
+
+use super::errors::{already_exists, catalog_error, settings_error};
+use super::tables::backend_has_table;
+use super::{KafkaStatements, Session};
+use crate::error::{codes, ChError};
+use crate::pipeline::producing;
+use crate::pipeline::sink::ViewSink;
+use crate::result::{done, Outcome};
+
+impl KafkaStatements {
+    /// A view over or into a Kafka table is kafkahouse's; any other goes to
+    /// the backend (`None`).
+    pub(super) async fn create_view(
+        &self,
+        s: &mut Session<'_>,
+        ddl: &CreateView,
+    ) -> Result<Option<Outcome>, ChError> {
+        let source = ddl.source.as_ref().map(|t| s.qualify(t));
+        let source_table = source.as_ref().and_then(|name| self.kafka_table(name));
+        let destination_table = ddl
+            .to
+            .as_ref()
+            .and_then(|to| self.kafka_table(&s.qualify(to)));
+        if source_table.is_none() && destination_table.is_none() {
+            return Ok(None);
+        }
+        s.check_writable()?;
+        let Some(to) = &ddl.to else {
+            return Err(ChError::new(
+                codes::NOT_IMPLEMENTED,
+                "A materialized view reading a Kafka table needs TO <table>: kafkahouse stores no data itself",
+            ));
+        };
+        let name = s.qualify(&ddl.name);
+        if self.catalog.get(&name).is_some() || backend_has_table(s, &name).await? {
+            if ddl.if_not_exists {
+                return Ok(Some(done("CREATE MATERIALIZED VIEW", None)));
+            }
+            return Err(already_exists(&name));
+        }
+        // A FORMAT clause at the end of the SELECT is left out, as ClickHouse
+        // ignores it (the tutorial's github_out_mv has one).
+        let select_sql = ddl.select_sql.clone();
+        let view = match (source_table, destination_table) {
+            (Some(table), None) => {
+                let view = ViewDef {
+                    name: name.clone(),
+                    source: table.name.clone(),
+                    destination: s.qualify(to),
+                    select_sql,
+                };
+                // Plans the SELECT (as the planner parsed it) and checks it
+                // against the destination's columns exactly as the pipeline
+                // will, so mistakes show up here.
+                let stream_errors = table.settings().map_err(settings_error)?.error_mode()
+                    == catalog::kafka::ErrorMode::Stream;
+                let schema = planner::source_schema(&table.columns, stream_errors);
+                let plan =
+                    ViewPlan::over_parsed(&ddl.select, &table.name.database, &table.name.name, schema)
+                        .await
+                        .map_err(|e| ChError::new(e.code, e.message))?;
+                ViewSink::with_plan(&view, plan, s.conn, self.insert_format).await?;
+                view
+            }
+            (None, Some(table)) => {
+                let Some(source) = source else {
+                    return Err(ChError::new(
+                        codes::NOT_IMPLEMENTED,
+                        "A view into a Kafka table must read a table (SELECT ... FROM t)",
+                    ));
+                };
+                producing::check_producing_view(s.conn, s.state, &select_sql, &table).await?;
+                ViewDef {
+                    name: name.clone(),
+                    source,
+                    destination: table.name.clone(),
+                    select_sql,
+                }
+            }
+            _ => {
+                return Err(ChError::new(
+                    codes::NOT_IMPLEMENTED,
+                    "A materialized view from a Kafka table into a Kafka table is not supported yet: go through a table",
+                ))
+            }
+        };
+        let source = view.source.clone();
+        self.catalog
+            .create(Definition::View(view))
+            .map_err(catalog_error)?;
+        tracing::info!(view = %name, %source, "materialized view created");
+        self.pipelines.reconcile().await;
+        Ok(Some(done("CREATE MATERIALIZED VIEW", None)))
+    }
+}
