@@ -12,13 +12,15 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Query, Request, State};
+use axum::http::header::CONTENT_ENCODING;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use futures::{StreamExt as _, TryStreamExt as _};
 use sqlparser::keywords::Keyword;
 use tokio::net::TcpListener;
 use tokio::sync::Mutex;
@@ -53,7 +55,7 @@ const RESERVED: [&str; 20] = [
 
 /// ClickHouse's default session timeout.
 const DEFAULT_SESSION_TIMEOUT: Duration = Duration::from_secs(60);
-/// Largest request body (INSERT data) accepted.
+/// Largest request body (INSERT data) accepted, decompressed.
 const MAX_BODY: usize = 1 << 30;
 
 struct HttpState {
@@ -92,21 +94,44 @@ async fn query(
     Query(params): Query<Vec<(String, String)>>,
     method: Method,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Response {
     let params: BTreeMap<String, String> = params.into_iter().collect();
     let query_id = params
         .get("query_id")
         .cloned()
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    // A compressed body is inflated as it is read, so the limit
+    // (DefaultBodyLimit, applied by the extractor) is on what it inflates to.
+    let encoding = headers.get(CONTENT_ENCODING).and_then(|v| v.to_str().ok());
+    let (parts, body) = request.into_parts();
+    let body = match decompress(encoding, body) {
+        Ok(body) => Bytes::from_request(Request::from_parts(parts, body), &()).await,
+        Err(e) => return error_response(&e, &query_id),
+    };
     // A body over the limit, a broken chunked encoding, a client gone
-    // mid-body: ClickHouse's error, with the status axum chose.
+    // mid-body: ClickHouse's error, with the status axum chose. A
+    // compressed body that does not inflate, or inflates past the limit:
+    // CANNOT_DECOMPRESS.
     let body = match body {
         Ok(body) => body,
         Err(rejection) => {
+            if let Some(e) = decompression_error(&rejection) {
+                return error_response(e, &query_id);
+            }
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE && is_compressed(encoding) {
+                let e = ChError::new(
+                    codes::CANNOT_DECOMPRESS,
+                    format!("The request body decompresses to more than {MAX_BODY} bytes"),
+                );
+                return error_response(&e, &query_id);
+            }
             let e = ChError::new(
                 codes::CANNOT_READ_ALL_DATA,
-                format!("Cannot read all data of the request body: {}", rejection.body_text()),
+                format!(
+                    "Cannot read all data of the request body: {}",
+                    rejection.body_text()
+                ),
             );
             let mut response = error_response(&e, &query_id);
             *response.status_mut() = rejection.status();
@@ -129,10 +154,8 @@ async fn run(
     body: Bytes,
 ) -> Result<Option<Formatted>, ChError> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    // Decompressing and cutting a large body is CPU work: off the async
-    // workers, so that other clients (and /ping) keep being answered.
-    let encoding = header("Content-Encoding");
-    let body = tokio::task::block_in_place(|| decompress(encoding, body))?;
+    // Cutting a large body is CPU work: off the async workers, so that
+    // other clients (and /ping) keep being answered.
     let (text, data) = match params.get("query") {
         Some(q) => (q.clone(), body),
         None if body.is_empty() => return Ok(None),
@@ -208,50 +231,65 @@ async fn run(
     result.map(Some)
 }
 
+/// Whether a body sent with `encoding` is compressed.
+fn is_compressed(encoding: Option<&str>) -> bool {
+    !matches!(encoding.map(str::trim), None | Some("" | "identity"))
+}
+
 /// A request body as sent with `Content-Encoding` (ClickHouse clients
-/// compress INSERT data with lz4, zstd or gzip).
-fn decompress(encoding: Option<&str>, body: Bytes) -> Result<Bytes, ChError> {
-    use std::io::Read as _;
-    let failed = |what: &str, e: std::io::Error| {
-        ChError::new(
-            codes::CANNOT_DECOMPRESS,
-            format!("Cannot decompress the request body ({what}): {e}"),
-        )
-    };
-    let mut out = Vec::new();
-    // A few KiB can expand to terabytes: read one byte past the limit at most.
-    let cap = MAX_BODY as u64 + 1;
-    match encoding.map(str::trim) {
-        None | Some("") | Some("identity") => return Ok(body),
-        Some("gzip") | Some("x-gzip") => flate2::read::GzDecoder::new(&body[..])
-            .take(cap)
-            .read_to_end(&mut out)
-            .map_err(|e| failed("gzip", e))?,
-        Some("deflate") => flate2::read::ZlibDecoder::new(&body[..])
-            .take(cap)
-            .read_to_end(&mut out)
-            .map_err(|e| failed("deflate", e))?,
-        Some("zstd") => zstd::stream::read::Decoder::new(&body[..])
-            .and_then(|d| d.take(cap).read_to_end(&mut out))
-            .map_err(|e| failed("zstd", e))?,
-        Some("lz4") => lz4_flex::frame::FrameDecoder::new(&body[..])
-            .take(cap)
-            .read_to_end(&mut out)
-            .map_err(|e| failed("lz4", e))?,
-        Some(other) => {
+/// compress INSERT data with lz4, zstd or gzip), inflated by
+/// async-compression as it streams in. Inflating is CPU work: the stream
+/// gives way to other tasks whenever the task's cooperative budget is spent.
+fn decompress(encoding: Option<&str>, body: Body) -> Result<Body, ChError> {
+    use async_compression::tokio::bufread::{GzipDecoder, Lz4Decoder, ZlibDecoder, ZstdDecoder};
+    use std::io::Error;
+    use std::pin::Pin;
+    use tokio::io::AsyncRead;
+    if !is_compressed(encoding) {
+        return Ok(body);
+    }
+    let compressed =
+        tokio_util::io::StreamReader::new(body.into_data_stream().map_err(Error::other));
+    let codec = encoding.map(str::trim).unwrap_or_default();
+    let (name, inflated): (_, Pin<Box<dyn AsyncRead + Send>>) = match codec {
+        "gzip" | "x-gzip" => ("gzip", Box::pin(GzipDecoder::new(compressed))),
+        "deflate" => ("deflate", Box::pin(ZlibDecoder::new(compressed))),
+        // Concatenated zstd frames are one body, as with zstd's own reader.
+        "zstd" => {
+            let mut decoder = ZstdDecoder::new(compressed);
+            decoder.multiple_members(true);
+            ("zstd", Box::pin(decoder))
+        }
+        "lz4" => ("lz4", Box::pin(Lz4Decoder::new(compressed))),
+        other => {
             return Err(ChError::new(
                 codes::UNKNOWN_COMPRESSION_METHOD,
                 format!("Unknown Content-Encoding {other} (supported: gzip, deflate, zstd, lz4)"),
             ))
         }
     };
-    if out.len() > MAX_BODY {
-        return Err(ChError::new(
-            codes::CANNOT_DECOMPRESS,
-            format!("The request body decompresses to more than {MAX_BODY} bytes"),
-        ));
-    }
-    Ok(Bytes::from(out))
+    // The client's failures (framing, gone mid-body) stay what they are.
+    let failed = move |e: Error| -> axum::BoxError {
+        if e.get_ref().is_some_and(|e| e.is::<axum::Error>()) {
+            return e.into();
+        }
+        let message = format!("Cannot decompress the request body ({name}): {e}");
+        ChError::new(codes::CANNOT_DECOMPRESS, message).into()
+    };
+    let inflated = tokio_util::io::ReaderStream::with_capacity(inflated, 64 << 10)
+        .then(|chunk| async {
+            tokio::task::consume_budget().await;
+            chunk
+        })
+        .map_err(failed);
+    Ok(Body::from_stream(inflated))
+}
+
+/// The CANNOT_DECOMPRESS error `decompress`'s body failed with, under
+/// the extractor's wrappers.
+fn decompression_error(rejection: &BytesRejection) -> Option<&ChError> {
+    std::iter::successors(Some(rejection as &dyn std::error::Error), |e| e.source())
+        .find_map(|e| e.downcast_ref::<ChError>())
 }
 
 /// A body holding the query and, for `INSERT ... FORMAT Name`, the data
@@ -533,30 +571,55 @@ mod tests {
         assert!(split_body(Bytes::from_static(b"SELECT \xff")).is_err());
     }
 
-    #[test]
-    fn compressed_bodies_are_read() {
+    /// What `decompress` makes of `body` sent with `encoding`, read whole.
+    async fn inflate(encoding: Option<&str>, body: Bytes) -> Result<Bytes, ChError> {
+        let body = decompress(encoding, Body::from(body))?;
+        Ok(axum::body::to_bytes(body, MAX_BODY)
+            .await
+            .expect("inflates"))
+    }
+
+    #[tokio::test]
+    async fn compressed_bodies_are_read() {
         use std::io::Write as _;
         let text = b"INSERT INTO t FORMAT JSONEachRow\n{}";
         let mut lz4 = lz4_flex::frame::FrameEncoder::new(Vec::new());
         lz4.write_all(text).unwrap();
         let lz4 = lz4.finish().unwrap();
         assert_eq!(
-            &decompress(Some("lz4"), Bytes::from(lz4)).unwrap()[..],
+            &inflate(Some("lz4"), Bytes::from(lz4)).await.unwrap()[..],
             text
         );
         let zstd = zstd::stream::encode_all(&text[..], 3).unwrap();
         assert_eq!(
-            &decompress(Some("zstd"), Bytes::from(zstd)).unwrap()[..],
+            &inflate(Some("zstd"), Bytes::from(zstd)).await.unwrap()[..],
             text
         );
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         gz.write_all(text).unwrap();
         let gz = gz.finish().unwrap();
         assert_eq!(
-            &decompress(Some("gzip"), Bytes::from(gz)).unwrap()[..],
+            &inflate(Some("gzip"), Bytes::from(gz)).await.unwrap()[..],
             text
         );
-        assert!(decompress(Some("br"), Bytes::from_static(b"x")).is_err());
+        assert!(inflate(Some("br"), Bytes::from_static(b"x")).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_body_that_does_not_inflate_cannot_be_decompressed() {
+        let body = decompress(Some("gzip"), Body::from("not gzip")).unwrap();
+        let rejection = Bytes::from_request(Request::new(body), &())
+            .await
+            .unwrap_err();
+        let e = decompression_error(&rejection).expect("the decoder's error");
+        assert_eq!(e.code, codes::CANNOT_DECOMPRESS);
+        // The client's own failures stay CANNOT_READ_ALL_DATA.
+        let gone = futures::stream::iter([Err::<Bytes, _>(axum::Error::new("gone"))]);
+        let body = decompress(Some("gzip"), Body::from_stream(gone)).unwrap();
+        let rejection = Bytes::from_request(Request::new(body), &())
+            .await
+            .unwrap_err();
+        assert!(decompression_error(&rejection).is_none());
     }
 
     /// `insert_with_format` of the statement `text` is.
