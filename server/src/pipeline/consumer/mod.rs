@@ -1,0 +1,174 @@
+//! One consumer of a Kafka table: reads its share of the partitions, cuts
+//! each partition's messages into blocks, writes every block through every
+//! view, and commits a block's offsets only after all its inserts succeeded.
+//!
+//! This file holds the task itself: setting up (backend session, decoder,
+//! view sinks, librdkafka consumer, retried with `backoff` until it works)
+//! and running a `reader` task beside the `writer`. `config` holds the
+//! client configuration other parts of the pipeline share. Uses the pipeline
+//! modules below it (decode, sink, dead letters, producing, status, backoff)
+//! and the backend; never statement handling.
+
+mod config;
+mod reader;
+mod writer;
+
+use std::sync::Arc;
+
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use tokio::sync::{mpsc, watch};
+
+use catalog::kafka::{ErrorMode, KafkaSettings};
+use catalog::{KafkaTableDef, ViewDef};
+
+use super::backoff::Backoff;
+use super::dead_letters;
+use super::decode::{BlockDecoder, Parsing};
+use super::producer::Producers;
+use super::producing::ProducingView;
+use super::sink::ViewSink;
+use super::status::{ConsumerStatus, StatsContext};
+use crate::backend::{Backend, BackendSession};
+use crate::error::ChError;
+use reader::{Block, BlockReader};
+
+pub(crate) use config::kafka_error;
+pub use config::{client_id, consumer_config, set_security};
+
+/// What one consumer task needs.
+pub struct ConsumerTask {
+    pub table: KafkaTableDef,
+    pub views: Vec<ViewDef>,
+    pub settings: KafkaSettings,
+    pub backend: Arc<dyn Backend>,
+    /// 0-based number among the table's consumers, for the client id.
+    pub index: u64,
+    pub status: Arc<ConsumerStatus>,
+    /// Views into Kafka tables that read the destinations of `views`.
+    pub chained: Vec<ProducingView>,
+    pub producers: Arc<Producers>,
+    pub parsing: Arc<Parsing>,
+}
+
+type KafkaConsumer = StreamConsumer<StatsContext>;
+
+/// What a consumer task sets up before it consumes.
+struct Prepared {
+    session: Box<dyn BackendSession>,
+    sinks: Vec<ViewSink>,
+    consumer: KafkaConsumer,
+    decoder: BlockDecoder,
+}
+
+impl ConsumerTask {
+    /// Runs until `stop` turns true. Errors are logged and retried; only a
+    /// stop ends the task.
+    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        let table = self.table.name.to_string();
+        let mut backoff = Backoff::new();
+        loop {
+            match self.prepare().await {
+                Ok(prepared) => {
+                    tracing::info!(%table, consumer = self.index, views = prepared.sinks.len(), "consuming");
+                    self.consume(prepared, &mut stop).await;
+                    return;
+                }
+                Err(e) => {
+                    tracing::error!(%table, error = %e, "cannot start consuming; will retry");
+                    self.status.exception(e.to_string());
+                    if backoff.wait(&mut stop).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn prepare(&self) -> Result<Prepared, ChError> {
+        let mut session = self.backend.open_session().await?;
+        let decoder =
+            BlockDecoder::open(&self.table.columns, &self.settings, &self.parsing).await?;
+        let mut sinks = Vec::with_capacity(self.views.len());
+        for view in &self.views {
+            sinks.push(
+                ViewSink::prepare(
+                    view,
+                    &self.table,
+                    decoder.schema(),
+                    session.as_mut(),
+                    self.backend.insert_format(),
+                )
+                .await?,
+            );
+        }
+        if self.settings.error_mode() == ErrorMode::DeadLetterQueue {
+            dead_letters::ensure_table(session.as_mut()).await?;
+        }
+        let consumer = self.consumer()?;
+        Ok(Prepared {
+            session,
+            sinks,
+            consumer,
+            decoder,
+        })
+    }
+
+    fn consumer(&self) -> Result<KafkaConsumer, ChError> {
+        let s = &self.settings;
+        let mut config = consumer_config(s, &client_id(&self.table, s, self.index));
+        config
+            // A consumer that died (SIGKILL) holds its partitions until the
+            // session times out: 10 s instead of librdkafka's 45 s lets a
+            // restarted server resume sooner.
+            .set("session.timeout.ms", "10000")
+            .set("heartbeat.interval.ms", "1000")
+            // A partition read to its end cuts its block at once, without
+            // waiting for a poll over all partitions to come back empty.
+            .set("enable.partition.eof", "true")
+            // Committed offsets and lag for system.kafka_consumers.
+            .set("statistics.interval.ms", "1000");
+        let consumer: KafkaConsumer = config
+            .create_with_context(StatsContext {
+                status: self.status.clone(),
+            })
+            .map_err(kafka_error)?;
+        let topics: Vec<&str> = s.topics.iter().map(String::as_str).collect();
+        consumer.subscribe(&topics).map_err(kafka_error)?;
+        Ok(consumer)
+    }
+
+    async fn consume(&self, prepared: Prepared, stop: &mut watch::Receiver<bool>) {
+        let Prepared {
+            mut session,
+            sinks,
+            consumer,
+            decoder,
+        } = prepared;
+        let consumer = Arc::new(consumer);
+        // Bounded: when inserts fall behind, the reader stops polling and
+        // librdkafka's own bounded queue stops fetching.
+        let (blocks_tx, blocks_rx) = mpsc::channel::<Block>(2);
+        let reader = BlockReader {
+            table: self.table.name.to_string(),
+            settings: self.settings.clone(),
+            status: self.status.clone(),
+        };
+        // Reading runs as its own task so that polling and cutting the next
+        // blocks overlaps decoding and inserting the current ones.
+        let reading = tokio::spawn(reader.run(consumer.clone(), blocks_tx, stop.clone()));
+        self.write_blocks(
+            blocks_rx,
+            session.as_mut(),
+            &sinks,
+            &consumer,
+            decoder,
+            stop,
+        )
+        .await;
+        // The reader ends on the stop, or when the writer dropped its end.
+        drop(consumer);
+        if let Err(e) = reading.await {
+            tracing::error!(table = %self.table.name, error = %e, "the Kafka reader task failed");
+        }
+    }
+}
