@@ -1,9 +1,16 @@
-//! A Kafka table's engine settings: ClickHouse's names, defaults and checks
-//! (src/Storages/Kafka/KafkaSettings), and the virtual columns its rows carry.
+//! Merging a Kafka table's settings (engine arguments, a named collection,
+//! SETTINGS) into one map, and resolving that map into [`KafkaSettings`] with
+//! ClickHouse's defaults and checks.
+//!
+//! Uses the formats list (to refuse a format at CREATE time) and the
+//! module's [`SettingsError`] and codes.
 
 use std::collections::BTreeMap;
 
-use crate::types::ChType;
+use super::formats::SUPPORTED_FORMATS;
+use super::{
+    SettingsError, BAD_ARGUMENTS, NUMBER_OF_ARGUMENTS_DOESNT_MATCH, UNKNOWN_FORMAT, UNKNOWN_SETTING,
+};
 
 /// The engine's positional arguments, in ClickHouse's order:
 /// `Kafka(broker_list, topic_list, group_name, format[, row_delimiter, schema,
@@ -55,97 +62,11 @@ const KNOWN: [&str; 27] = [
     "kafka_auto_offset_reset",
 ];
 
-/// Settings whose values are secrets: never logged, never shown.
-pub const SECRET_SETTINGS: [&str; 1] = ["kafka_sasl_password"];
-
-/// A URL with its password hidden (`http://user:[HIDDEN]@host`): a schema
-/// registry URL may carry credentials.
-pub fn without_url_password(value: &str) -> String {
-    let Some((scheme, rest)) = value.split_once("://") else {
-        return value.to_string();
-    };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => {
-            let userinfo = &rest[..at];
-            let user = userinfo.split(':').next().unwrap_or("");
-            format!("{scheme}://{user}:[HIDDEN]{}", &rest[at..])
-        }
-        None => value.to_string(),
-    }
-}
-
 /// ClickHouse's defaults for the `0 = inherit` settings.
 const MAX_INSERT_BLOCK_SIZE: u64 = 1_048_576;
 const STREAM_FLUSH_INTERVAL_MS: u64 = 7_500;
 const STREAM_POLL_TIMEOUT_MS: u64 = 500;
 const MAX_BLOCK_SIZE: u64 = 65_409;
-
-/// Input formats a Kafka table may have: ClickHouse's row formats that make
-/// sense for messages. Others are refused at CREATE time (Code 73).
-pub const SUPPORTED_FORMATS: [&str; 38] = [
-    "JSONEachRow",
-    "JSONLines",
-    "NDJSON",
-    "JSONStringsEachRow",
-    "JSONCompactEachRow",
-    "JSONCompactStringsEachRow",
-    "JSONCompactEachRowWithNames",
-    "JSONCompactEachRowWithNamesAndTypes",
-    "JSONAsString",
-    "JSONAsObject",
-    "JSON",
-    "JSONCompact",
-    "CSV",
-    "CSVWithNames",
-    "CSVWithNamesAndTypes",
-    "TSV",
-    "TabSeparated",
-    "TSVRaw",
-    "TabSeparatedRaw",
-    "TSVWithNames",
-    "TabSeparatedWithNames",
-    "TSVWithNamesAndTypes",
-    "TabSeparatedWithNamesAndTypes",
-    "CustomSeparated",
-    "Values",
-    "LineAsString",
-    "RawBLOB",
-    "Regexp",
-    "Avro",
-    "AvroConfluent",
-    "Protobuf",
-    "ProtobufSingle",
-    "ProtobufList",
-    "MsgPack",
-    "RowBinary",
-    "RowBinaryWithNamesAndTypes",
-    "Native",
-    "BSONEachRow",
-];
-
-/// What is wrong with a Kafka table's settings; `code` is ClickHouse's.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct SettingsError {
-    pub code: i32,
-    pub message: String,
-}
-
-impl SettingsError {
-    fn new(code: i32, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-        }
-    }
-}
-
-const UNKNOWN_SETTING: i32 = 115;
-const BAD_ARGUMENTS: i32 = 36;
-const NUMBER_OF_ARGUMENTS_DOESNT_MATCH: i32 = 42;
-const UNKNOWN_FORMAT: i32 = 73;
-const ILLEGAL_COLUMN: i32 = 44;
 
 /// Merges positional engine arguments and SETTINGS into one map by name,
 /// rejecting unknown names and a setting given twice.
@@ -387,41 +308,6 @@ impl KafkaSettings {
     }
 }
 
-/// Formats whose rows are one String column: the whole message
-/// (RawBLOB), each line (LineAsString) or each JSON object (JSONAsString).
-const SINGLE_STRING_COLUMN: [&str; 3] = ["RawBLOB", "LineAsString", "JSONAsString"];
-
-/// Checks that the table's format can fill its columns (as ClickHouse checks
-/// when the first block is read; here at CREATE).
-pub fn check_columns(format: &str, columns: &[(&str, &ChType)]) -> Result<(), SettingsError> {
-    if SINGLE_STRING_COLUMN.contains(&format) {
-        match columns {
-            [(_, ty)] if matches!(ty.value_type(), ChType::String | ChType::FixedString(_)) => {}
-            _ => {
-                return Err(SettingsError::new(
-                    BAD_ARGUMENTS,
-                    format!("This input format is only suitable for tables with a single column of type String ({format})"),
-                ))
-            }
-        }
-    }
-    for (name, ty) in columns {
-        if matches!(ty, ChType::Nothing) {
-            return Err(SettingsError::new(
-                ILLEGAL_COLUMN,
-                format!("Column {name} of type Nothing cannot be read from Kafka"),
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// The virtual columns a table with `kafka_handle_error_mode = 'stream'`
-/// adds: the payload of a message that could not be parsed and why.
-pub fn error_columns() -> [(&'static str, ChType); 2] {
-    [("_raw_message", ChType::String), ("_error", ChType::String)]
-}
-
 /// What happens to a message that cannot be parsed
 /// (`kafka_skip_broken_messages`, `kafka_handle_error_mode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -438,30 +324,6 @@ pub enum ErrorMode {
 
 /// Error modes ClickHouse accepts.
 const ERROR_MODES: [&str; 3] = ["default", "stream", "dead_letter_queue"];
-
-/// The virtual columns of a Kafka table, as ClickHouse types them.
-pub fn virtual_columns() -> Vec<(&'static str, ChType)> {
-    let string = || ChType::String;
-    vec![
-        ("_topic", ChType::LowCardinality(Box::new(string()))),
-        ("_key", string()),
-        ("_offset", ChType::UInt64),
-        ("_partition", ChType::UInt64),
-        (
-            "_timestamp",
-            ChType::Nullable(Box::new(ChType::DateTime { timezone: None })),
-        ),
-        (
-            "_timestamp_ms",
-            ChType::Nullable(Box::new(ChType::DateTime64 {
-                precision: 3,
-                timezone: None,
-            })),
-        ),
-        ("_headers.name", ChType::Array(Box::new(string()))),
-        ("_headers.value", ChType::Array(Box::new(string()))),
-    ]
-}
 
 #[cfg(test)]
 mod tests {
@@ -547,39 +409,6 @@ mod tests {
 
         let odd = merge_engine_settings(&args(&["b:1", "t", "g", "Pretty"]), &[]).unwrap();
         assert_eq!(KafkaSettings::resolve(&odd).unwrap_err().code, 73);
-    }
-
-    #[test]
-    fn url_passwords_are_hidden() {
-        assert_eq!(
-            without_url_password("http://u:secret@registry:8081/x"),
-            "http://u:[HIDDEN]@registry:8081/x"
-        );
-        assert_eq!(
-            without_url_password("http://registry:8081"),
-            "http://registry:8081"
-        );
-        assert_eq!(without_url_password("1"), "1");
-    }
-
-    #[test]
-    fn single_string_formats_need_one_string_column() {
-        let string = ChType::String;
-        let number = ChType::UInt8;
-        assert!(check_columns("RawBLOB", &[("raw", &string)]).is_ok());
-        assert!(check_columns("JSONEachRow", &[("a", &number), ("b", &string)]).is_ok());
-        assert_eq!(
-            check_columns("LineAsString", &[("a", &number)])
-                .unwrap_err()
-                .code,
-            36
-        );
-        assert_eq!(
-            check_columns("RawBLOB", &[("a", &string), ("b", &string)])
-                .unwrap_err()
-                .code,
-            36
-        );
     }
 
     #[test]
