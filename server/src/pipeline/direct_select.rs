@@ -16,7 +16,7 @@ use catalog::kafka::KafkaSettings;
 use catalog::KafkaTableDef;
 use planner::ViewPlan;
 
-use super::consumer::{consumer_config, kafka_error};
+use super::kafka_config::{consumer_config, kafka_error};
 use super::decode::{BlockDecoder, Message, Parsing};
 use crate::error::ChError;
 

@@ -4,6 +4,7 @@
 
 pub mod backoff;
 pub mod consumer;
+pub mod kafka_config;
 pub mod dead_letters;
 pub mod decode;
 pub mod direct_select;
@@ -160,7 +161,7 @@ impl Pipelines {
         let tasks = (0..settings.num_consumers)
             .map(|index| {
                 let status =
-                    ConsumerStatus::new(consumer::client_id(&spec.table, &settings, index));
+                    ConsumerStatus::new(kafka_config::client_id(&spec.table, &settings, index));
                 statuses.push(status.clone());
                 let task = ConsumerTask {
                     table: spec.table.clone(),

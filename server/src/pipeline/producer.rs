@@ -12,7 +12,7 @@ use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 
 use catalog::kafka::KafkaSettings;
 
-use super::consumer::kafka_error;
+use super::kafka_config::kafka_error;
 use crate::error::{codes, ChError};
 
 /// How long librdkafka keeps trying to deliver a message before the write
@@ -67,7 +67,7 @@ impl Producers {
                 "message.timeout.ms",
                 DELIVERY_TIMEOUT.as_millis().to_string(),
             );
-        super::consumer::set_security(&mut config, settings);
+        super::kafka_config::set_security(&mut config, settings);
         let producer: FutureProducer = config.create().map_err(kafka_error)?;
         cache.insert(key, producer.clone());
         Ok(producer)

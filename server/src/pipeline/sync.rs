@@ -10,7 +10,7 @@ use rdkafka::{Offset, TopicPartitionList};
 
 use catalog::kafka::KafkaSettings;
 
-use super::consumer::{consumer_config, kafka_error};
+use super::kafka_config::{consumer_config, kafka_error};
 use crate::error::{codes, ChError};
 
 /// How often committed offsets are read again while waiting.

@@ -4,12 +4,11 @@
 //!
 //! This file holds the task itself: setting up (backend session, decoder,
 //! view sinks, librdkafka consumer, retried with `backoff` until it works)
-//! and running a `reader` task beside the `writer`. `config` holds the
-//! client configuration other parts of the pipeline share. Uses the pipeline
-//! modules below it (decode, sink, dead letters, producing, status, backoff)
+//! and running a `reader` task beside the `writer`. Uses the pipeline
+//! modules below it (kafka_config, decode, sink, dead letters, producing,
+//! producer, status, backoff)
 //! and the backend; never statement handling.
 
-mod config;
 mod reader;
 mod writer;
 
@@ -32,8 +31,7 @@ use crate::backend::{Backend, BackendSession};
 use crate::error::ChError;
 use reader::{Block, BlockReader};
 
-pub(crate) use config::kafka_error;
-pub use config::{client_id, consumer_config, set_security};
+use super::kafka_config::{client_id, consumer_config, kafka_error};
 
 /// What one consumer task needs.
 pub struct ConsumerTask {

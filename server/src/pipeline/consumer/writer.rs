@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, watch};
 
 use catalog::kafka::ErrorMode;
 
-use super::config::kafka_error;
+use crate::pipeline::kafka_config::kafka_error;
 use super::reader::Block;
 use super::{ConsumerTask, KafkaConsumer};
 use crate::backend::BackendSession;
