@@ -20,6 +20,20 @@ use crate::tokens::{significant_prefix, Tok};
 /// (not its INSERT data) that are parsed.
 pub const MAX_QUERY_SIZE: usize = 262_144;
 
+/// In a text that starts with `INSERT ... FORMAT Name`, where the format's
+/// name ends: the data follows (an HTTP body holds both). Reads at most
+/// `MAX_QUERY_SIZE` bytes, as the query must fit in them.
+pub fn insert_format_end(text: &str) -> Option<usize> {
+    let (tokens, _) = significant_prefix(text, 0, MAX_QUERY_SIZE + 1);
+    if !tokens.first()?.is_keyword(Keyword::INSERT) {
+        return None;
+    }
+    tokens
+        .windows(2)
+        .find(|w| w[0].is_keyword(Keyword::FORMAT) && w[1].name().is_some())
+        .map(|w| w[1].end)
+}
+
 /// The first window read for a statement; windows grow fourfold from here.
 const FIRST_WINDOW: usize = 1024;
 

@@ -3,6 +3,7 @@
 //! on what it returns.
 
 pub mod cut;
+pub use cut::insert_format_end;
 pub mod ddl;
 pub mod functions;
 pub mod placeholders;

@@ -12,18 +12,19 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::body::{Body, Bytes};
-use axum::extract::rejection::BytesRejection;
+use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, FromRequest, Query, Request, State};
 use axum::http::header::CONTENT_ENCODING;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use futures::{StreamExt as _, TryStreamExt as _};
-use sqlparser::keywords::Keyword;
 use tokio::net::TcpListener;
 use tokio::sync::Mutex;
+
+mod body;
+
+use body::{decompress, decompression_error, is_compressed, split_body};
 
 use crate::error::{codes, ChError};
 use crate::executor::{ClientSession, Executor};
@@ -56,7 +57,7 @@ const RESERVED: [&str; 20] = [
 /// ClickHouse's default session timeout.
 const DEFAULT_SESSION_TIMEOUT: Duration = Duration::from_secs(60);
 /// Largest request body (INSERT data) accepted, decompressed.
-const MAX_BODY: usize = 1 << 30;
+pub(crate) const MAX_BODY: usize = 1 << 30;
 
 struct HttpState {
     executor: Arc<Executor>,
@@ -212,11 +213,20 @@ async fn run(
         session.state.database = db.clone();
     }
     session.state.settings.extend(settings);
+    // GET requests are read-only, as in ClickHouse: `readonly = 2` (settings
+    // may still change) unless the request set it; the backend refuses
+    // changes, and so do kafkahouse's own statements.
+    if method == Method::GET && !session.state.readonly() {
+        session
+            .state
+            .settings
+            .insert("readonly".to_string(), "2".to_string());
+    }
     // One statement per request: a second one is refused unread.
     let limit = session.max_query_size();
     let statements: Vec<planner::Statement<'_>> =
         tokio::task::block_in_place(|| planner::statements(&text, limit).take(2).collect());
-    let result = execute(&mut session, method, &statements, data, &format).await;
+    let result = execute(&mut session, &statements, data, &format).await;
     let kind = statements.first().map(|s| s.kind.clone());
     if !matches!(kind, Some(planner::Kind::Use { .. })) {
         session.state.database = saved.0;
@@ -229,107 +239,6 @@ async fn run(
     }
     session.state.settings = settings;
     result.map(Some)
-}
-
-/// Whether a body sent with `encoding` is compressed.
-fn is_compressed(encoding: Option<&str>) -> bool {
-    !matches!(encoding.map(str::trim), None | Some("" | "identity"))
-}
-
-/// A request body as sent with `Content-Encoding` (ClickHouse clients
-/// compress INSERT data with lz4, zstd or gzip), inflated by
-/// async-compression as it streams in. Inflating is CPU work: the stream
-/// gives way to other tasks whenever the task's cooperative budget is spent.
-fn decompress(encoding: Option<&str>, body: Body) -> Result<Body, ChError> {
-    use async_compression::tokio::bufread::{GzipDecoder, Lz4Decoder, ZlibDecoder, ZstdDecoder};
-    use std::io::Error;
-    use std::pin::Pin;
-    use tokio::io::AsyncRead;
-    if !is_compressed(encoding) {
-        return Ok(body);
-    }
-    let compressed =
-        tokio_util::io::StreamReader::new(body.into_data_stream().map_err(Error::other));
-    let codec = encoding.map(str::trim).unwrap_or_default();
-    let (name, inflated): (_, Pin<Box<dyn AsyncRead + Send>>) = match codec {
-        "gzip" | "x-gzip" => ("gzip", Box::pin(GzipDecoder::new(compressed))),
-        "deflate" => ("deflate", Box::pin(ZlibDecoder::new(compressed))),
-        // Concatenated zstd frames are one body, as with zstd's own reader.
-        "zstd" => {
-            let mut decoder = ZstdDecoder::new(compressed);
-            decoder.multiple_members(true);
-            ("zstd", Box::pin(decoder))
-        }
-        "lz4" => ("lz4", Box::pin(Lz4Decoder::new(compressed))),
-        other => {
-            return Err(ChError::new(
-                codes::UNKNOWN_COMPRESSION_METHOD,
-                format!("Unknown Content-Encoding {other} (supported: gzip, deflate, zstd, lz4)"),
-            ))
-        }
-    };
-    // The client's failures (framing, gone mid-body) stay what they are.
-    let failed = move |e: Error| -> axum::BoxError {
-        if e.get_ref().is_some_and(|e| e.is::<axum::Error>()) {
-            return e.into();
-        }
-        let message = format!("Cannot decompress the request body ({name}): {e}");
-        ChError::new(codes::CANNOT_DECOMPRESS, message).into()
-    };
-    let inflated = tokio_util::io::ReaderStream::with_capacity(inflated, 64 << 10)
-        .then(|chunk| async {
-            tokio::task::consume_budget().await;
-            chunk
-        })
-        .map_err(failed);
-    Ok(Body::from_stream(inflated))
-}
-
-/// The CANNOT_DECOMPRESS error `decompress`'s body failed with, under
-/// the extractor's wrappers.
-fn decompression_error(rejection: &BytesRejection) -> Option<&ChError> {
-    std::iter::successors(Some(rejection as &dyn std::error::Error), |e| e.source())
-        .find_map(|e| e.downcast_ref::<ChError>())
-}
-
-/// A body holding the query and, for `INSERT ... FORMAT Name`, the data
-/// right after it (from the line after the format's name), as ClickHouse
-/// reads it. The data may be binary; the query must be UTF-8.
-fn split_body(body: Bytes) -> Result<(String, Bytes), ChError> {
-    let text = match std::str::from_utf8(&body) {
-        Ok(t) => t,
-        Err(e) => std::str::from_utf8(&body[..e.valid_up_to()]).unwrap_or_default(),
-    };
-    // The query is in the first max_query_size bytes, or it is too long.
-    let (tokens, _) = planner::tokens::significant_prefix(text, 0, planner::MAX_QUERY_SIZE + 1);
-    let is_insert = tokens
-        .first()
-        .is_some_and(|t| t.is_keyword(Keyword::INSERT));
-    let format_name = tokens
-        .windows(2)
-        .find(|w| w[0].is_keyword(Keyword::FORMAT) && w[1].name().is_some())
-        .map(|w| w[1].end);
-    match (is_insert, format_name) {
-        (true, Some(end)) => {
-            // Spaces, then one line break, separate the query from the data.
-            let mut start = end;
-            while matches!(body.get(start), Some(b' ' | b'\t')) {
-                start += 1;
-            }
-            if body.get(start) == Some(&b'\r') {
-                start += 1;
-            }
-            if body.get(start) == Some(&b'\n') {
-                start += 1;
-            }
-            Ok((text[..end].to_string(), body.slice(start..)))
-        }
-        _ if text.len() == body.len() => Ok((text.to_string(), Bytes::new())),
-        _ => Err(ChError::new(
-            codes::SYNTAX_ERROR,
-            "Syntax error: the query is not valid UTF-8",
-        )),
-    }
 }
 
 /// The session named `id`, created when missing (or an error with
@@ -367,7 +276,6 @@ async fn session(
 
 async fn execute(
     session: &mut ClientSession,
-    method: &Method,
     statements: &[planner::Statement<'_>],
     data: Bytes,
     format: &str,
@@ -387,13 +295,6 @@ async fn execute(
             ))
         }
     };
-    // GET requests are read-only in ClickHouse.
-    if method == Method::GET && modifies(statement) {
-        return Err(ChError::new(
-            codes::READONLY,
-            "Cannot execute query in readonly mode. For queries over HTTP, method GET implies readonly. You should use method POST for modifying queries",
-        ));
-    }
     if data.is_empty() {
         return session.execute_formatted(statement, format).await;
     }
@@ -402,10 +303,10 @@ async fn execute(
         table: Some(table), ..
     } = &statement.kind
     {
-        if let Some((insert_sql, data_format)) = insert_with_format(statement) {
+        if let Some((insert_sql, data_format)) = statement.insert_awaiting_format() {
             if !session.handles_inserts_into(table) {
                 let rows = session
-                    .insert_data(insert_sql, &data_format, data.to_vec())
+                    .insert_data(insert_sql, data_format, data.to_vec())
                     .await?;
                 return Ok(Formatted {
                     body: Vec::new(),
@@ -433,62 +334,6 @@ async fn execute(
             format,
         )
         .await
-}
-
-/// Whether a statement changes data or schema (refused over GET).
-fn modifies(statement: &planner::Statement<'_>) -> bool {
-    use planner::Kind;
-    match &statement.kind {
-        Kind::Insert { .. }
-        | Kind::CreateKafkaTable(_)
-        | Kind::CreateMaterializedView(_)
-        | Kind::Drop { .. }
-        | Kind::DropDatabase { .. }
-        | Kind::Detach { .. }
-        | Kind::Attach { .. }
-        | Kind::NamedCollection(_) => true,
-        Kind::Other => planner::tokens::significant(statement.query)
-            .first()
-            .and_then(planner::tokens::Tok::keyword)
-            .is_some_and(|k| {
-                matches!(
-                    k,
-                    Keyword::CREATE
-                        | Keyword::ALTER
-                        | Keyword::DROP
-                        | Keyword::INSERT
-                        | Keyword::TRUNCATE
-                        | Keyword::RENAME
-                        | Keyword::OPTIMIZE
-                        | Keyword::ATTACH
-                        | Keyword::DETACH
-                        | Keyword::SYSTEM
-                        | Keyword::KILL
-                        | Keyword::GRANT
-                        | Keyword::REVOKE
-                        | Keyword::DELETE
-                        | Keyword::UPDATE
-                )
-            }),
-        _ => false,
-    }
-}
-
-/// `INSERT INTO t [(cols)] FORMAT Name` with nothing after the name: the
-/// statement before FORMAT, and the format.
-fn insert_with_format<'a>(statement: &planner::Statement<'a>) -> Option<(&'a str, String)> {
-    if !statement.data().is_empty() {
-        return None;
-    }
-    let sql = statement.query;
-    let tokens = planner::tokens::significant(sql);
-    let [.., format_kw, name] = tokens.as_slice() else {
-        return None;
-    };
-    if !format_kw.is_keyword(Keyword::FORMAT) {
-        return None;
-    }
-    Some((sql[..format_kw.start].trim_end(), name.name()?.to_string()))
 }
 
 fn ok_response(formatted: Formatted, query_id: &str) -> Response {
@@ -558,73 +403,12 @@ fn common_headers(h: &mut HeaderMap, query_id: &str) {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
-    #[test]
-    fn a_body_holds_the_query_then_the_data() {
-        let body = Bytes::from_static(b"INSERT INTO t (a) FORMAT Native\n\x01\x00\xff\xfe");
-        let (query, data) = split_body(body).unwrap();
-        assert_eq!(query, "INSERT INTO t (a) FORMAT Native");
-        assert_eq!(&data[..], b"\x01\x00\xff\xfe");
-        let (query, data) = split_body(Bytes::from_static(b"SELECT 1 FORMAT JSON")).unwrap();
-        assert_eq!((query.as_str(), data.len()), ("SELECT 1 FORMAT JSON", 0));
-        assert!(split_body(Bytes::from_static(b"SELECT \xff")).is_err());
-    }
-
-    /// What `decompress` makes of `body` sent with `encoding`, read whole.
-    async fn inflate(encoding: Option<&str>, body: Bytes) -> Result<Bytes, ChError> {
-        let body = decompress(encoding, Body::from(body))?;
-        Ok(axum::body::to_bytes(body, MAX_BODY)
-            .await
-            .expect("inflates"))
-    }
-
-    #[tokio::test]
-    async fn compressed_bodies_are_read() {
-        use std::io::Write as _;
-        let text = b"INSERT INTO t FORMAT JSONEachRow\n{}";
-        let mut lz4 = lz4_flex::frame::FrameEncoder::new(Vec::new());
-        lz4.write_all(text).unwrap();
-        let lz4 = lz4.finish().unwrap();
-        assert_eq!(
-            &inflate(Some("lz4"), Bytes::from(lz4)).await.unwrap()[..],
-            text
-        );
-        let zstd = zstd::stream::encode_all(&text[..], 3).unwrap();
-        assert_eq!(
-            &inflate(Some("zstd"), Bytes::from(zstd)).await.unwrap()[..],
-            text
-        );
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        gz.write_all(text).unwrap();
-        let gz = gz.finish().unwrap();
-        assert_eq!(
-            &inflate(Some("gzip"), Bytes::from(gz)).await.unwrap()[..],
-            text
-        );
-        assert!(inflate(Some("br"), Bytes::from_static(b"x")).await.is_err());
-    }
-
-    #[tokio::test]
-    async fn a_body_that_does_not_inflate_cannot_be_decompressed() {
-        let body = decompress(Some("gzip"), Body::from("not gzip")).unwrap();
-        let rejection = Bytes::from_request(Request::new(body), &())
-            .await
-            .unwrap_err();
-        let e = decompression_error(&rejection).expect("the decoder's error");
-        assert_eq!(e.code, codes::CANNOT_DECOMPRESS);
-        // The client's own failures stay CANNOT_READ_ALL_DATA.
-        let gone = futures::stream::iter([Err::<Bytes, _>(axum::Error::new("gone"))]);
-        let body = decompress(Some("gzip"), Body::from_stream(gone)).unwrap();
-        let rejection = Bytes::from_request(Request::new(body), &())
-            .await
-            .unwrap_err();
-        assert!(decompression_error(&rejection).is_none());
-    }
-
-    /// `insert_with_format` of the statement `text` is.
+    /// The INSERT's SQL and format when the data comes separately, as
+    /// `execute` asks the statement `text`.
     fn insert_format_of(text: &str) -> Option<(&str, String)> {
-        insert_with_format(&planner::split(text)[0])
+        planner::split(text)[0]
+            .insert_awaiting_format()
+            .map(|(sql, format)| (sql, format.to_string()))
     }
 
     #[test]
