@@ -1,0 +1,239 @@
+//! Materialized views from Kafka tables on the embedded ClickHouse: what
+//! CREATE MATERIALIZED VIEW refuses, what a good view consumes and shows in
+//! system.kafka_consumers, and every ClickHouse function kafkahouse computes
+//! in views checked against ClickHouse's own answer.
+
+use std::time::Duration;
+
+use kafkahouse_tests::kafka::{run, Setup, WAIT};
+use kafkahouse_tests::{error_of, scalar, wait_for, Broker, Kafkahouse};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn views_are_checked_when_created() {
+    let Setup {
+        broker,
+        server,
+        client,
+        _dir,
+    } = Setup::new("events", 1).await;
+    run(
+        &client,
+        "CREATE TABLE dest (n UInt32, s String) ENGINE = MergeTree ORDER BY n",
+    )
+    .await;
+    run(
+        &client,
+        &format!(
+            "CREATE TABLE q (n UInt32, s String) ENGINE = Kafka SETTINGS kafka_broker_list = '{}', \
+             kafka_topic_list = 'events', kafka_group_name = 'g', kafka_format = 'JSONEachRow'",
+            broker.bootstrap
+        ),
+    )
+    .await;
+    let unknown = error_of(
+        &client,
+        "CREATE MATERIALIZED VIEW mv TO dest AS SELECT nope AS n FROM q",
+    )
+    .await;
+    assert!(unknown.starts_with("Code: 47."), "{unknown}");
+    let extra = error_of(
+        &client,
+        "CREATE MATERIALIZED VIEW mv TO dest AS SELECT n, s, _offset AS o FROM q",
+    )
+    .await;
+    assert!(extra.starts_with("Code: 16."), "{extra}");
+    let no_dest = error_of(
+        &client,
+        "CREATE MATERIALIZED VIEW mv TO missing AS SELECT * FROM q",
+    )
+    .await;
+    assert!(no_dest.starts_with("Code: 60."), "{no_dest}");
+    let no_to = error_of(
+        &client,
+        "CREATE MATERIALIZED VIEW mv ENGINE = Memory AS SELECT * FROM q",
+    )
+    .await;
+    assert!(no_to.starts_with("Code: 48."), "{no_to}");
+    assert_eq!(scalar(&client, "EXISTS TABLE mv").await, "0");
+
+    // A good one, with a filter and ClickHouse functions, consumes.
+    run(
+        &client,
+        "CREATE MATERIALIZED VIEW mv TO dest AS SELECT toUInt32(n * 2) AS n, upper(s) AS s FROM q WHERE n > 1",
+    )
+    .await;
+    let rows: Vec<String> = (1..=4)
+        .map(|n| format!(r#"{{"n":{n},"s":"r{n}"}}"#))
+        .collect();
+    broker.produce("events", 1, &rows).await;
+    let got = wait_for(&client, "SELECT count() FROM dest", "3", WAIT).await;
+    assert_eq!(got, "3", "server log:\n{}", server.log());
+    assert_eq!(
+        scalar(
+            &client,
+            "SELECT groupArray(s) FROM (SELECT s FROM dest ORDER BY n)"
+        )
+        .await,
+        "['R2','R3','R4']"
+    );
+    assert_eq!(scalar(&client, "SELECT sum(n) FROM dest").await, "18");
+
+    // The consumer shows in system.kafka_consumers, with its partition,
+    // committed offset and lag (from librdkafka's statistics, every second).
+    let state = "SELECT assignments.partition_id, assignments.current_offset, assignments.lag \
+                 FROM system.kafka_consumers WHERE table = 'q'";
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let rows = kafkahouse_tests::rows(&client, state).await;
+        if rows
+            == vec![vec![
+                "[0]".to_string(),
+                "[4]".to_string(),
+                "[0]".to_string(),
+            ]]
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "consumer state: {rows:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // An insert that fails is retried, and its error is visible there.
+    run(&client, "DROP TABLE dest").await;
+    broker
+        .produce("events", 1, &[r#"{"n":9,"s":"x"}"#.to_string()])
+        .await;
+    let errors = "SELECT exceptions.text FROM system.kafka_consumers WHERE table = 'q'";
+    loop {
+        let text = scalar(&client, errors).await;
+        if text.contains("Code: 60.") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline + WAIT,
+            "exceptions: {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Every ClickHouse function kafkahouse provides in views, computed by the
+/// pipeline (DataFusion) and compared, in ClickHouse, with ClickHouse's own
+/// answer for the same inputs stored next to it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn view_functions_agree_with_clickhouse() {
+    // (result type, expression): the same text is evaluated by both engines.
+    let functions: [(&str, &str); 24] = [
+        ("String", "toString(n)"),
+        ("UInt8", "toUInt8(n)"),
+        ("UInt64", "toUInt64(n)"),
+        ("Int32", "toInt32(n)"),
+        ("Float64", "toFloat64(n)"),
+        ("Date", "toDate(t)"),
+        ("DateTime", "toDateTime(ts)"),
+        ("DateTime", "toStartOfMinute(t)"),
+        ("DateTime", "toStartOfHour(t)"),
+        ("DateTime", "toStartOfDay(t)"),
+        ("UInt32", "toYYYYMM(t)"),
+        ("String", "lower(s)"),
+        ("String", "upper(s)"),
+        ("String", "concat(s, '-', toString(n))"),
+        ("String", "substring(s, 2, 3)"),
+        ("UInt64", "length(s)"),
+        ("String", "if(n > 5, 'big', 'small')"),
+        ("String", "multiIf(n < 3, 'a', n < 6, 'b', 'c')"),
+        ("String", "JSONExtractString(j, 'k')"),
+        ("Int64", "JSONExtractInt(j, 'i')"),
+        ("Float64", "JSONExtractFloat(j, 'f')"),
+        ("UInt8", "JSONExtractBool(j, 'b')"),
+        ("String", "JSONExtractRaw(j, 'o')"),
+        ("Array(String)", "splitByChar(',', csv)"),
+    ];
+    let broker = Broker::start();
+    broker.create_topic("inputs", 1);
+    let dir = tempfile::tempdir().unwrap();
+    let server = Kafkahouse::embedded(&dir.path().join("data"));
+    let client = server.connect().await;
+
+    let inputs = "s String, n Int64, t DateTime, ts String, j String, csv String";
+    let results: Vec<String> = functions
+        .iter()
+        .enumerate()
+        .map(|(i, (ty, _))| format!("r{i} {ty}"))
+        .collect();
+    run(
+        &client,
+        &format!(
+            "CREATE TABLE results ({inputs}, {}) ENGINE = MergeTree ORDER BY n",
+            results.join(", ")
+        ),
+    )
+    .await;
+    run(
+        &client,
+        &format!(
+            "CREATE TABLE inputs_queue ({inputs}) ENGINE = Kafka('{}', 'inputs', 'functions', 'JSONEachRow')",
+            broker.bootstrap
+        ),
+    )
+    .await;
+    let select: Vec<String> = functions
+        .iter()
+        .enumerate()
+        .map(|(i, (_, expr))| format!("{expr} AS r{i}"))
+        .collect();
+    run(
+        &client,
+        &format!(
+            "CREATE MATERIALIZED VIEW functions_mv TO results AS SELECT *, {} FROM inputs_queue",
+            select.join(", ")
+        ),
+    )
+    .await;
+    let rows: Vec<String> = [
+        (
+            "Hello",
+            1,
+            "2011-02-12 10:11:12",
+            r#"{"k":"v","i":3,"f":1.5,"b":true,"o":{"x":1}}"#,
+            "a,b,,c",
+        ),
+        (
+            "kafka",
+            5,
+            "2020-02-29 23:59:59",
+            r#"{"k":7,"i":-2,"b":false}"#,
+            "single",
+        ),
+        ("ClickHouse", 7, "1999-12-31 00:00:00", r#"{"o":[1,2]}"#, ""),
+    ]
+    .iter()
+    .map(|(s, n, t, j, csv)| {
+        serde_json::json!({"s": s, "n": n, "t": t, "ts": t, "j": j, "csv": csv}).to_string()
+    })
+    .collect();
+    broker.produce("inputs", 1, &rows).await;
+    let got = wait_for(&client, "SELECT count() FROM results", "3", WAIT).await;
+    assert_eq!(got, "3", "server log:\n{}", server.log());
+
+    let mut disagreements = Vec::new();
+    for (i, (_, expr)) in functions.iter().enumerate() {
+        let wrong = scalar(
+            &client,
+            &format!("SELECT countIf(r{i} != {expr}) FROM results"),
+        )
+        .await;
+        if wrong != "0" {
+            let sample = scalar(
+                &client,
+                &format!("SELECT toString(tuple(r{i}, {expr})) FROM results WHERE r{i} != {expr} LIMIT 1"),
+            )
+            .await;
+            disagreements.push(format!("{expr}: kafkahouse vs ClickHouse {sample}"));
+        }
+    }
+    assert!(disagreements.is_empty(), "{disagreements:#?}");
+}
