@@ -2,6 +2,7 @@
 //! terms, and where those definitions are kept.
 
 pub mod consumption;
+pub mod error;
 pub mod kafka;
 pub mod quote;
 pub mod store;
@@ -12,4 +13,5 @@ pub use store::{
     ViewDef,
 };
 pub use consumption::{Consumption, ProducingView};
+pub use error::ChError;
 pub use types::{ChType, TypeParseError};

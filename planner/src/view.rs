@@ -24,28 +24,12 @@ use sqlparser::dialect::ClickHouseDialect;
 use catalog::kafka::{error_columns, virtual_columns};
 use catalog::{ChType, ColumnDef};
 
-/// Why a view cannot be planned or run; `code` is ClickHouse's.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct ViewError {
-    pub code: i32,
-    pub message: String,
-}
+/// Why a view cannot be planned or run: ClickHouse's code and text.
+pub type ViewError = catalog::ChError;
 
-impl ViewError {
-    fn new(code: i32, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-        }
-    }
-}
-
-const SYNTAX_ERROR: i32 = 62;
-const UNKNOWN_IDENTIFIER: i32 = 47;
-const NO_SUCH_COLUMN_IN_TABLE: i32 = 16;
-const CANNOT_CONVERT_TYPE: i32 = 70;
-const LOGICAL_ERROR: i32 = 49;
+use catalog::error::codes::{
+    CANNOT_CONVERT_TYPE, LOGICAL_ERROR, NO_SUCH_COLUMN_IN_TABLE, SYNTAX_ERROR, UNKNOWN_IDENTIFIER,
+};
 
 /// The schema a view reads: the table's columns, then its virtual columns
 /// (with `_raw_message` and `_error` when the table streams parse errors).

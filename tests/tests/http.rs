@@ -156,6 +156,27 @@ async fn queries_settings_sessions_and_errors() {
         .get(&[("query", "CREATE TABLE t (a UInt8) ENGINE = Memory")])
         .await;
     assert_eq!((a.status, a.code.as_deref()), (403, Some("164")));
+    // GET is readonly = 2 as in ClickHouse: every change is refused, those
+    // kafkahouse runs itself too, settings may still change, and the next
+    // POST of the same session may change things again.
+    for sql in [
+        "RENAME TABLE a TO b",
+        "CREATE TABLE k (a UInt8) ENGINE = Kafka('127.0.0.1:1', 't', 'g', 'JSONEachRow')",
+        "CREATE NAMED COLLECTION nc AS kafka_broker_list = 'b:9092'",
+    ] {
+        let a = http.get(&[("session_id", "ro"), ("query", sql)]).await;
+        assert_eq!((a.status, a.code.as_deref()), (403, Some("164")), "{sql}: {}", a.body);
+    }
+    let a = http
+        .get(&[("session_id", "ro"), ("query", "SET max_threads = 2")])
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let a = http
+        .post(&[("session_id", "ro")], "CREATE TABLE ro_t (a UInt8) ENGINE = Memory")
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let a = http.post(&[("session_id", "ro")], "DROP TABLE ro_t").await;
+    assert_eq!(a.status, 200, "{}", a.body);
     let a = http.post(&[], "SELECT 1; SELECT 2").await;
     assert_eq!(a.code.as_deref(), Some("62"));
 

@@ -7,6 +7,16 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+/// Which module uses which, by name.
+type Graph = BTreeMap<String, BTreeSet<String>>;
+
+/// A file of `server/src`: its module and the modules it names.
+struct SourceFile {
+    module: Vec<String>,
+    uses: Vec<Vec<String>>,
+    path: PathBuf,
+}
+
 /// Past this many lines a file is two files (the brief's rule).
 const MAX_LINES: usize = 620;
 
@@ -171,7 +181,7 @@ fn resolve(path: &[String], modules: &BTreeSet<Vec<String>>) -> Option<Vec<Strin
 }
 
 /// Strongly connected components of more than one node.
-fn cycles(edges: &BTreeMap<String, BTreeSet<String>>) -> Vec<Vec<String>> {
+fn cycles(edges: &Graph) -> Vec<Vec<String>> {
     let nodes: Vec<&String> = edges.keys().collect();
     let reaches = |from: &String| {
         let mut seen = BTreeSet::new();
@@ -208,12 +218,17 @@ fn cycles(edges: &BTreeMap<String, BTreeSet<String>>) -> Vec<Vec<String>> {
 /// itself left out: a `mod.rs` declares its children, and they use what it
 /// defines), each edge with a file that makes it.
 fn level_edges(
-    files: &[(Vec<String>, Vec<Vec<String>>, PathBuf)],
+    files: &[SourceFile],
     parent: &[String],
-) -> (BTreeMap<String, BTreeSet<String>>, BTreeMap<(String, String), PathBuf>) {
-    let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+) -> (Graph, BTreeMap<(String, String), PathBuf>) {
+    let mut edges = Graph::new();
     let mut witness = BTreeMap::new();
-    for (own, uses, file) in files {
+    for SourceFile {
+        module: own,
+        uses,
+        path: file,
+    } in files
+    {
         if own.len() <= parent.len() || own[..parent.len()] != *parent {
             continue;
         }
@@ -240,7 +255,7 @@ fn server_modules_form_layers_without_cycles() {
     let src = workspace().join("server/src");
     let paths = sources(&src);
     let modules: BTreeSet<Vec<String>> = paths.iter().map(|p| module_path(&src, p)).collect();
-    let files: Vec<(Vec<String>, Vec<Vec<String>>, PathBuf)> = paths
+    let files: Vec<SourceFile> = paths
         .iter()
         .map(|p| {
             let own = module_path(&src, p);
@@ -250,7 +265,11 @@ fn server_modules_form_layers_without_cycles() {
                 .iter()
                 .filter_map(|path| resolve(path, &modules))
                 .collect();
-            (own, uses, p.clone())
+            SourceFile {
+                module: own,
+                uses,
+                path: p.clone(),
+            }
         })
         .collect();
     // Every directory's children, the crate root's first.
@@ -338,7 +357,7 @@ fn the_reader_sees_uses_and_cycles() {
             vec!["pipeline".to_string(), "decode".to_string(), "X".to_string()],
         ]
     );
-    let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut edges = Graph::new();
     edges.entry("a".into()).or_default().insert("b".into());
     edges.entry("b".into()).or_default().insert("c".into());
     edges.entry("c".into()).or_default().insert("a".into());

@@ -1,8 +1,7 @@
 //! A Kafka table's engine settings: ClickHouse's names, defaults and checks
 //! (src/Storages/Kafka/KafkaSettings), and the virtual columns its rows carry.
 //!
-//! This file holds the error every check returns and ClickHouse's codes for
-//! it; `settings` merges and resolves the settings, `formats` knows the
+//! This file names the error every check returns (the catalog's `ChError`); `settings` merges and resolves the settings, `formats` knows the
 //! input formats and the columns they can fill, `secrets` what is never
 //! shown. Uses only the catalog's types.
 
@@ -16,25 +15,9 @@ pub use settings::{
     merge_collection_settings, merge_engine_settings, ErrorMode, KafkaSettings, POSITIONAL,
 };
 
-/// What is wrong with a Kafka table's settings; `code` is ClickHouse's.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct SettingsError {
-    pub code: i32,
-    pub message: String,
-}
+/// What is wrong with a Kafka table's settings: ClickHouse's code and text.
+pub type SettingsError = crate::error::ChError;
 
-impl SettingsError {
-    fn new(code: i32, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-        }
-    }
-}
-
-const UNKNOWN_SETTING: i32 = 115;
-const BAD_ARGUMENTS: i32 = 36;
-const NUMBER_OF_ARGUMENTS_DOESNT_MATCH: i32 = 42;
-const UNKNOWN_FORMAT: i32 = 73;
-const ILLEGAL_COLUMN: i32 = 44;
+use crate::error::codes::{
+    BAD_ARGUMENTS, ILLEGAL_COLUMN, NUMBER_OF_ARGUMENTS_DOESNT_MATCH, UNKNOWN_FORMAT, UNKNOWN_SETTING,
+};
