@@ -161,6 +161,7 @@ async fn queries_settings_sessions_and_errors() {
     // POST of the same session may change things again.
     for sql in [
         "RENAME TABLE a TO b",
+        "EXCHANGE TABLES a AND b",
         "CREATE TABLE k (a UInt8) ENGINE = Kafka('127.0.0.1:1', 't', 'g', 'JSONEachRow')",
         "CREATE NAMED COLLECTION nc AS kafka_broker_list = 'b:9092'",
     ] {
