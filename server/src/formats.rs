@@ -1,7 +1,18 @@
 //! kafkahouse's own results (Kafka tables' DESCRIBE, SHOW CREATE,
 //! system.kafka_consumers, ...) in the text formats ClickHouse's HTTP and
 //! native clients ask for. Results from the backend never pass through here:
-//! they arrive already in the client's format.
+//! they arrive already in the client's format. Uses the result types and
+//! the catalog's quoting.
+//!
+//! Written by hand rather than with arrow's CSV and JSON writers because
+//! every one of these formats is spelt differently by ClickHouse, and a
+//! client reading kafkahouse must read what ClickHouse writes: TabSeparated
+//! escapes (`\t`, `\n`, `\\`) arrow has no writer for; in CSV ClickHouse
+//! quotes every string and writes NULL as `\N` (arrow quotes only when needed
+//! and writes NULL as nothing); in JSONEachRow it writes DateTime as
+//! `2024-01-02 03:04:05` (arrow: `2024-01-02T03:04:05`), Bool as true/false
+//! from UInt8 text, and arrays of strings from ClickHouse's `['a','b']`
+//! text. Binary formats are left to the backend (`render_in_backend`).
 
 use catalog::{quote, ChType};
 

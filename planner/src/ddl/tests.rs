@@ -1,3 +1,5 @@
+//! Tests of the DDL readers: Kafka tables, views, named collections.
+
 use super::*;
 
     const TUTORIAL_QUEUE: &str = "CREATE TABLE github_queue
