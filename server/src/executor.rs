@@ -255,7 +255,7 @@ impl ClientSession {
             ),
             _ => insert_sql.to_string(),
         };
-        let out = self.conn.insert_in(&sql, format, data, &self.state).await?;
+        let out = self.conn.insert(&sql, format, data, &self.state).await?;
         Ok(out.written_rows)
     }
 

@@ -148,7 +148,10 @@ impl BackendSession for EmbeddedSession {
         insert_sql: &str,
         format: &str,
         data: Vec<u8>,
+        state: &SessionState,
     ) -> Result<Output, ChError> {
+        // The connection holds the session's settings; brought to `state`.
+        self.apply(state).await?;
         let connection = self.connection.clone();
         let sql = insert_sql.to_string();
         let format = format.to_string();
@@ -157,17 +160,6 @@ impl BackendSession for EmbeddedSession {
             connection.insert(&sql, &format, &data).map(output)
         })
         .await
-    }
-
-    async fn insert_in(
-        &mut self,
-        insert_sql: &str,
-        format: &str,
-        data: Vec<u8>,
-        state: &SessionState,
-    ) -> Result<Output, ChError> {
-        self.apply(state).await?;
-        self.insert(insert_sql, format, data).await
     }
 }
 

@@ -58,17 +58,9 @@ pub trait BackendSession: Send {
     ) -> Result<Output, ChError>;
 
     /// Runs `insert_sql` (`INSERT INTO t (cols)`, no FORMAT) with `data` in
-    /// `format`.
-    async fn insert(
-        &mut self,
-        insert_sql: &str,
-        format: &str,
-        data: Vec<u8>,
-    ) -> Result<Output, ChError>;
-
-    /// `insert` with a client's settings (format settings such as
+    /// `format`, with `state`'s settings (format settings such as
     /// `format_csv_delimiter` apply to parsing `data`).
-    async fn insert_in(
+    async fn insert(
         &mut self,
         insert_sql: &str,
         format: &str,

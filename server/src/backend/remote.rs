@@ -238,16 +238,6 @@ impl BackendSession for RemoteSession {
         insert_sql: &str,
         format: &str,
         data: Vec<u8>,
-    ) -> Result<Output, ChError> {
-        self.insert_in(insert_sql, format, data, &SessionState::new("default"))
-            .await
-    }
-
-    async fn insert_in(
-        &mut self,
-        insert_sql: &str,
-        format: &str,
-        data: Vec<u8>,
         state: &SessionState,
     ) -> Result<Output, ChError> {
         let query = format!("{insert_sql} FORMAT {format}");

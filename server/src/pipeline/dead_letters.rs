@@ -108,6 +108,7 @@ pub async fn insert(session: &mut dyn BackendSession, rows: Vec<u8>) -> Result<(
             ),
             "JSONEachRow",
             rows,
+            &SessionState::new("default"),
         )
         .await?;
     Ok(())

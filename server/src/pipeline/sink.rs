@@ -12,6 +12,7 @@ use planner::ViewPlan;
 
 use crate::backend::{describe_table, BackendSession, InsertFormat};
 use crate::error::{codes, ChError};
+use crate::session::SessionState;
 use catalog::quote;
 
 /// A view's output for one block, in the backend's insert format.
@@ -108,8 +109,11 @@ impl ViewSink {
         let Some(encoded) = self.encode(block).await? else {
             return Ok(None);
         };
+        // The destination is named with its database: the default session
+        // state is all an insert needs.
+        let state = SessionState::new("default");
         session
-            .insert(&self.insert_sql, encoded.format, encoded.data.clone())
+            .insert(&self.insert_sql, encoded.format, encoded.data.clone(), &state)
             .await?;
         Ok(Some(encoded))
     }

@@ -248,6 +248,7 @@ impl ConsumerTask {
                 &format!("INSERT INTO {} {}", stage.name, sink.columns_sql()),
                 encoded.format,
                 encoded.data.clone(),
+                &state,
             )
             .await;
         if let Err(e) = staged {
