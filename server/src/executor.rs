@@ -94,7 +94,7 @@ impl ClientSession {
     /// Runs one statement: Kafka tables and their views here, the rest in
     /// the backend.
     pub async fn execute(&mut self, statement: &Statement<'_>) -> Result<Outcome, ChError> {
-        tracing::debug!(kind = ?statement.kind, "statement");
+        tracing::debug!(kind = statement.kind.name(), "statement");
         refuse_oversized(statement)?;
         contain_panic(self.run(statement)).await
     }
@@ -155,7 +155,7 @@ impl ClientSession {
         statement: &Statement<'_>,
         format: &str,
     ) -> Result<Formatted, ChError> {
-        tracing::debug!(kind = ?statement.kind, "statement");
+        tracing::debug!(kind = statement.kind.name(), "statement");
         refuse_oversized(statement)?;
         contain_panic(self.run_formatted(statement, format)).await
     }

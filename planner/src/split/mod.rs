@@ -108,6 +108,31 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// The kind's name, for logs. Never the statement's parts: a Kafka
+    /// table's or a named collection's settings may hold passwords.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Kind::Use { .. } => "Use",
+            Kind::Set { .. } => "Set",
+            Kind::Query { .. } => "Query",
+            Kind::Describe { .. } => "Describe",
+            Kind::Exists { .. } => "Exists",
+            Kind::ShowCreate { .. } => "ShowCreate",
+            Kind::ShowTables { .. } => "ShowTables",
+            Kind::Insert { .. } => "Insert",
+            Kind::CreateKafkaTable(_) => "CreateKafkaTable",
+            Kind::CreateMaterializedView(_) => "CreateMaterializedView",
+            Kind::Drop { .. } => "Drop",
+            Kind::DropDatabase { .. } => "DropDatabase",
+            Kind::Detach { .. } => "Detach",
+            Kind::Attach { .. } => "Attach",
+            Kind::NamedCollection(_) => "NamedCollection",
+            Kind::SyncKafka { .. } => "SyncKafka",
+            Kind::Other => "Other",
+            Kind::OverMaxQuerySize { .. } => "OverMaxQuerySize",
+        }
+    }
+
     /// Whether the statement answers with rows.
     pub fn returns_rows(&self) -> bool {
         matches!(
