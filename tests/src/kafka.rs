@@ -44,21 +44,29 @@ impl Setup {
     }
 }
 
+/// `sql` in 18.16's dialect when `enum8` (`Enum8` for `Enum`).
+fn dialect(sql: &str, enum8: bool) -> String {
+    if enum8 {
+        sql.replace("Enum(", "Enum8(")
+    } else {
+        sql.to_string()
+    }
+}
+
+/// The tutorial's steps 2 and 3: the KafkaEngine database, in use, and its
+/// `github` table. `enum8` writes the DDL in 18.16's dialect.
+pub async fn create_github(client: &tokio_postgres::Client, enum8: bool) {
+    run(client, "CREATE DATABASE KafkaEngine;").await;
+    run(client, "USE KafkaEngine;").await;
+    run(client, &dialect(&fixture("sql/github_mergetree.sql"), enum8)).await;
+}
+
 /// The tutorial's steps 2, 3, 5 and 6: the database, the destination, the
 /// Kafka table `queue_ddl` and the view. `enum8` writes the DDL in 18.16's
 /// dialect (`Enum8` for `Enum`).
 pub async fn create_tutorial(client: &tokio_postgres::Client, queue_ddl: &str, enum8: bool) {
-    let dialect = |sql: &str| {
-        if enum8 {
-            sql.replace("Enum(", "Enum8(")
-        } else {
-            sql.to_string()
-        }
-    };
-    run(client, "CREATE DATABASE KafkaEngine;").await;
-    run(client, "USE KafkaEngine;").await;
-    run(client, &dialect(&fixture("sql/github_mergetree.sql"))).await;
-    run(client, &dialect(queue_ddl)).await;
+    create_github(client, enum8).await;
+    run(client, &dialect(queue_ddl, enum8)).await;
     run(
         client,
         "CREATE MATERIALIZED VIEW github_mv TO github AS\nSELECT *\nFROM github_queue;",

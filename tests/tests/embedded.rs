@@ -7,15 +7,7 @@ use kafkahouse_tests::{error_of, error_text, fixture, rows, scalar, Kafkahouse};
 
 /// The tutorial's steps 2 and 3 (seed 004) with a few rows, as a user pastes them.
 async fn tutorial_setup(client: &tokio_postgres::Client) {
-    client
-        .simple_query("CREATE DATABASE KafkaEngine;")
-        .await
-        .expect("CREATE DATABASE");
-    client.simple_query("USE KafkaEngine;").await.expect("USE");
-    client
-        .simple_query(&fixture("sql/github_mergetree.sql"))
-        .await
-        .unwrap_or_else(|e| panic!("CREATE TABLE github: {}", error_text(&e)));
+    kafkahouse_tests::kafka::create_github(client, false).await;
     let insert = format!(
         "INSERT INTO github FORMAT JSONEachRow\n{}",
         fixture("data/github_sample.ndjson")

@@ -13,15 +13,7 @@ async fn tutorial_statements_against_a_real_server() {
     let server = Kafkahouse::remote(&data, &clickhouse.url());
     let client = server.connect().await;
 
-    client
-        .simple_query("CREATE DATABASE KafkaEngine;")
-        .await
-        .expect("CREATE DATABASE");
-    client.simple_query("USE KafkaEngine;").await.expect("USE");
-    client
-        .simple_query(&fixture("sql/github_mergetree.sql").replace("Enum(", "Enum8("))
-        .await
-        .unwrap_or_else(|e| panic!("CREATE TABLE: {}", error_text(&e)));
+    kafkahouse_tests::kafka::create_github(&client, true).await;
     client
         .simple_query(&format!(
             "INSERT INTO github FORMAT JSONEachRow\n{}",
