@@ -69,6 +69,10 @@ impl Backend for Embedded {
         super::InsertFormat::ArrowStream
     }
 
+    fn is_embedded(&self) -> bool {
+        true
+    }
+
     async fn open_session(&self) -> Result<Box<dyn BackendSession>, ChError> {
         let engine = self.engine.clone();
         let connection = blocking(move || engine.connect()).await?;

@@ -41,6 +41,12 @@ pub trait Backend: Send + Sync + 'static {
     /// The best format this backend reads inserts in.
     fn insert_format(&self) -> InsertFormat;
 
+    /// Whether the backend is kafkahouse's own embedded engine, whose
+    /// tables kafkahouse may configure (a remote server's are the user's).
+    fn is_embedded(&self) -> bool {
+        false
+    }
+
     /// Opens a session: a connection with its own current database and settings.
     async fn open_session(&self) -> Result<Box<dyn BackendSession>, ChError>;
 }

@@ -8,6 +8,7 @@ pub mod kafka_config;
 pub mod dead_letters;
 pub mod decode;
 pub mod direct_select;
+pub mod guarantee;
 pub mod producer;
 pub mod producing;
 pub mod sink;
