@@ -39,6 +39,7 @@ impl Executor {
             catalog,
             pipelines,
             backend.insert_format(),
+            backend.is_embedded(),
         ));
         Self {
             backend,
@@ -187,12 +188,14 @@ impl ClientSession {
                         body,
                         format: Some(format),
                         written_rows: None,
+                        warnings: Vec::new(),
                     })
                 }
-                Outcome::Done { rows, .. } => Ok(Formatted {
+                Outcome::Done { rows, warnings, .. } => Ok(Formatted {
                     body: Vec::new(),
                     format: None,
                     written_rows: rows,
+                    warnings,
                 }),
             };
         }
@@ -217,6 +220,7 @@ impl ClientSession {
             body: out.body,
             format,
             written_rows: out.written_rows,
+            warnings: Vec::new(),
         })
     }
 

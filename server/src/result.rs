@@ -14,8 +14,14 @@ pub enum Outcome {
     /// Rows with typed columns.
     Rows(ResultSet),
     /// Done, no rows: `tag` names the command (`CREATE TABLE`, `INSERT`);
-    /// `rows` is how many rows it wrote, when known.
-    Done { tag: String, rows: Option<u64> },
+    /// `rows` is how many rows it wrote, when known; `warnings` are what
+    /// the client should be told although it succeeded (a view that will
+    /// deliver at least once), shown by each frontend its own way.
+    Done {
+        tag: String,
+        rows: Option<u64>,
+        warnings: Vec<String>,
+    },
 }
 
 /// A statement's answer as bytes in a ClickHouse format.
@@ -25,6 +31,8 @@ pub struct Formatted {
     /// The format of `body`; `None` when the statement returns no rows.
     pub format: Option<String>,
     pub written_rows: Option<u64>,
+    /// As in [`Outcome::Done`].
+    pub warnings: Vec<String>,
 }
 
 /// A result: columns with their ClickHouse types and the values as text.
@@ -46,6 +54,16 @@ pub fn done(tag: &str, rows: Option<u64>) -> Outcome {
     Outcome::Done {
         tag: tag.to_string(),
         rows,
+        warnings: Vec::new(),
+    }
+}
+
+/// Done, with `warnings` for the client.
+pub fn done_with_warnings(tag: &str, warnings: Vec<String>) -> Outcome {
+    Outcome::Done {
+        tag: tag.to_string(),
+        rows: None,
+        warnings,
     }
 }
 

@@ -3,12 +3,29 @@
 
 use std::collections::BTreeMap;
 
+/// Settings only kafkahouse reads: a `SET` of them is answered by
+/// kafkahouse, and they never reach the backend, whose ClickHouse would
+/// refuse a setting it does not know.
+pub const KAFKAHOUSE_SETTINGS: [&str; 1] = [REQUIRE_EXACTLY_ONCE];
+
+/// 1: a view that would deliver at least once is refused at CREATE instead
+/// of created with a warning.
+pub const REQUIRE_EXACTLY_ONCE: &str = "kafka_require_exactly_once";
+
+/// Whether `name` is one of [`KAFKAHOUSE_SETTINGS`].
+pub fn is_kafkahouse_setting(name: &str) -> bool {
+    KAFKAHOUSE_SETTINGS.contains(&name)
+}
+
 /// The current database and the settings a client changed with `SET`; sent
 /// with every statement the session forwards.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionState {
     pub database: String,
     pub settings: BTreeMap<String, String>,
+    /// kafkahouse's own settings (see [`KAFKAHOUSE_SETTINGS`]), kept apart
+    /// from `settings` because those go to the backend.
+    pub kafkahouse_settings: BTreeMap<String, String>,
 }
 
 impl SessionState {
@@ -16,6 +33,7 @@ impl SessionState {
         Self {
             database: database.into(),
             settings: BTreeMap::new(),
+            kafkahouse_settings: BTreeMap::new(),
         }
     }
 
@@ -27,6 +45,13 @@ impl SessionState {
                 .unwrap_or_else(|| self.database.clone()),
             name.name.clone(),
         )
+    }
+
+    /// Whether kafkahouse's own setting `name` is on (1 or true).
+    pub fn kafkahouse_flag(&self, name: &str) -> bool {
+        self.kafkahouse_settings
+            .get(name)
+            .is_some_and(|v| v.trim() == "1" || v.trim().eq_ignore_ascii_case("true"))
     }
 
     /// Whether the session is `readonly` (1 or 2, as ClickHouse counts it; a

@@ -1,6 +1,9 @@
 //! `system.kafka_consumers`: ClickHouse's table of Kafka consumers, answered
-//! by kafkahouse (which runs them), with a lag column ClickHouse lacks.
-//! Queries over it run in DataFusion on a snapshot.
+//! by kafkahouse (which runs them), with a lag column ClickHouse lacks; and
+//! `system.kafka_views`, kafkahouse's own: each materialized view it runs
+//! with its delivery guarantee and why. Queries over them run in DataFusion
+//! on a snapshot. Uses the pipeline's consumer status and guarantee, and the
+//! result types.
 
 use std::sync::Arc;
 
@@ -17,18 +20,28 @@ use datafusion::datasource::MemTable;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use sqlparser::tokenizer::Token;
 
-use catalog::{ChType, QualifiedName};
+use catalog::{ChType, QualifiedName, ViewDef};
 use planner::ObjectName;
 
 use crate::error::{codes, ChError};
-use crate::result::{ResultColumn, ResultSet};
+use crate::pipeline::guarantee::Guarantee;
 use crate::pipeline::status::ConsumerState;
+use crate::result::{ResultColumn, ResultSet};
 
 /// Whether a query reads `system.kafka_consumers`.
 pub fn reads_kafka_consumers(tables: &[ObjectName]) -> bool {
+    reads(tables, "kafka_consumers")
+}
+
+/// Whether a query reads `system.kafka_views`.
+pub fn reads_kafka_views(tables: &[ObjectName]) -> bool {
+    reads(tables, "kafka_views")
+}
+
+fn reads(tables: &[ObjectName], name: &str) -> bool {
     tables
         .iter()
-        .any(|t| t.database.as_deref() == Some("system") && t.name == "kafka_consumers")
+        .any(|t| t.database.as_deref() == Some("system") && t.name == name)
 }
 
 /// Columns whose ClickHouse names hold a dot; unquoted `a.b` in a query
@@ -48,6 +61,20 @@ pub async fn query_kafka_consumers(
     consumers: Vec<(QualifiedName, ConsumerState)>,
 ) -> Result<ResultSet, ChError> {
     let batch = snapshot(&consumers).map_err(internal)?;
+    run(&quote_dotted(sql), "kafka_consumers", batch).await
+}
+
+/// Runs `sql` over the views kafkahouse runs, each with its guarantee.
+pub async fn query_kafka_views(
+    sql: &str,
+    views: Vec<(ViewDef, Guarantee)>,
+) -> Result<ResultSet, ChError> {
+    let batch = views_snapshot(&views).map_err(internal)?;
+    run(sql, "kafka_views", batch).await
+}
+
+/// Runs `sql` in DataFusion with `batch` as `system.<name>`.
+async fn run(sql: &str, name: &str, batch: RecordBatch) -> Result<ResultSet, ChError> {
     let mut config = SessionConfig::new().with_target_partitions(1);
     config.options_mut().sql_parser.enable_ident_normalization = false;
     let ctx = SessionContext::new_with_config(config);
@@ -57,17 +84,16 @@ pub async fn query_kafka_consumers(
             .map_err(internal)?;
     }
     let table = MemTable::try_new(batch.schema(), vec![vec![batch]]).map_err(internal)?;
-    ctx.register_table(
-        TableReference::partial("system", "kafka_consumers"),
-        Arc::new(table),
-    )
-    .map_err(internal)?;
+    ctx.register_table(TableReference::partial("system", name), Arc::new(table))
+        .map_err(internal)?;
     let frame = ctx
-        .sql(&quote_dotted(sql))
+        .sql(sql)
         .await
-        .map_err(|e| ChError::new(codes::SYNTAX_ERROR, format!("system.kafka_consumers: {e}")))?;
+        .map_err(|e| ChError::new(codes::SYNTAX_ERROR, format!("system.{name}: {e}")))?;
+    // An empty answer still has its columns (a client shows the header).
+    let schema = frame.schema().inner().clone();
     let batches = frame.collect().await.map_err(internal)?;
-    to_result(&batches)
+    result_of(&schema, &batches)
 }
 
 /// `assignments.lag` → `"assignments.lag"`, so DataFusion reads one column.
@@ -181,12 +207,45 @@ fn snapshot(
     )
 }
 
+/// `system.kafka_views`: one row per view, every column a String.
+fn views_snapshot(views: &[(ViewDef, Guarantee)]) -> Result<RecordBatch, arrow::error::ArrowError> {
+    let column = |value: &dyn Fn(&ViewDef, &Guarantee) -> String| -> ArrayRef {
+        let mut b = StringBuilder::new();
+        for (view, guarantee) in views {
+            b.append_value(value(view, guarantee));
+        }
+        Arc::new(b.finish())
+    };
+    let columns: Vec<(&str, ArrayRef)> = vec![
+        ("database", column(&|v, _| v.name.database.clone())),
+        ("name", column(&|v, _| v.name.name.clone())),
+        ("source", column(&|v, _| v.source.to_string())),
+        ("destination", column(&|v, _| v.destination.to_string())),
+        ("guarantee", column(&|_, g| g.name().to_string())),
+        ("reason", column(&|_, g| g.reason().to_string())),
+    ];
+    let schema = Schema::new(
+        columns
+            .iter()
+            .map(|(name, _)| Field::new(*name, DataType::Utf8, false))
+            .collect::<Vec<_>>(),
+    );
+    RecordBatch::try_new(
+        Arc::new(schema),
+        columns.into_iter().map(|(_, a)| a).collect(),
+    )
+}
+
 /// Arrow results as ClickHouse-typed text.
 pub(crate) fn to_result(batches: &[RecordBatch]) -> Result<ResultSet, ChError> {
     let Some(first) = batches.first() else {
         return Ok(ResultSet::default());
     };
-    let schema = first.schema();
+    result_of(&first.schema(), batches)
+}
+
+/// `batches` of `schema` as ClickHouse-typed text.
+fn result_of(schema: &Schema, batches: &[RecordBatch]) -> Result<ResultSet, ChError> {
     let columns = schema
         .fields()
         .iter()
@@ -316,5 +375,57 @@ mod tests {
             picked.columns[1].ty,
             Some(ChType::Array(Box::new(ChType::Int64)))
         );
+    }
+
+    #[tokio::test]
+    async fn views_with_their_guarantee() {
+        let view = |name: &str, destination: &str| ViewDef {
+            name: QualifiedName::new("db", name),
+            source: QualifiedName::new("db", "queue"),
+            destination: QualifiedName::new("db", destination),
+            select_sql: "SELECT * FROM queue".into(),
+        };
+        let views = || {
+            vec![
+                (view("a_mv", "a"), Guarantee::ExactlyOnce),
+                (
+                    view("b_mv", "b"),
+                    Guarantee::AtLeastOnce {
+                        reason: "db.b is Memory (no deduplication)".into(),
+                    },
+                ),
+            ]
+        };
+        let all = query_kafka_views("SELECT * FROM system.kafka_views ORDER BY name", views())
+            .await
+            .unwrap();
+        let names: Vec<&str> = all.columns.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "database",
+                "name",
+                "source",
+                "destination",
+                "guarantee",
+                "reason"
+            ]
+        );
+        assert_eq!(all.rows[0][4].as_deref(), Some("exactly_once"));
+        assert_eq!(all.rows[0][5].as_deref(), Some(""));
+        let picked = query_kafka_views(
+            "SELECT name, reason FROM system.kafka_views WHERE guarantee = 'at_least_once'",
+            views(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            picked.rows,
+            vec![vec![
+                Some("b_mv".into()),
+                Some("db.b is Memory (no deduplication)".into())
+            ]]
+        );
+        assert_eq!(picked.columns[1].ty, Some(ChType::String));
     }
 }

@@ -7,12 +7,14 @@
 //! model has one, and as text otherwise (the client prints both the same
 //! way). Rows the client sends as blocks (`INSERT ... VALUES` typed into
 //! clickhouse-client) are read here, as text, and inserted like any INSERT.
+//! A statement's warnings go to the client as server log packets.
 
 use std::sync::Arc;
 
+use opensrv_clickhouse::binary::Encoder;
 use opensrv_clickhouse::connection::Connection;
 use opensrv_clickhouse::errors::{Error as NativeError, Result as NativeResult, ServerError};
-use opensrv_clickhouse::protocols::Packet;
+use opensrv_clickhouse::protocols::{Packet, DBMS_MIN_REVISION_WITH_SERVER_LOGS};
 use opensrv_clickhouse::types::Block;
 use opensrv_clickhouse::{CHContext, ClickHouseMetadata, ClickHouseServer, ClickHouseSession};
 use tokio::net::TcpListener;
@@ -26,6 +28,12 @@ use crate::result::{Outcome, ResultSet};
 
 /// The server's answer to a client's ping.
 const SERVER_PONG: u8 = 4;
+
+/// The server's log packet, which clickhouse-client prints to stderr.
+const SERVER_LOG: u64 = 10;
+
+/// `Poco::Message::PRIO_WARNING`, the level ClickHouse's log blocks carry.
+const PRIORITY_WARNING: i8 = 4;
 
 /// The protocol revision opensrv-clickhouse 0.7 speaks; clients negotiate
 /// down to the lower of theirs and this.
@@ -149,7 +157,15 @@ impl ClickHouseSession for NativeSession {
                 Some(Ok(Outcome::Rows(result))) => {
                     connection.write_block(&block_of(&result)).await?;
                 }
-                Some(Ok(Outcome::Done { .. })) => {}
+                Some(Ok(Outcome::Done { warnings, .. })) => {
+                    if ctx.client_revision >= DBMS_MIN_REVISION_WITH_SERVER_LOGS {
+                        for warning in &warnings {
+                            connection
+                                .write_bytes(log_packet(&ctx.state.query_id, warning))
+                                .await?;
+                        }
+                    }
+                }
                 Some(Err(e)) => return self.fail(ctx, connection, &e).await,
             }
         }
@@ -189,6 +205,35 @@ impl NativeSession {
     }
 }
 
+/// A warning as ClickHouse's server log packet: clickhouse-client prints
+/// it (`<Warning> kafkahouse: ...`) whatever its `send_logs_level`. The
+/// block has both spellings of the thread column, `thread_number` UInt32
+/// (clients before 19.x) and `thread_id` UInt64 (later ones), since clients
+/// look columns up by name; log blocks are never compressed.
+fn log_packet(query_id: &str, text: &str) -> Vec<u8> {
+    let now = chrono::Utc::now();
+    let block = Block::new()
+        .column(
+            "event_time",
+            vec![u32::try_from(now.timestamp()).unwrap_or(0)],
+        )
+        .column(
+            "event_time_microseconds",
+            vec![now.timestamp_subsec_micros()],
+        )
+        .column("host_name", vec!["kafkahouse".to_string()])
+        .column("query_id", vec![query_id.to_string()])
+        .column("thread_number", vec![0u32])
+        .column("thread_id", vec![0u64])
+        .column("priority", vec![PRIORITY_WARNING])
+        .column("source", vec!["kafkahouse".to_string()])
+        .column("text", vec![text.to_string()]);
+    let mut encoder = Encoder::new();
+    encoder.uvarint(SERVER_LOG);
+    encoder.string("");
+    block.write(&mut encoder, false);
+    encoder.get_buffer()
+}
 
 /// Why a client-data INSERT ended: an error for the client, or a broken
 /// connection.

@@ -1,7 +1,7 @@
 //! Questions about Kafka tables kafkahouse answers from its catalog and
 //! pipelines: DESCRIBE, EXISTS, SHOW CREATE, SHOW TABLES (merged with the
-//! backend's), direct SELECTs from a Kafka table and
-//! `system.kafka_consumers`. Uses the catalog, the pipelines, system tables
+//! backend's), direct SELECTs from a Kafka table, `system.kafka_consumers`
+//! and `system.kafka_views`. Uses the catalog, the pipelines, system tables
 //! and the backend session.
 
 use catalog::{ChType, Definition, KafkaTableDef, QualifiedName};
@@ -64,8 +64,9 @@ impl KafkaStatements {
         Ok(Some(Outcome::Rows(result)))
     }
 
-    /// A query reading a Kafka table directly (when allowed) or
-    /// `system.kafka_consumers`; `None` for any other.
+    /// A query reading a Kafka table directly (when allowed),
+    /// `system.kafka_consumers` or `system.kafka_views`; `None` for any
+    /// other.
     pub(super) async fn query(
         &self,
         s: &mut Session<'_>,
@@ -103,6 +104,23 @@ impl KafkaStatements {
             let result = crate::system_tables::query_kafka_consumers(
                 planner::without_output_format(statement.sql),
                 self.pipelines.consumers(),
+            )
+            .await?;
+            return Ok(Some(Outcome::Rows(result)));
+        }
+        if crate::system_tables::reads_kafka_views(tables) {
+            let mut views = Vec::new();
+            for definition in self.catalog.list() {
+                if let Definition::View(view) = definition {
+                    // A query changes no table: the guarantee is read as the
+                    // destination is now (`may_set_window` false).
+                    let guarantee = self.guarantee(s, &view, false).await?;
+                    views.push((view, guarantee));
+                }
+            }
+            let result = crate::system_tables::query_kafka_views(
+                planner::without_output_format(statement.sql),
+                views,
             )
             .await?;
             return Ok(Some(Outcome::Rows(result)));

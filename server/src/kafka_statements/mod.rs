@@ -14,13 +14,13 @@ mod views;
 use std::sync::Arc;
 
 use catalog::{Catalog, Definition, KafkaTableDef, QualifiedName};
-use planner::{Kind, ObjectName, Statement};
+use planner::{Kind, ObjectName, Setting, Statement};
 
 use crate::backend::{BackendSession, InsertFormat, Output};
 use crate::error::{codes, ChError};
 use crate::pipeline::Pipelines;
-use crate::result::Outcome;
-use crate::session::SessionState;
+use crate::result::{done, Outcome};
+use crate::session::{is_kafkahouse_setting, SessionState};
 
 /// What Kafka statements work with, shared by every session.
 pub struct KafkaStatements {
@@ -28,6 +28,10 @@ pub struct KafkaStatements {
     pipelines: Arc<Pipelines>,
     /// The backend's format for inserts, which a view is checked against.
     insert_format: InsertFormat,
+    /// Whether the backend is the embedded engine, whose tables are
+    /// kafkahouse's to give a deduplication window (see
+    /// `pipeline::guarantee`); a remote server's are only checked.
+    embedded: bool,
 }
 
 /// A client's session as a Kafka statement sees it: its state, and its
@@ -67,11 +71,13 @@ impl KafkaStatements {
         catalog: Arc<Catalog>,
         pipelines: Arc<Pipelines>,
         insert_format: InsertFormat,
+        embedded: bool,
     ) -> Self {
         Self {
             catalog,
             pipelines,
             insert_format,
+            embedded,
         }
     }
 
@@ -126,6 +132,7 @@ impl KafkaStatements {
             Kind::Query {
                 tables, settings, ..
             } => self.query(s, statement, tables, settings).await,
+            Kind::Set { settings } => set_kafkahouse_settings(s, settings),
             _ => Ok(None),
         }
     }
@@ -137,4 +144,34 @@ impl KafkaStatements {
             _ => None,
         }
     }
+}
+
+/// A `SET` of kafkahouse's own settings, kept in the session and never
+/// sent to the backend (which would refuse them); `None` for a SET of the
+/// backend's settings.
+fn set_kafkahouse_settings(
+    s: &mut Session<'_>,
+    settings: &[Setting],
+) -> Result<Option<Outcome>, ChError> {
+    let own = settings
+        .iter()
+        .filter(|x| is_kafkahouse_setting(&x.name))
+        .count();
+    if own == 0 {
+        return Ok(None);
+    }
+    // Splitting one SET between kafkahouse and the backend would mean
+    // rewriting the user's statement; asking for two SETs is plainer.
+    if own < settings.len() {
+        return Err(ChError::new(
+            codes::BAD_ARGUMENTS,
+            "kafkahouse's own settings (kafka_require_exactly_once) are set in a SET of their own, without ClickHouse's settings",
+        ));
+    }
+    for setting in settings {
+        s.state
+            .kafkahouse_settings
+            .insert(setting.name.clone(), setting.value.clone());
+    }
+    Ok(Some(done("SET", None)))
 }

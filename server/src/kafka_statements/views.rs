@@ -1,8 +1,10 @@
 //! `CREATE MATERIALIZED VIEW` over a Kafka table (consumed by a pipeline)
 //! or into one (fired by inserts into its source). The view arrives read
 //! once by the planner: names, SELECT text, source table and parsed SELECT.
-//! Uses the catalog, the pipelines' view sink and producing checks, and the
-//! backend session (to check the destination's columns).
+//! Each view's delivery guarantee is decided here too (a warning at CREATE,
+//! or a refusal with `kafka_require_exactly_once = 1`). Uses the catalog,
+//! the pipelines' view sink, producing checks and guarantee, and the backend
+//! session (to check the destination).
 
 use catalog::{Definition, ViewDef};
 use planner::{CreateView, ViewPlan};
@@ -11,9 +13,16 @@ use super::errors::{already_exists, catalog_error, settings_error};
 use super::tables::backend_has_table;
 use super::{KafkaStatements, Session};
 use crate::error::{codes, ChError};
+use crate::pipeline::guarantee::{self, Guarantee};
 use crate::pipeline::producing;
 use crate::pipeline::sink::ViewSink;
-use crate::result::{done, Outcome};
+use crate::result::{done, done_with_warnings, Outcome};
+use crate::session::REQUIRE_EXACTLY_ONCE;
+
+/// Why a view into a Kafka table is at least once: Kafka keeps no record
+/// of what a client's retried INSERT into the view's source produced.
+const INTO_KAFKA: &str =
+    "views into Kafka tables produce at least once: a retried INSERT into the source produces its messages again";
 
 impl KafkaStatements {
     /// A view over or into a Kafka table is kafkahouse's; any other goes to
@@ -92,12 +101,49 @@ impl KafkaStatements {
                 ))
             }
         };
+        // On the embedded engine this gives a MergeTree destination its
+        // deduplication window now, so that SHOW CREATE TABLE shows it as
+        // soon as the view exists.
+        let guarantee = self.guarantee(s, &view, self.embedded).await?;
+        let mut warnings = Vec::new();
+        if let Guarantee::AtLeastOnce { reason } = &guarantee {
+            if s.state.kafkahouse_flag(REQUIRE_EXACTLY_ONCE) {
+                return Err(ChError::new(
+                    codes::BAD_ARGUMENTS,
+                    format!("{name} would deliver at least once, not exactly once: {reason} ({REQUIRE_EXACTLY_ONCE} = 1 refuses such views)"),
+                ));
+            }
+            warnings.push(format!(
+                "{name} delivers at least once, not exactly once: {reason}"
+            ));
+        }
         let source = view.source.clone();
         self.catalog
             .create(Definition::View(view))
             .map_err(catalog_error)?;
-        tracing::info!(view = %name, %source, "materialized view created");
+        tracing::info!(view = %name, %source, guarantee = guarantee.name(), "materialized view created");
         self.pipelines.reconcile().await;
-        Ok(Some(done("CREATE MATERIALIZED VIEW", None)))
+        Ok(Some(done_with_warnings(
+            "CREATE MATERIALIZED VIEW",
+            warnings,
+        )))
+    }
+
+    /// The delivery guarantee of `view`: a view into a Kafka table produces
+    /// at least once; one into a ClickHouse table has what its destination
+    /// allows (`pipeline::guarantee`). `may_set_window` lets the embedded
+    /// engine's MergeTree destination be given a deduplication window.
+    pub(super) async fn guarantee(
+        &self,
+        s: &mut Session<'_>,
+        view: &ViewDef,
+        may_set_window: bool,
+    ) -> Result<Guarantee, ChError> {
+        if self.kafka_table(&view.destination).is_some() {
+            return Ok(Guarantee::AtLeastOnce {
+                reason: INTO_KAFKA.to_string(),
+            });
+        }
+        guarantee::prepare(s.conn, &view.destination, may_set_window).await
     }
 }

@@ -7,6 +7,9 @@
 //! headers, errors as `Code: N. DB::Exception: ...` with
 //! `X-ClickHouse-Exception-Code`, and `/ping` behave as in ClickHouse.
 //! Backend results pass through byte for byte in the client's format.
+//! A statement's warnings (a view that delivers at least once) come as
+//! `X-Kafkahouse-Warning` response headers, one per warning: kafkahouse's
+//! own header, since ClickHouse's HTTP interface has none for this.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -208,11 +211,17 @@ async fn run(
     let saved = (
         session.state.database.clone(),
         session.state.settings.clone(),
+        session.state.kafkahouse_settings.clone(),
     );
     if let Some(db) = &database {
         session.state.database = db.clone();
     }
+    // kafkahouse's own settings stay out of what goes to the backend.
+    let (own, settings): (BTreeMap<_, _>, BTreeMap<_, _>) = settings
+        .into_iter()
+        .partition(|(k, _)| crate::session::is_kafkahouse_setting(k));
     session.state.settings.extend(settings);
+    session.state.kafkahouse_settings.extend(own);
     // GET requests are read-only, as in ClickHouse: `readonly = 2` (settings
     // may still change) unless the request set it; the backend refuses
     // changes, and so do kafkahouse's own statements.
@@ -232,12 +241,18 @@ async fn run(
         session.state.database = saved.0;
     }
     let mut settings = saved.1;
+    let mut own = saved.2;
     if let Some(planner::Kind::Set { settings: set }) = &kind {
         for s in set {
-            settings.insert(s.name.clone(), s.value.clone());
+            if !crate::session::is_kafkahouse_setting(&s.name) {
+                settings.insert(s.name.clone(), s.value.clone());
+            } else if result.is_ok() {
+                own.insert(s.name.clone(), s.value.clone());
+            }
         }
     }
     session.state.settings = settings;
+    session.state.kafkahouse_settings = own;
     result.map(Some)
 }
 
@@ -312,6 +327,7 @@ async fn execute(
                     body: Vec::new(),
                     format: None,
                     written_rows: rows,
+                    warnings: Vec::new(),
                 });
             }
         }
@@ -363,6 +379,17 @@ fn ok_response(formatted: Formatted, query_id: &str) -> Response {
     );
     if let Ok(v) = HeaderValue::from_str(&summary) {
         h.insert("X-ClickHouse-Summary", v);
+    }
+    for warning in &formatted.warnings {
+        // A header value cannot hold line breaks; other bytes of the UTF-8
+        // text are allowed as they are.
+        let line: String = warning
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        if let Ok(v) = HeaderValue::from_bytes(line.as_bytes()) {
+            h.append("X-Kafkahouse-Warning", v);
+        }
     }
     response
 }

@@ -6,7 +6,8 @@
 //! protocol `$n` parameters are bound as SQL literals, and describing a
 //! statement that returns rows runs it once to learn its columns (with NULL
 //! for each parameter); execution then sends exactly the described types,
-//! since a client decodes by what it was told.
+//! since a client decodes by what it was told. A statement's warnings (a
+//! view that delivers at least once) arrive as WARNING notices.
 
 pub mod types;
 
@@ -15,7 +16,7 @@ use std::fmt::Debug;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use futures::{stream, Sink};
+use futures::{stream, Sink, SinkExt};
 use pgwire::api::auth::noop::NoopStartupHandler;
 use pgwire::api::portal::{Format, Portal};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
@@ -29,6 +30,7 @@ use pgwire::api::{
     ClientInfo, ClientPortalStore, PgWireServerHandlers, Type, METADATA_DATABASE, METADATA_USER,
 };
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+use pgwire::messages::response::NoticeResponse;
 use pgwire::messages::PgWireBackendMessage;
 use rust_decimal::Decimal;
 use tokio::net::TcpListener;
@@ -203,7 +205,13 @@ impl SimpleQueryHandler for PgFrontend {
         let mut responses = Vec::new();
         for statement in planner::statements(query, session.max_query_size()) {
             match session.execute(&statement).await {
-                Ok(outcome) => responses.push(response(outcome, &Format::UnifiedText, None)?),
+                Ok(outcome) => {
+                    // Sent now, ahead of this batch's responses (pgwire sends
+                    // those when the batch is done); clients show a notice
+                    // whenever it arrives.
+                    send_warnings(client, &outcome).await?;
+                    responses.push(response(outcome, &Format::UnifiedText, None)?)
+                }
                 Err(e) => {
                     responses.push(error_response(&e));
                     break;
@@ -296,7 +304,10 @@ impl ExtendedQueryHandler for PgFrontend {
         let sql = bind(portal)?;
         let described = Self::slot(client).described(&portal.statement);
         match self.run_one(client, &sql).await.map_err(user_error)? {
-            Some(outcome) => response(outcome, &portal.result_column_format, described),
+            Some(outcome) => {
+                send_warnings(client, &outcome).await?;
+                response(outcome, &portal.result_column_format, described)
+            }
             None => Ok(Response::EmptyQuery),
         }
     }
@@ -331,7 +342,7 @@ fn response(
 ) -> PgWireResult<Response> {
     match outcome {
         Outcome::Rows(result) => rows_response(result, format, described),
-        Outcome::Done { tag, rows } => {
+        Outcome::Done { tag, rows, .. } => {
             let tag = match (tag.as_str(), rows) {
                 ("INSERT", rows) => Tag::new("INSERT")
                     .with_oid(0)
@@ -341,6 +352,28 @@ fn response(
             Ok(Response::Execution(tag))
         }
     }
+}
+
+/// A statement's warnings as NoticeResponses of severity WARNING (SQLSTATE
+/// 01000, PostgreSQL's own for warnings): psql prints them, drivers hand
+/// them to a notice handler.
+async fn send_warnings<C>(client: &mut C, outcome: &Outcome) -> PgWireResult<()>
+where
+    C: Sink<PgWireBackendMessage> + Unpin,
+    PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+{
+    let Outcome::Done { warnings, .. } = outcome else {
+        return Ok(());
+    };
+    for warning in warnings {
+        let info = ErrorInfo::new("WARNING".to_string(), "01000".to_string(), warning.clone());
+        client
+            .feed(PgWireBackendMessage::NoticeResponse(NoticeResponse::from(
+                info,
+            )))
+            .await?;
+    }
+    Ok(())
 }
 
 fn rows_response(
