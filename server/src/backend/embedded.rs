@@ -95,6 +95,7 @@ impl EmbeddedSession {
     /// USE and SET already did; per-request ones, as the HTTP interface
     /// passes, did not).
     async fn apply(&mut self, state: &SessionState) -> Result<(), ChError> {
+        let state = &with_defaults(state);
         let mut statements = Vec::new();
         if state.database != self.applied.database {
             statements.push(format!("USE {}", quote::identifier(&state.database)));
@@ -124,6 +125,20 @@ impl EmbeddedSession {
         self.applied = state.clone();
         Ok(())
     }
+}
+
+/// `state` with the embedded engine's own defaults. `insert_deduplicate`
+/// is off unless asked for: a view's MergeTree destination here keeps a
+/// deduplication window (for exactly-once, see `pipeline::guarantee`), and a
+/// user's two identical INSERTs must both land, as they would in a table
+/// without one. The pipeline's inserts ask for it, with their tokens.
+fn with_defaults(state: &SessionState) -> SessionState {
+    let mut state = state.clone();
+    state
+        .settings
+        .entry("insert_deduplicate".to_string())
+        .or_insert_with(|| "0".to_string());
+    state
 }
 
 #[async_trait]

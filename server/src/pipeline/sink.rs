@@ -13,6 +13,7 @@ use planner::ViewPlan;
 use crate::backend::{describe_table, BackendSession, InsertFormat};
 use crate::error::{codes, ChError};
 use crate::session::SessionState;
+use super::guarantee::Guarantee;
 use catalog::quote;
 
 /// A view's output for one block, in the backend's insert format.
@@ -33,6 +34,9 @@ pub struct ViewSink {
     insert_sql: String,
     /// `(a, b, ...)`: the destination columns the view fills.
     columns_sql: String,
+    /// Whether the destination drops replayed blocks (`guarantee`); until
+    /// checked, at least once.
+    pub guarantee: Guarantee,
 }
 
 impl ViewSink {
@@ -90,6 +94,9 @@ impl ViewSink {
             format,
             insert_sql,
             columns_sql,
+            guarantee: Guarantee::AtLeastOnce {
+                reason: "not checked yet".to_string(),
+            },
         })
     }
 
@@ -100,18 +107,29 @@ impl ViewSink {
     }
 
     /// Runs the view over `block` and inserts the result; returns what was
-    /// inserted (`None` when the view produced no rows).
+    /// inserted (`None` when the view produced no rows). `token` is the
+    /// block's deduplication token, sent when the destination deduplicates:
+    /// a replay of the block is then dropped by ClickHouse.
     pub async fn write(
         &self,
         block: &RecordBatch,
         session: &mut dyn BackendSession,
+        token: &str,
     ) -> Result<Option<Encoded>, ChError> {
         let Some(encoded) = self.encode(block).await? else {
             return Ok(None);
         };
         // The destination is named with its database: the default session
-        // state is all an insert needs.
-        let state = SessionState::new("default");
+        // state and the token are all an insert needs.
+        let mut state = SessionState::new("default");
+        if self.guarantee == Guarantee::ExactlyOnce {
+            state
+                .settings
+                .insert("insert_deduplicate".to_string(), "1".to_string());
+            state
+                .settings
+                .insert("insert_deduplication_token".to_string(), token.to_string());
+        }
         session
             .insert(&self.insert_sql, encoded.format, encoded.data.clone(), &state)
             .await?;

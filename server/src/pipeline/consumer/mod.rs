@@ -9,6 +9,8 @@
 //! producer, status, backoff)
 //! and the backend; never statement handling.
 
+mod context;
+mod offsets;
 mod reader;
 mod writer;
 
@@ -27,6 +29,7 @@ use super::producer::Producers;
 use super::producing::ProducingView;
 use super::sink::ViewSink;
 use super::status::{ConsumerStatus, StatsContext};
+use context::{ConsumerCtx, Ownership};
 use crate::backend::{Backend, BackendSession};
 use crate::error::ChError;
 use reader::{Block, BlockReader};
@@ -48,13 +51,14 @@ pub struct ConsumerTask {
     pub parsing: Arc<Parsing>,
 }
 
-type KafkaConsumer = StreamConsumer<StatsContext>;
+type KafkaConsumer = StreamConsumer<ConsumerCtx>;
 
 /// What a consumer task sets up before it consumes.
 struct Prepared {
     session: Box<dyn BackendSession>,
     sinks: Vec<ViewSink>,
     consumer: KafkaConsumer,
+    ownership: Arc<Ownership>,
     decoder: BlockDecoder,
 }
 
@@ -88,30 +92,40 @@ impl ConsumerTask {
             BlockDecoder::open(&self.table.columns, &self.settings, &self.parsing).await?;
         let mut sinks = Vec::with_capacity(self.views.len());
         for view in &self.views {
-            sinks.push(
-                ViewSink::prepare(
-                    view,
-                    &self.table,
-                    decoder.schema(),
-                    session.as_mut(),
-                    self.backend.insert_format(),
-                )
-                .await?,
-            );
+            let mut sink = ViewSink::prepare(
+                view,
+                &self.table,
+                decoder.schema(),
+                session.as_mut(),
+                self.backend.insert_format(),
+            )
+            .await?;
+            // On the embedded engine this gives a MergeTree destination its
+            // deduplication window.
+            sink.guarantee = super::guarantee::prepare(
+                session.as_mut(),
+                &view.destination,
+                self.backend.is_embedded(),
+            )
+            .await?;
+            tracing::info!(view = %view.name, guarantee = sink.guarantee.name(), reason = sink.guarantee.reason(), "delivery");
+            sinks.push(sink);
         }
         if self.settings.error_mode() == ErrorMode::DeadLetterQueue {
             dead_letters::ensure_table(session.as_mut()).await?;
         }
-        let consumer = self.consumer()?;
+        let ownership = Arc::new(Ownership::default());
+        let consumer = self.consumer(ownership.clone())?;
         Ok(Prepared {
             session,
             sinks,
             consumer,
+            ownership,
             decoder,
         })
     }
 
-    fn consumer(&self) -> Result<KafkaConsumer, ChError> {
+    fn consumer(&self, ownership: Arc<Ownership>) -> Result<KafkaConsumer, ChError> {
         let s = &self.settings;
         let mut config = consumer_config(s, &client_id(&self.table, s, self.index));
         config
@@ -124,10 +138,16 @@ impl ConsumerTask {
             // waiting for a poll over all partitions to come back empty.
             .set("enable.partition.eof", "true")
             // Committed offsets and lag for system.kafka_consumers.
-            .set("statistics.interval.ms", "1000");
+            .set("statistics.interval.ms", "1000")
+            // A rebalance moves only the partitions that change owner;
+            // the others go on without a pause.
+            .set("partition.assignment.strategy", "cooperative-sticky");
         let consumer: KafkaConsumer = config
-            .create_with_context(StatsContext {
-                status: self.status.clone(),
+            .create_with_context(ConsumerCtx {
+                stats: StatsContext {
+                    status: self.status.clone(),
+                },
+                ownership,
             })
             .map_err(kafka_error)?;
         let topics: Vec<&str> = s.topics.iter().map(String::as_str).collect();
@@ -140,16 +160,18 @@ impl ConsumerTask {
             mut session,
             sinks,
             consumer,
+            ownership,
             decoder,
         } = prepared;
         let consumer = Arc::new(consumer);
-        // Bounded: when inserts fall behind, the reader stops polling and
-        // librdkafka's own bounded queue stops fetching.
+        // Bounded: when inserts fall behind, the reader pauses the
+        // partitions (and keeps polling the group) until there is room.
         let (blocks_tx, blocks_rx) = mpsc::channel::<Block>(2);
         let reader = BlockReader {
             table: self.table.name.to_string(),
             settings: self.settings.clone(),
             status: self.status.clone(),
+            ownership: ownership.clone(),
         };
         // Reading runs as its own task so that polling and cutting the next
         // blocks overlaps decoding and inserting the current ones.
@@ -158,7 +180,7 @@ impl ConsumerTask {
             blocks_rx,
             session.as_mut(),
             &sinks,
-            &consumer,
+            (&consumer, &ownership),
             decoder,
             stop,
         )

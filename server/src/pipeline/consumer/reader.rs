@@ -1,19 +1,31 @@
 //! The reading half of a consumer: polls its librdkafka consumer and cuts
 //! each partition's messages into [`Block`]s for the writer.
 //!
-//! Uses the consumer's settings and status, the decoder's `Message` and the
-//! stop-aware wait of `backoff`; it never decodes, inserts or commits.
+//! A block is one partition's consecutive messages under one assignment.
+//! When a partition is (re)assigned, the first block is the range the group
+//! recorded as in flight, if any (see `offsets`), cut exactly there whatever
+//! the timing, so a replay carries the same tokens as the first attempt.
+//! Pending messages of a partition that was revoked, or assigned again, are
+//! dropped. While the writer is behind, the partitions are paused and the
+//! reader keeps polling (the group keeps this consumer as a member).
+//!
+//! Uses the consumer's settings, status, context and offsets, the decoder's
+//! `Message` and the stop-aware wait of `backoff`; it never decodes,
+//! inserts or commits.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rdkafka::consumer::Consumer;
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message as _;
 use tokio::sync::{mpsc, watch};
 
 use catalog::kafka::KafkaSettings;
 
+use super::context::{Ownership, PartitionKey};
+use super::offsets::{recorded_range, Range};
 use super::KafkaConsumer;
 use crate::pipeline::backoff;
 use crate::pipeline::decode::Message;
@@ -24,13 +36,51 @@ use crate::pipeline::status::{now, ConsumerStatus};
 pub(super) struct Block {
     pub(super) topic: String,
     pub(super) partition: i32,
+    /// The assignment the messages were read under.
+    pub(super) epoch: u64,
     pub(super) messages: Vec<Message>,
 }
 
+impl Block {
+    /// The offsets the block holds (an empty block holds none).
+    pub(super) fn range(&self) -> Option<Range> {
+        Some(Range {
+            first: self.messages.first()?.offset,
+            last: self.messages.last()?.offset,
+        })
+    }
+
+    pub(super) fn key(&self) -> PartitionKey {
+        (self.topic.clone(), self.partition)
+    }
+
+    /// The payload bytes the block holds.
+    fn bytes(&self) -> usize {
+        self.messages.iter().map(|m| m.payload.len()).sum()
+    }
+}
+
+/// Cut blocks waiting for the writer, in payload bytes, past which the
+/// partitions are paused, and below which they are resumed.
+const PAUSE_ABOVE: usize = 64 << 20;
+const RESUME_BELOW: usize = 16 << 20;
+
 /// Messages of one partition waiting to become a block.
 struct Pending {
+    epoch: u64,
     messages: Vec<Message>,
     since: Instant,
+    /// A recorded range being replayed: the block ends at this offset.
+    replay_until: Option<i64>,
+}
+
+/// What the reader keeps of a partition between messages.
+#[derive(Default)]
+struct Seen {
+    /// The assignment whose first message was looked at (for a recorded
+    /// range); a new epoch means a new look.
+    epoch: u64,
+    last_eof_cut: Option<Instant>,
 }
 
 /// Polls the consumer and cuts each partition's messages into blocks.
@@ -38,14 +88,24 @@ pub(super) struct BlockReader {
     pub(super) table: String,
     pub(super) settings: KafkaSettings,
     pub(super) status: Arc<ConsumerStatus>,
+    pub(super) ownership: Arc<Ownership>,
+}
+
+/// What woke the reader.
+enum Event {
+    Stop,
+    /// Room in the writer's channel for the oldest cut block.
+    Room(Result<mpsc::OwnedPermit<Block>, mpsc::error::SendError<()>>),
+    Polled(Result<Result<Polled, KafkaError>, ()>),
 }
 
 impl BlockReader {
     /// A partition's block is cut when it holds `kafka_max_block_size`
     /// messages, when the partition has been read to its end for now (EOF),
     /// when its first message is `kafka_flush_interval_ms` old, or when a
-    /// whole poll brought nothing. Like ClickHouse, a consumer holds at most
-    /// `kafka_max_block_size` messages across its partitions.
+    /// whole poll brought nothing; a replayed range is cut at its end only.
+    /// Like ClickHouse, a consumer holds at most `kafka_max_block_size`
+    /// messages across its partitions before cutting.
     pub(super) async fn run(
         self,
         consumer: Arc<KafkaConsumer>,
@@ -56,42 +116,113 @@ impl BlockReader {
         let poll_timeout = Duration::from_millis(s.poll_timeout_ms);
         let flush_interval = Duration::from_millis(s.flush_interval_ms);
         let max_block = (s.max_block_size as usize).max(1);
-        let mut pending: HashMap<(String, i32), Pending> = HashMap::new();
-        // Messages held in `pending`, and the time the oldest of them arrived.
-        let mut waiting = 0usize;
-        let mut oldest: Option<Instant> = None;
-        // Counted here and handed to the status now and then: a lock per
-        // message would cost more than reading it.
+        let mut pending: HashMap<PartitionKey, Pending> = HashMap::new();
+        let mut seen: HashMap<PartitionKey, Seen> = HashMap::new();
+        // Cut blocks the writer has no room for yet, oldest first.
+        let mut outbound: VecDeque<Block> = VecDeque::new();
+        let mut paused = false;
         let mut unreported = 0u64;
-        let mut last_eof_cut: HashMap<(String, i32), Instant> = HashMap::new();
+        // Messages in `pending`, and when the oldest pending block began.
+        let mut held = 0usize;
+        let mut oldest: Option<Instant> = None;
+        let mut ownership_seen = self.ownership.version();
         loop {
-            let received = tokio::select! {
+            let event = tokio::select! {
                 biased;
-                _ = stop.changed() => return,
-                r = tokio::time::timeout(poll_timeout, consumer.recv()) => r,
+                _ = stop.changed() => Event::Stop,
+                room = blocks.clone().reserve_owned(), if !outbound.is_empty() => Event::Room(room),
+                polled = tokio::time::timeout(poll_timeout, recv(&consumer)) => Event::Polled(polled.map_err(|_| ())),
             };
-            let mut ready: Vec<(String, i32)> = Vec::new();
-            let mut eof = None;
-            match received {
-                Ok(Ok(m)) => {
+            let mut ready: Vec<PartitionKey> = Vec::new();
+            match event {
+                Event::Stop => return,
+                Event::Room(Err(_)) => return, // the writer is gone
+                Event::Room(Ok(permit)) => {
+                    if let Some(block) = outbound.pop_front() {
+                        permit.send(block);
+                    }
+                }
+                Event::Polled(Ok(Ok(m))) => {
                     unreported += 1;
-                    let key = (m.topic().to_string(), m.partition());
-                    let entry = pending.entry(key).or_insert_with(|| {
+                    let key = (m.topic.clone(), m.partition);
+                    let Some(epoch) = self.ownership.epoch(&key) else {
+                        // A message of a partition taken away meanwhile.
+                        continue;
+                    };
+                    let entry = seen.entry(key.clone()).or_default();
+                    let fresh = entry.epoch != epoch;
+                    if fresh {
+                        entry.epoch = epoch;
+                        entry.last_eof_cut = None;
+                    }
+                    let stale = pending.get(&key).is_some_and(|p| p.epoch != epoch);
+                    if stale {
+                        if let Some(p) = pending.remove(&key) {
+                            held -= p.messages.len();
+                        }
+                    }
+                    let replay = if fresh {
+                        self.replay_of(&consumer, &key, m.message.offset)
+                    } else {
+                        None
+                    };
+                    // A replayed range that the partition no longer holds
+                    // whole (deleted, compacted): cut what there is.
+                    if let Some(p) = pending.get_mut(&key) {
+                        if p.replay_until.is_some_and(|last| m.message.offset > last) {
+                            p.replay_until = None;
+                            if let Some(block) = take_block(&mut pending, &key) {
+                                held -= block.messages.len();
+                                outbound.push_back(block);
+                            }
+                        }
+                    }
+                    let entry = pending.entry(key.clone()).or_insert_with(|| {
                         let since = Instant::now();
                         oldest = Some(oldest.map_or(since, |o| o.min(since)));
                         Pending {
+                            epoch,
                             messages: Vec::new(),
                             since,
+                            replay_until: replay,
                         }
                     });
-                    entry.messages.push(Message::from_kafka(&m));
-                    waiting += 1;
-                    if waiting >= max_block {
-                        ready.extend(pending.keys().cloned());
+                    let offset = m.message.offset;
+                    entry.messages.push(m.message);
+                    held += 1;
+                    match entry.replay_until {
+                        Some(last) if offset >= last => {
+                            entry.replay_until = None;
+                            ready.push(key);
+                        }
+                        Some(_) => {}
+                        None => {
+                            if held >= max_block {
+                                ready.extend(pending.keys().cloned());
+                            }
+                        }
                     }
                 }
-                Ok(Err(KafkaError::PartitionEOF(partition))) => eof = Some(partition),
-                Ok(Err(e)) => {
+                Event::Polled(Ok(Err(KafkaError::PartitionEOF(partition)))) => {
+                    // A backlog is cut partition by partition as each is
+                    // read to its end, so inserting starts while the rest is
+                    // read; a trickling partition at most once per flush
+                    // interval. The EOF names no topic: every topic's
+                    // partition of that number counts (at worst a smaller
+                    // block).
+                    let now = Instant::now();
+                    for key in pending.keys().filter(|(_, p)| *p == partition) {
+                        let entry = seen.entry(key.clone()).or_default();
+                        let due = entry
+                            .last_eof_cut
+                            .is_none_or(|t| now.duration_since(t) >= flush_interval);
+                        if due {
+                            entry.last_eof_cut = Some(now);
+                            ready.push(key.clone());
+                        }
+                    }
+                }
+                Event::Polled(Ok(Err(e))) => {
                     tracing::warn!(table = %self.table, error = %e, "kafka poll failed");
                     self.status.exception(format!("Kafka: {e}"));
                     // A short fixed pause, only so that a persistent error
@@ -101,28 +232,9 @@ impl BlockReader {
                     }
                 }
                 // Nothing arrived for a whole poll: what is pending is all
-                // there is for now, so it goes out (as ClickHouse ends a block
-                // on an empty poll).
-                Err(_) => ready.extend(pending.keys().cloned()),
-            }
-            if let Some(partition) = eof {
-                // A backlog is cut partition by partition as each is read to
-                // its end, so inserting starts while the rest is read. A
-                // trickling partition reaches its end after every message:
-                // it is cut this way at most once per flush interval, and
-                // otherwise waits for an empty poll or the interval, as in
-                // ClickHouse. The EOF names no topic: every topic's partition
-                // of that number counts (at worst a smaller block).
-                let now = Instant::now();
-                for key in pending.keys().filter(|(_, p)| *p == partition) {
-                    let due = last_eof_cut
-                        .get(key)
-                        .is_none_or(|t: &Instant| now.duration_since(*t) >= flush_interval);
-                    if due {
-                        last_eof_cut.insert(key.clone(), now);
-                        ready.push(key.clone());
-                    }
-                }
+                // there is for now, so it goes out (as ClickHouse ends a
+                // block on an empty poll).
+                Event::Polled(Err(())) => ready.extend(pending.keys().cloned()),
             }
             if oldest.is_some_and(|o| o.elapsed() >= flush_interval) {
                 ready.extend(
@@ -132,44 +244,108 @@ impl BlockReader {
                         .map(|(k, _)| k.clone()),
                 );
             }
-            if ready.is_empty() && unreported < 4096 {
-                continue;
+            // Whatever was revoked (or assigned anew) meanwhile goes.
+            let version = self.ownership.version();
+            if version != ownership_seen {
+                ownership_seen = version;
+                pending.retain(|key, p| self.ownership.owns(key, p.epoch));
+                outbound.retain(|b| self.ownership.owns(&b.key(), b.epoch));
+                held = waiting(&pending);
             }
-            self.status.update(|s| {
-                s.num_messages_read += unreported;
-                s.last_poll_time = now();
-            });
-            unreported = 0;
-            if ready.is_empty() {
-                continue;
+            if !ready.is_empty() || unreported >= 4096 {
+                self.status.update(|s| {
+                    s.num_messages_read += unreported;
+                    s.last_poll_time = now();
+                });
+                unreported = 0;
             }
             ready.sort();
             ready.dedup();
-            tracing::debug!(table = %self.table, blocks = ready.len(), "blocks ready");
             for key in ready {
-                let Some(p) = pending.remove(&key) else {
-                    continue;
-                };
-                waiting -= p.messages.len();
-                if p.messages.is_empty() {
+                // A recorded range is cut at its end only.
+                if pending.get(&key).is_some_and(|p| p.replay_until.is_some()) {
                     continue;
                 }
-                let block = Block {
-                    topic: key.0,
-                    partition: key.1,
-                    messages: p.messages,
-                };
-                let sent = tokio::select! {
-                    biased;
-                    _ = stop.changed() => return,
-                    sent = blocks.send(block) => sent,
-                };
-                if sent.is_err() {
-                    // The writer is gone (it stopped): nothing more to read for.
-                    return;
+                if let Some(block) = take_block(&mut pending, &key) {
+                    held -= block.messages.len();
+                    outbound.push_back(block);
                 }
             }
             oldest = pending.values().map(|p| p.since).min();
+            // The writer is behind: stop fetching, keep polling the group.
+            // With room to spare either way, so that a writer merely busy
+            // with the last block does not pause and resume every time
+            // (each resume waits for a fresh fetch).
+            let queued: usize = outbound.iter().map(Block::bytes).sum();
+            let behind = if paused {
+                queued > RESUME_BELOW
+            } else {
+                queued > PAUSE_ABOVE
+            };
+            if behind != paused {
+                match consumer.assignment() {
+                    Ok(assigned) => {
+                        let done = if behind {
+                            consumer.pause(&assigned)
+                        } else {
+                            consumer.resume(&assigned)
+                        };
+                        if let Err(e) = done {
+                            tracing::warn!(table = %self.table, error = %e, "cannot pause or resume partitions");
+                        }
+                        paused = behind;
+                    }
+                    Err(e) => {
+                        tracing::warn!(table = %self.table, error = %e, "cannot read the assignment")
+                    }
+                }
+            }
         }
     }
+
+    /// The recorded range to replay when a partition's first message under
+    /// a new assignment is at `offset`.
+    fn replay_of(&self, consumer: &KafkaConsumer, key: &PartitionKey, offset: i64) -> Option<i64> {
+        let range = recorded_range(consumer, &key.0, key.1)?;
+        if offset != range.first {
+            return None;
+        }
+        tracing::info!(table = %self.table, topic = %key.0, partition = key.1, first = range.first, last = range.last, "replaying the block in flight");
+        Some(range.last)
+    }
+}
+
+/// One polled message with its partition, or a poll error.
+struct Polled {
+    topic: String,
+    partition: i32,
+    message: Message,
+}
+
+async fn recv(consumer: &KafkaConsumer) -> Result<Polled, KafkaError> {
+    let m = consumer.recv().await?;
+    Ok(Polled {
+        topic: m.topic().to_string(),
+        partition: m.partition(),
+        message: Message::from_kafka(&m),
+    })
+}
+
+/// Messages held across partitions.
+fn waiting(pending: &HashMap<PartitionKey, Pending>) -> usize {
+    pending.values().map(|p| p.messages.len()).sum()
+}
+
+/// `key`'s pending messages as a block (none when it holds nothing).
+fn take_block(pending: &mut HashMap<PartitionKey, Pending>, key: &PartitionKey) -> Option<Block> {
+    let p = pending.remove(key)?;
+    if p.messages.is_empty() {
+        return None;
+    }
+    Some(Block {
+        topic: key.0.clone(),
+        partition: key.1,
+        epoch: p.epoch,
+        messages: p.messages,
+    })
 }

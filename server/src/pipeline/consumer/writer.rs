@@ -10,13 +10,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use futures::StreamExt;
-use rdkafka::consumer::{CommitMode, Consumer};
-use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::{mpsc, watch};
 
 use catalog::kafka::ErrorMode;
 
-use crate::pipeline::kafka_config::kafka_error;
+use super::context::Ownership;
+use super::offsets::{self, Range};
 use super::reader::Block;
 use super::{ConsumerTask, KafkaConsumer};
 use crate::backend::BackendSession;
@@ -25,6 +24,7 @@ use crate::pipeline::backoff::{Backoff, Stopped};
 use crate::pipeline::dead_letters;
 use crate::pipeline::decode::{BlockDecoder, Decoded};
 use crate::pipeline::producing::{ProducingView, Stage};
+use crate::pipeline::guarantee::Guarantee;
 use crate::pipeline::sink::{Encoded, ViewSink};
 use crate::pipeline::status::now;
 use crate::session::SessionState;
@@ -38,7 +38,7 @@ impl ConsumerTask {
         blocks: mpsc::Receiver<Block>,
         session: &mut dyn BackendSession,
         sinks: &[ViewSink],
-        consumer: &KafkaConsumer,
+        (consumer, ownership): (&KafkaConsumer, &Ownership),
         decoder: BlockDecoder,
         stop: &mut watch::Receiver<bool>,
     ) {
@@ -68,14 +68,44 @@ impl ConsumerTask {
                     None => return,
                 },
             };
-            let Ok((block, first_try, decode_ms)) = joined else {
-                // A decode task that panicked: its block is read again later.
-                tracing::error!(table = %self.table.name, "a decode task failed; stopping this consumer");
-                return;
+            let (block, first_try, decode_ms) = match joined {
+                Ok(decoded) => decoded,
+                Err(e) => {
+                    // A decode task that panicked: this consumer ends, its
+                    // supervisor starts a fresh one that reads the block
+                    // again; the panic's text is its exception.
+                    let text = crate::pipeline::status::join_error_text(e);
+                    tracing::error!(table = %self.table.name, error = %text, "a decode task panicked; stopping this consumer");
+                    self.status
+                        .exception(format!("decode task panicked: {text}"));
+                    return;
+                }
             };
+            let key = block.key();
+            let (Some(range), true) = (block.range(), ownership.owns(&key, block.epoch)) else {
+                // Revoked while it waited: the partition's new owner reads it.
+                tracing::debug!(table = %self.table.name, topic = %block.topic, partition = block.partition, "block of a revoked partition dropped");
+                continue;
+            };
+            let owned = || ownership.owns(&key, block.epoch);
+            // Exactly once: the range is recorded before any insert, so
+            // whoever reads the partition next replays exactly this block.
+            if sinks.iter().any(|s| s.guarantee == Guarantee::ExactlyOnce) {
+                let recorded = self
+                    .commit_until(stop, &owned, || {
+                        offsets::record_pending(consumer, &block.topic, block.partition, range)
+                    })
+                    .await;
+                match recorded {
+                    Err(Stopped) => return,
+                    Ok(false) => continue,
+                    Ok(true) => {}
+                }
+            }
             let written = self
                 .write_block(
                     &block,
+                    range,
                     (first_try, decode_ms),
                     &decoder,
                     sinks,
@@ -86,17 +116,45 @@ impl ConsumerTask {
             if let Err(Stopped) = written {
                 return;
             }
-            let next = block.messages.last().map(|m| m.offset + 1).unwrap_or(0);
-            match commit(consumer, &block.topic, block.partition, next) {
-                Ok(()) => self.status.update(|s| {
+            let committing = Instant::now();
+            let committed = self
+                .commit_until(stop, &owned, || {
+                    offsets::commit_next(consumer, &block.topic, block.partition, range.last + 1)
+                })
+                .await;
+            tracing::debug!(topic = %block.topic, partition = block.partition, commit_ms = committing.elapsed().as_secs_f64() * 1e3, "block committed");
+            match committed {
+                Err(Stopped) => return,
+                Ok(true) => self.status.update(|s| {
                     s.num_commits += 1;
                     s.last_commit_time = now();
                 }),
+                Ok(false) => {}
+            }
+        }
+    }
+
+    /// Runs `commit` until it succeeds (`true`), retrying with backoff: a
+    /// failed commit is never skipped. Gives up (`false`) once the partition
+    /// is no longer this consumer's: its new owner takes over from what was
+    /// committed, replaying the recorded block.
+    async fn commit_until(
+        &self,
+        stop: &mut watch::Receiver<bool>,
+        owned: &(dyn Fn() -> bool + Sync),
+        commit: impl Fn() -> Result<(), ChError> + Sync,
+    ) -> Result<bool, Stopped> {
+        let mut backoff = Backoff::new();
+        loop {
+            if !owned() {
+                return Ok(false);
+            }
+            match commit() {
+                Ok(()) => return Ok(true),
                 Err(e) => {
-                    // The rows are in; the offsets will be committed with
-                    // the next block, or the block read again (at least once).
-                    tracing::warn!(table = %self.table.name, error = %e, "offset commit failed");
+                    tracing::warn!(table = %self.table.name, error = %e, "offset commit failed; will retry");
                     self.status.exception(e.to_string());
+                    backoff.wait(stop).await?;
                 }
             }
         }
@@ -104,9 +162,11 @@ impl ConsumerTask {
 
     /// Decodes a block and inserts it through every view, retrying failures
     /// with backoff; a view that already wrote the block is not written again.
+    #[allow(clippy::too_many_arguments)]
     async fn write_block(
         &self,
         block: &Block,
+        range: Range,
         first_try: (Result<Decoded, ChError>, f64),
         decoder: &BlockDecoder,
         sinks: &[ViewSink],
@@ -114,8 +174,7 @@ impl ConsumerTask {
         stop: &mut watch::Receiver<bool>,
     ) -> Result<(), Stopped> {
         let (topic, partition, messages) = (block.topic.as_str(), block.partition, &block.messages);
-        let first = messages.first().map(|m| m.offset).unwrap_or(0);
-        let last = messages.last().map(|m| m.offset).unwrap_or(0);
+        let (first, last) = (range.first, range.last);
         let mut backoff = Backoff::new();
         let (mut attempt, decode_ms) = first_try;
         let decoded = loop {
@@ -141,7 +200,14 @@ impl ConsumerTask {
             for (i, sink) in sinks.iter().enumerate() {
                 if inserted[i].is_none() {
                     let writing = Instant::now();
-                    match sink.write(&batch, session).await {
+                    let token = offsets::token(
+                        &sink.view,
+                        &self.settings.group_name,
+                        topic,
+                        partition,
+                        range,
+                    );
+                    match sink.write(&batch, session, &token).await {
                         Ok(encoded) => {
                             let rows = encoded.as_ref().map_or(0, |e| e.rows);
                             self.status.update(|s| s.rows_written += rows as u64);
@@ -259,13 +325,4 @@ impl ConsumerTask {
             .fire_and_drop(session, &state, destination, views, &self.producers)
             .await
     }
-}
-
-/// Commits `next` as the group's position in `topic[partition]`.
-fn commit(consumer: &KafkaConsumer, topic: &str, partition: i32, next: i64) -> Result<(), ChError> {
-    let mut list = TopicPartitionList::new();
-    list.add_partition_offset(topic, partition, Offset::Offset(next))
-        .map_err(kafka_error)?;
-    // A synchronous commit blocks on the broker: keep it off the async workers.
-    tokio::task::block_in_place(|| consumer.commit(&list, CommitMode::Sync)).map_err(kafka_error)
 }
