@@ -13,8 +13,11 @@ use tokio::sync::watch;
 
 /// The first delay after a failure.
 pub const FIRST: Duration = Duration::from_millis(200);
-/// Longest wait between retries of a failing insert or preparation.
-pub const MAX: Duration = Duration::from_secs(30);
+/// Longest wait between retries of a failing insert, preparation or
+/// consumer: short, so that a backend or broker that comes back is used
+/// within a few seconds (at 30 s the first insert after an outage came up to
+/// half a minute late); a retry costs one request.
+pub const MAX: Duration = Duration::from_secs(5);
 
 /// How far a delay may stray from its nominal value, as a fraction of it:
 /// consumers that failed together (a backend restart) retry apart.
@@ -116,7 +119,7 @@ mod tests {
             assert_within(backoff.next_delay(), nominal);
             nominal = (nominal * 2).min(MAX);
         }
-        // 200 ms doubled 8 times is past 30 s: capped from there on.
+        // 200 ms doubled 5 times is past 5 s: capped from there on.
         assert_eq!(nominal, MAX);
     }
 
