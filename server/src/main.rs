@@ -5,6 +5,7 @@ mod chdb;
 mod config;
 mod error;
 mod executor;
+mod failpoints;
 mod formats;
 mod frontend;
 mod kafka_statements;
@@ -14,6 +15,7 @@ mod session;
 mod system_tables;
 
 use std::fs::File;
+use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -59,6 +61,17 @@ fn main() -> ExitCode {
         }
     };
     init_tracing(&config);
+    let (armed, unknown) = failpoints::init();
+    for point in armed {
+        tracing::warn!(
+            failpoint = point.name(),
+            "test-only failpoint armed ({})",
+            failpoints::VARIABLE
+        );
+    }
+    for name in unknown {
+        tracing::warn!(failpoint = %name, "unknown failpoint in {}, ignored", failpoints::VARIABLE);
+    }
     // Large stacks for the workers: every recursion over client input has a
     // depth limit, and debug builds' frames are large; 16 MiB is address
     // space, touched only when used.
@@ -73,14 +86,26 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(config)) {
-        Ok(()) => ExitCode::SUCCESS,
+    let code = match runtime.block_on(run(config)) {
+        Ok(()) => {
+            tracing::info!("stopped");
+            0
+        }
         Err(e) => {
             tracing::error!(error = %e, "kafkahouse could not start");
             eprintln!("kafkahouse: {e}");
-            ExitCode::FAILURE
+            1
         }
-    }
+    };
+    // Everything shutdown must do is done: the pipelines stopped, their
+    // consumers committed and left their groups. Exiting here, with the
+    // runtime alive, does not join its threads, so none of them runs
+    // libchdb's thread-local destructors on its way out: they crashed there
+    // (a segfault, exit 139, after every SIGTERM). Logs go to stderr
+    // unbuffered; the ready line went to stdout.
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    std::process::exit(code)
 }
 
 fn init_tracing(config: &Config) {

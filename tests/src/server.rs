@@ -1,11 +1,12 @@
-//! kafkahouse as a process: started on the embedded or a remote backend,
-//! its addresses read from its ready line, PostgreSQL clients connected to
-//! it, stopped by SIGTERM or killed when dropped.
+//! kafkahouse as a process: started on the embedded or a remote backend
+//! (with extra environment variables when a test needs them), its addresses
+//! read from its ready line, PostgreSQL clients connected to it, stopped by
+//! SIGTERM (with its exit status) or killed when dropped.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -25,13 +26,23 @@ pub struct Kafkahouse {
 impl Kafkahouse {
     /// Starts kafkahouse on the embedded backend with its data in `data_dir`.
     pub fn embedded(data_dir: &Path) -> Kafkahouse {
-        let lib = libchdb();
-        Kafkahouse::start(data_dir, &["--libchdb", lib.to_str().expect("utf-8 path")])
+        Kafkahouse::embedded_with_env(data_dir, &[])
     }
 
     /// Starts kafkahouse against a ClickHouse server's HTTP interface.
     pub fn remote(data_dir: &Path, url: &str) -> Kafkahouse {
         Kafkahouse::start(data_dir, &["--clickhouse-url", url])
+    }
+
+    /// Starts kafkahouse on the embedded backend with `env` added to its
+    /// environment (e.g. `KAFKAHOUSE_FAILPOINTS`).
+    pub fn embedded_with_env(data_dir: &Path, env: &[(&str, &str)]) -> Kafkahouse {
+        let lib = libchdb();
+        let args = ["--libchdb", lib.to_str().expect("utf-8 path")];
+        match Kafkahouse::try_start_with_env(data_dir, &args, env) {
+            Ok(k) => k,
+            Err(why) => panic!("kafkahouse did not start: {why}"),
+        }
     }
 
     /// Starts kafkahouse with `args` and waits for its ready line.
@@ -44,9 +55,19 @@ impl Kafkahouse {
 
     /// Like `start`, but returns what went wrong instead of panicking.
     pub fn try_start(data_dir: &Path, args: &[&str]) -> Result<Kafkahouse, String> {
+        Kafkahouse::try_start_with_env(data_dir, args, &[])
+    }
+
+    /// Like `try_start`, with `env` added to the server's environment.
+    pub fn try_start_with_env(
+        data_dir: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<Kafkahouse, String> {
         let stderr = data_dir.with_extension("stderr.log");
         let log = std::fs::File::create(&stderr).map_err(|e| e.to_string())?;
         let mut child = Command::new(kafkahouse_bin())
+            .envs(env.iter().copied())
             .arg("--data-dir")
             .arg(data_dir)
             .args(["--pg-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"])
@@ -136,12 +157,19 @@ impl Kafkahouse {
 
     /// SIGTERM, then waits for the exit.
     pub fn stop(mut self) {
+        self.terminate();
+    }
+
+    /// SIGTERM, then waits for the exit and returns its status (panics if
+    /// the server is still running after `START_TIMEOUT`). Its log stays
+    /// readable.
+    pub fn terminate(&mut self) -> ExitStatus {
         let pid = self.child.id().to_string();
         let _ = Command::new("kill").args(["-TERM", &pid]).status();
         let deadline = Instant::now() + START_TIMEOUT;
         while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status;
             }
             std::thread::sleep(Duration::from_millis(50));
         }

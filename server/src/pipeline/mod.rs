@@ -1,6 +1,8 @@
 //! Consumption: one pipeline per attached Kafka table that has views, run
 //! from the catalog. `reconcile` makes the running pipelines match the
-//! catalog after every DDL statement and at start-up.
+//! catalog after every DDL statement and at start-up. Each consumer runs
+//! under a supervisor that starts a fresh one, with backoff, when it ends or
+//! panics before it was told to stop.
 
 pub mod backoff;
 pub mod consumer;
@@ -17,6 +19,7 @@ pub mod sync;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{watch, Mutex};
 use tokio::task::JoinHandle;
@@ -24,6 +27,7 @@ use tokio::task::JoinHandle;
 use catalog::{Catalog, Definition, QualifiedName};
 
 use crate::backend::Backend;
+use backoff::Backoff;
 use consumer::ConsumerTask;
 use status::{ConsumerState, ConsumerStatus};
 
@@ -110,13 +114,15 @@ impl Pipelines {
             .collect()
     }
 
-    /// Whether `table` has running consumers (attached, with views).
+    /// Whether `table` has consumers (attached, with views) whose
+    /// supervisors are alive: a consumer waiting to be restarted counts, one
+    /// that nothing will restart does not.
     pub async fn is_consuming(&self, table: &QualifiedName) -> bool {
         self.running
             .lock()
             .await
             .get(table)
-            .is_some_and(|r| !r.tasks.is_empty())
+            .is_some_and(|r| r.tasks.iter().any(|t| !t.is_finished()))
     }
 
     /// The newest exception of any consumer of `table`.
@@ -164,18 +170,21 @@ impl Pipelines {
                 let status =
                     ConsumerStatus::new(kafka_config::client_id(&spec.table, &settings, index));
                 statuses.push(status.clone());
-                let task = ConsumerTask {
+                let (spec, settings) = (spec.clone(), settings.clone());
+                let (backend, producers) = (self.backend.clone(), self.producers.clone());
+                let parsing = self.parsing.clone();
+                let task = move || ConsumerTask {
                     table: spec.table.clone(),
                     views: spec.views.clone(),
                     settings: settings.clone(),
-                    backend: self.backend.clone(),
+                    backend: backend.clone(),
                     index,
-                    status,
+                    status: status.clone(),
                     chained: spec.chained.clone(),
-                    producers: self.producers.clone(),
-                    parsing: self.parsing.clone(),
+                    producers: producers.clone(),
+                    parsing: parsing.clone(),
                 };
-                tokio::spawn(task.run(rx.clone()))
+                tokio::spawn(supervise(task, rx.clone()))
             })
             .collect();
         self.statuses().insert(spec.table.name.clone(), statuses);
@@ -183,6 +192,58 @@ impl Pipelines {
             spec,
             stop: tx,
             tasks,
+        }
+    }
+}
+
+/// A consumer that ran this long before it ended was healthy: its end starts
+/// a new run of failures, from the first delay.
+const HEALTHY_RUN: Duration = Duration::from_secs(60);
+
+/// Runs the consumer `task` makes until `stop`: when one ends or panics
+/// before the stop, the reason becomes an exception in its status and,
+/// after a backoff, a fresh consumer starts (it resumes from the group's
+/// committed offsets).
+async fn supervise(task: impl Fn() -> ConsumerTask, mut stop: watch::Receiver<bool>) {
+    let mut backoff = Backoff::new();
+    loop {
+        let consumer = task();
+        let status = consumer.status.clone();
+        let table = consumer.table.name.to_string();
+        let index = consumer.index;
+        status.update(|s| s.running = true);
+        let started = Instant::now();
+        let last_before = status.snapshot().exceptions.back().cloned();
+        // A task of its own, so that a panic anywhere in it ends only it.
+        let ended = tokio::spawn(consumer.run(stop.clone())).await;
+        status.update(|s| {
+            s.running = false;
+            // The partitions were the old consumer's; the new one reports its own.
+            s.assignments.clear();
+        });
+        if *stop.borrow() {
+            return;
+        }
+        let why = match ended {
+            Err(e) => status::join_error_text(e),
+            // It ended by itself: the exception it left last says why (a
+            // decode task's panic, for one).
+            Ok(()) => status
+                .snapshot()
+                .exceptions
+                .back()
+                .filter(|last| Some(*last) != last_before.as_ref())
+                .map(|(_, text)| text.clone())
+                .unwrap_or_else(|| "it ended without an error".to_string()),
+        };
+        tracing::error!(%table, consumer = index, reason = %why, "consumer ended; restarting it");
+        status.exception(format!("consumer restarted after: {why}"));
+        status.update(|s| s.restarts += 1);
+        if started.elapsed() >= HEALTHY_RUN {
+            backoff.reset();
+        }
+        if backoff.wait(&mut stop).await.is_err() {
+            return;
         }
     }
 }

@@ -1,7 +1,12 @@
 //! What each consumer is doing, for `system.kafka_consumers`: its partitions
 //! with committed offsets and lag (from librdkafka's statistics), recent
-//! exceptions, and counters.
+//! exceptions, whether it runs or waits to be restarted, and counters. Also
+//! the text of a panic, for the exception a crashed task leaves.
+//!
+//! Uses rdkafka (the statistics and rebalance callbacks) and tokio's
+//! `JoinError`; nothing else of the pipeline.
 
+use std::any::Any;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
@@ -37,6 +42,11 @@ pub struct ConsumerState {
     /// Messages that could not be parsed (skipped, streamed as error rows
     /// or sent to the dead letter queue): kafkahouse's, not ClickHouse's.
     pub broken_messages: u64,
+    /// Whether a consumer task runs now; false before the first start and
+    /// while a crashed one waits to be restarted.
+    pub running: bool,
+    /// Times the consumer was restarted after it ended or panicked.
+    pub restarts: u64,
 }
 
 /// Shared between a consumer task (which writes) and queries (which read).
@@ -71,6 +81,27 @@ impl ConsumerStatus {
     fn lock(&self) -> std::sync::MutexGuard<'_, ConsumerState> {
         // The state is plain data: a panic elsewhere cannot leave it invalid.
         self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// What a panic said: its message when it had one (`panic!` with a string
+/// or format arguments), else a placeholder.
+pub fn panic_text(payload: &(dyn Any + Send)) -> String {
+    if let Some(text) = payload.downcast_ref::<&str>() {
+        (*text).to_string()
+    } else if let Some(text) = payload.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "a panic without a message".to_string()
+    }
+}
+
+/// Why a task ended without returning: its panic's text, or that it was
+/// cancelled (at runtime shutdown).
+pub fn join_error_text(error: tokio::task::JoinError) -> String {
+    match error.try_into_panic() {
+        Ok(payload) => panic_text(payload.as_ref()),
+        Err(error) => error.to_string(),
     }
 }
 
@@ -137,5 +168,24 @@ impl ConsumerContext for StatsContext {
 impl StatsContext {
     fn consumer_id(&self) -> String {
         self.status.lock().consumer_id.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panic_is_told_by_its_message() {
+        let formatted = tokio::spawn(async { panic!("block {} of {}", 3, "t") }).await;
+        let literal = tokio::spawn(async { panic!("plain") }).await;
+        let other = tokio::spawn(async { std::panic::panic_any(7_u8) }).await;
+        let text = |r: Result<(), tokio::task::JoinError>| match r {
+            Ok(()) => "no panic".to_string(),
+            Err(e) => join_error_text(e),
+        };
+        assert_eq!(text(formatted), "block 3 of t");
+        assert_eq!(text(literal), "plain");
+        assert_eq!(text(other), "a panic without a message");
     }
 }

@@ -27,6 +27,7 @@ use catalog::{ChType, ColumnDef};
 
 use crate::chdb;
 use crate::error::{codes, ChError};
+use crate::failpoints::{self, Failpoint};
 
 use engine::EngineParser;
 
@@ -188,6 +189,12 @@ impl BlockDecoder {
         partition: i32,
         messages: &[Message],
     ) -> Result<Decoded, ChError> {
+        // A test-only fault (KAFKAHOUSE_FAILPOINTS): a consumer that panics.
+        if !messages.is_empty() && failpoints::strikes(Failpoint::DecodePanicOnce) {
+            panic!(
+                "failpoint decode_panic_once: a panic injected while decoding {topic}[{partition}]"
+            );
+        }
         let all: Vec<&Message> = messages.iter().collect();
         let located = |f: &ParseFailure| match f.index.and_then(|i| messages.get(i)) {
             Some(m) => ChError::new(
