@@ -140,7 +140,15 @@ async fn run(config: Config) -> Result<(), StartError> {
             url,
             user,
             password,
-        } => Arc::new(Remote::connect(url, user, password.clone()).await?),
+        } => Arc::new(
+            Remote::connect(
+                url,
+                user,
+                password.clone(),
+                backend::remote::REQUEST_TIMEOUT,
+            )
+            .await?,
+        ),
     };
     tracing::info!(backend = %backend.description(), "backend ready");
     let catalog_dir = config.data_dir.join("catalog");

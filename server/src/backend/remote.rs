@@ -6,6 +6,10 @@
 //! What is used here exists in every server since 18.x: `session_id`,
 //! `database`, `default_format`, `wait_end_of_query` and settings as URL
 //! parameters, and exception text in the body of a non-200 response.
+//!
+//! Every request has a deadline, so a server that stops answering (stopped,
+//! or a network that drops packets) is an error instead of a statement or an
+//! insert that hangs. Uses the error codes and the session state.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +20,13 @@ use reqwest::{Client, Url};
 use super::{Backend, BackendSession, Output};
 use crate::error::{codes, ChError};
 use crate::session::SessionState;
+
+/// How long one request may take, from connecting to the last byte of the
+/// answer: ClickHouse's own `receive_timeout` for its clients (300 s), so a
+/// query that runs long on a live server still completes. The backend trait
+/// does not say whether a request is the pipeline's or a client's, so both
+/// get the same deadline.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// The server's version, as `SELECT version()` reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +56,8 @@ struct RemoteInner {
     user: String,
     password: Option<String>,
     version: ServerVersion,
+    /// The deadline of each request (the client's), for the error text.
+    timeout: Duration,
 }
 
 /// A ClickHouse server reached over HTTP(S).
@@ -53,11 +66,13 @@ pub struct Remote {
 }
 
 impl Remote {
-    /// Connects to `url` and asks the server for its version.
+    /// Connects to `url` and asks the server for its version. Each request
+    /// fails with TIMEOUT_EXCEEDED when it takes longer than `timeout`.
     pub async fn connect(
         url: &str,
         user: &str,
         password: Option<String>,
+        timeout: Duration,
     ) -> Result<Remote, ChError> {
         let parsed = Url::parse(url).map_err(|e| {
             ChError::new(
@@ -72,7 +87,8 @@ impl Remote {
             ));
         }
         let client = Client::builder()
-            .connect_timeout(Duration::from_secs(10))
+            .connect_timeout(Duration::from_secs(10).min(timeout))
+            .timeout(timeout)
             .build()
             .map_err(|e| ChError::new(codes::NETWORK_ERROR, format!("HTTP client: {e}")))?;
         let mut inner = RemoteInner {
@@ -81,6 +97,7 @@ impl Remote {
             user: user.to_string(),
             password,
             version: ServerVersion::parse(""),
+            timeout,
         };
         let probe = SessionState::new("default");
         let out = inner
@@ -169,6 +186,17 @@ impl RemoteInner {
         // Strip credentials that a URL might carry before showing it.
         let mut shown = self.url.clone();
         let _ = shown.set_password(None);
+        if e.is_timeout() && !e.is_connect() {
+            // The server took the connection (or had it) but did not answer
+            // in time: stalled, not gone.
+            return ChError::new(
+                codes::TIMEOUT_EXCEEDED,
+                format!(
+                    "Timeout exceeded: ClickHouse at {shown} did not answer within {} s",
+                    self.timeout.as_secs_f64()
+                ),
+            );
+        }
         ChError::new(
             codes::NETWORK_ERROR,
             format!("Cannot reach ClickHouse at {shown}: {e}"),
@@ -256,6 +284,38 @@ mod tests {
         let old = ServerVersion::parse("18.16.1\n");
         assert_eq!((old.major, old.minor), (18, 16));
         assert_eq!(ServerVersion::parse("24.8.4.13").major, 24);
+    }
+
+    /// A server that accepts connections and never answers (as one stopped
+    /// with SIGSTOP does: the kernel still completes the handshake).
+    #[tokio::test]
+    async fn a_server_that_does_not_answer_is_a_timeout() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind on loopback");
+        let addr = listener.local_addr().expect("bound address");
+        let silent = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+            }
+        });
+        let started = std::time::Instant::now();
+        let url = format!("http://{addr}/");
+        let result = Remote::connect(&url, "default", None, Duration::from_millis(500)).await;
+        silent.abort();
+        match result {
+            Ok(_) => panic!("connected to a server that never answered"),
+            Err(e) => {
+                assert_eq!(e.code, codes::TIMEOUT_EXCEEDED, "{}", e.message);
+                assert!(
+                    e.message.contains("did not answer within 0.5 s"),
+                    "{}",
+                    e.message
+                );
+            }
+        }
+        assert!(started.elapsed() < Duration::from_secs(10));
     }
 
     #[test]
