@@ -193,6 +193,31 @@ impl Broker {
         }
     }
 
+    /// The mock cluster, for fault injection; panics on tansu.
+    fn mock(&self) -> &rdkafka::mocking::MockCluster<'static, rdkafka::producer::DefaultProducerContext> {
+        match &self.kind {
+            BrokerKind::Mock(cluster) => cluster,
+            BrokerKind::Tansu(_) => panic!("fault injection needs librdkafka's mock cluster"),
+        }
+    }
+
+    /// The broker stops answering (connections refused) until `broker_up`.
+    pub fn broker_down(&self) {
+        self.mock().broker_down(1).expect("broker down");
+    }
+
+    pub fn broker_up(&self) {
+        self.mock().broker_up(1).expect("broker up");
+    }
+
+    /// The next `n` offset commits to the broker fail with a retriable error.
+    pub fn fail_commits(&self, n: usize) {
+        use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
+        let errors = vec![RDKafkaRespErr::RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT; n];
+        self.mock()
+            .request_errors(RDKafkaApiKey::OffsetCommit, &errors);
+    }
+
     /// Like `produce`, for rows numbered from `first`.
     pub async fn produce_from(&self, topic: &str, partitions: i32, first: u64, rows: &[String]) {
         use rdkafka::producer::FutureRecord;

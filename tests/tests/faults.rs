@@ -1,0 +1,125 @@
+//! Faults against real processes, counted in rows: the broker going away
+//! mid-stream, offset commits failing, a second kafkahouse joining and
+//! leaving the group. Every message must land exactly once: `count()` and
+//! `uniqExact` of the rows in the destination both equal what was produced.
+//! Short enough for the test command; `scripts/soak` runs longer versions.
+
+use std::time::Duration;
+
+use kafkahouse_tests::kafka::{create_tutorial, run, WAIT};
+use kafkahouse_tests::{github, github_queue_ddl, scalar, wait_for, Broker, Kafkahouse};
+
+const PARTITIONS: i32 = 8;
+const DISTINCT: &str = "SELECT uniqExact(comment_id, created_at, title) FROM github";
+const COUNT: &str = "SELECT count() FROM github";
+
+/// The tutorial's Kafka table with small blocks (many commits to break).
+fn queue(broker: &Broker) -> String {
+    github_queue_ddl(&broker.bootstrap).replace(
+        "kafka_num_consumers = 1;",
+        "kafka_num_consumers = 1, kafka_max_block_size = 100;",
+    )
+}
+
+/// Waits until the destination holds `rows` distinct rows, then checks that
+/// it holds no more than that.
+async fn assert_exactly(client: &tokio_postgres::Client, rows: u64, server: &Kafkahouse) {
+    let distinct = wait_for(client, DISTINCT, &rows.to_string(), WAIT).await;
+    assert_eq!(distinct, rows.to_string(), "rows lost; server log:\n{}", server.log());
+    let total = scalar(client, COUNT).await;
+    assert_eq!(total, rows.to_string(), "rows duplicated; server log:\n{}", server.log());
+}
+
+/// The broker goes away for a while mid-stream, and offset commits fail for
+/// a while after: consumption resumes by itself (no restart), failed
+/// commits are retried, nothing is lost or written twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_outage_and_failed_commits_neither_lose_nor_duplicate() {
+    const ROWS: u64 = 8_000;
+    const OUTAGE: Duration = Duration::from_secs(5);
+    let broker = Broker::start();
+    broker.create_topic("github", PARTITIONS);
+    broker
+        .produce("github", PARTITIONS, &github::rows(11, 0, ROWS))
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = Kafkahouse::embedded(&dir.path().join("data"));
+    let client = server.connect().await;
+    create_tutorial(&client, &queue(&broker), false).await;
+    wait_for(&client, "SELECT count() > 0 FROM github", "1", WAIT).await;
+
+    // The outage itself is the fault: the broker is down this long.
+    broker.broker_down();
+    let at_outage: u64 = scalar(&client, COUNT).await.parse().unwrap();
+    tokio::time::sleep(OUTAGE).await;
+    broker.fail_commits(5);
+    broker.broker_up();
+    assert!(at_outage < ROWS, "the stream was over before the outage");
+    assert_exactly(&client, ROWS, &server).await;
+    assert!(
+        server.log().contains("offset commit failed; will retry"),
+        "no commit failed: the fault was not injected"
+    );
+}
+
+/// A second kafkahouse joins the group and leaves it again, five times, while
+/// the first consumes. The second writes through the first one's HTTP
+/// interface (one engine holds the destination), with the same view, so a
+/// partition moving between them replays its recorded block with the same
+/// tokens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_joining_and_leaving_duplicates_nothing() {
+    const ROWS: u64 = 12_000;
+    const ROUNDS: u64 = 5;
+    let broker = Broker::start();
+    broker.create_topic("github", PARTITIONS);
+    broker
+        .produce("github", PARTITIONS, &github::rows(13, 0, ROWS / 2))
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let a = Kafkahouse::embedded(&dir.path().join("a"));
+    let client = a.connect().await;
+    create_tutorial(&client, &queue(&broker), false).await;
+    wait_for(&client, "SELECT count() > 0 FROM github", "1", WAIT).await;
+
+    for round in 0..ROUNDS {
+        let b = Kafkahouse::remote(
+            &dir.path().join(format!("b{round}")),
+            &format!("http://{}", a.http_addr),
+        );
+        let other = b.connect().await;
+        // The same Kafka table and view, in a database of its own (the
+        // names in A's catalog are taken): same group, same destination,
+        // the same SELECT text, so the same tokens.
+        run(&other, "CREATE DATABASE IF NOT EXISTS b;").await;
+        run(&other, "USE b;").await;
+        run(&other, &queue(&broker)).await;
+        run(
+            &other,
+            "CREATE MATERIALIZED VIEW github_mv TO KafkaEngine.github AS\nSELECT *\nFROM github_queue;",
+        )
+        .await;
+        let first = round * ROWS / 10 + ROWS / 2;
+        broker
+            .produce_from(
+                "github",
+                PARTITIONS,
+                first,
+                &github::rows(13, first, first + ROWS / 10),
+            )
+            .await;
+        // B has taken part: it consumed partitions of the group.
+        wait_for(
+            &other,
+            "SELECT count() FROM system.kafka_consumers WHERE num_messages_read > 0",
+            "1",
+            WAIT,
+        )
+        .await;
+        drop(other);
+        // SIGTERM: B leaves the group, and A takes its partitions back.
+        let mut b = b;
+        b.terminate();
+    }
+    assert_exactly(&client, ROWS, &a).await;
+}
