@@ -36,7 +36,13 @@ async fn assert_exactly(client: &tokio_postgres::Client, rows: u64, server: &Kaf
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broker_outage_and_failed_commits_neither_lose_nor_duplicate() {
     const ROWS: u64 = 8_000;
-    const OUTAGE: Duration = Duration::from_secs(5);
+    // 5 s here; OUTAGE_SECONDS=20 for the longer outage.
+    let outage = Duration::from_secs(
+        std::env::var("OUTAGE_SECONDS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(5),
+    );
     let broker = Broker::start();
     broker.create_topic("github", PARTITIONS);
     broker
@@ -51,7 +57,7 @@ async fn broker_outage_and_failed_commits_neither_lose_nor_duplicate() {
     // The outage itself is the fault: the broker is down this long.
     broker.broker_down();
     let at_outage: u64 = scalar(&client, COUNT).await.parse().unwrap();
-    tokio::time::sleep(OUTAGE).await;
+    tokio::time::sleep(outage).await;
     broker.fail_commits(5);
     broker.broker_up();
     assert!(at_outage < ROWS, "the stream was over before the outage");

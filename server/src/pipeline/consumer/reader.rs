@@ -130,6 +130,9 @@ impl BlockReader {
             let event = tokio::select! {
                 biased;
                 _ = stop.changed() => Event::Stop,
+                // The writer ended (it failed): nothing more to read for,
+                // and the consumer's supervisor starts it over.
+                () = blocks.closed() => Event::Stop,
                 room = blocks.clone().reserve_owned(), if !outbound.is_empty() => Event::Room(room),
                 polled = tokio::time::timeout(poll_timeout, recv(&consumer)) => Event::Polled(polled.map_err(|_| ())),
             };
