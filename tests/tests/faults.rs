@@ -169,3 +169,29 @@ async fn without_tokens_a_sigkill_loses_nothing_and_the_view_says_at_least_once(
         total - ROWS
     );
 }
+
+/// The same SIGKILL on tansu, an independent broker implementation: the
+/// range in flight travels in its offset commits too, and nothing is
+/// written twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sigkill_on_an_independent_broker_duplicates_nothing() {
+    const ROWS: u64 = 6_000;
+    let broker = Broker::tansu();
+    broker.create_topic("github", PARTITIONS);
+    broker
+        .produce("github", PARTITIONS, &github::rows(19, 0, ROWS))
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Kafkahouse::embedded(&data);
+    let client = server.connect().await;
+    create_tutorial(&client, &queue(&broker), false).await;
+    wait_for(&client, "SELECT count() > 0 FROM github", "1", WAIT).await;
+    let at_kill: u64 = scalar(&client, COUNT).await.parse().unwrap();
+    drop(client);
+    drop(server); // SIGKILL
+    assert!(at_kill < ROWS, "the stream was over before the kill");
+    let server = Kafkahouse::embedded(&data);
+    let client = server.connect_to("KafkaEngine").await;
+    assert_exactly(&client, ROWS, &server).await;
+}
