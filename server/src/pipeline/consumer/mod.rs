@@ -130,9 +130,11 @@ impl ConsumerTask {
         let mut config = consumer_config(s, &client_id(&self.table, s, self.index));
         config
             // A consumer that died (SIGKILL) holds its partitions until the
-            // session times out: 10 s instead of librdkafka's 45 s lets a
-            // restarted server resume sooner.
-            .set("session.timeout.ms", "10000")
+            // session times out: 6 s (the least Kafka brokers accept by
+            // default, group.min.session.timeout.ms) instead of librdkafka's
+            // 45 s lets a restarted server resume sooner. Heartbeats come
+            // from librdkafka's own thread, so busy inserts do not miss them.
+            .set("session.timeout.ms", "6000")
             .set("heartbeat.interval.ms", "1000")
             // A partition read to its end cuts its block at once, without
             // waiting for a poll over all partitions to come back empty.
