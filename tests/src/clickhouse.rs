@@ -107,6 +107,16 @@ impl ClickHouseServer {
     }
 
     /// Kills the server (its data stays), as a crash or network loss would.
+    /// Sends `signal` (e.g. "STOP", "CONT") to the server process: a
+    /// stopped server still accepts connections and never answers.
+    pub fn signal(&self, signal: &str) {
+        if let Some(child) = &self.child {
+            let _ = std::process::Command::new("kill")
+                .args([&format!("-{signal}"), &child.id().to_string()])
+                .status();
+        }
+    }
+
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();

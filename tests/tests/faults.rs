@@ -195,3 +195,52 @@ async fn a_sigkill_on_an_independent_broker_duplicates_nothing() {
     let client = server.connect_to("KafkaEngine").await;
     assert_exactly(&client, ROWS, &server).await;
 }
+
+/// A backend that stalls (SIGSTOP: connections accepted, never answered)
+/// shows as an exception in `system.kafka_consumers` within the pipeline's
+/// request deadline (30 s), and once it answers again (SIGCONT) the rows
+/// catch up by themselves, none lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_backend_shows_as_an_exception_and_catches_up() {
+    const ROWS: u64 = 2_000;
+    let clickhouse = kafkahouse_tests::ClickHouseServer::start();
+    let broker = Broker::start();
+    broker.create_topic("github", PARTITIONS);
+    broker
+        .produce("github", PARTITIONS, &github::rows(23, 0, ROWS / 2))
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = Kafkahouse::remote(&dir.path().join("data"), &clickhouse.url());
+    let client = server.connect().await;
+    create_tutorial(&client, &queue(&broker), true).await;
+    wait_for(&client, COUNT, &(ROWS / 2).to_string(), WAIT).await;
+
+    clickhouse.signal("STOP");
+    broker
+        .produce_from("github", PARTITIONS, ROWS / 2, &github::rows(23, ROWS / 2, ROWS))
+        .await;
+    // system.kafka_consumers is kafkahouse's own: it answers while the
+    // backend is stopped.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let stalled = loop {
+        let texts = kafkahouse_tests::rows(
+            &client,
+            "SELECT exceptions.text FROM system.kafka_consumers",
+        )
+        .await
+        .concat()
+        .join("\n");
+        if texts.contains("Timeout exceeded") || std::time::Instant::now() > deadline {
+            break texts;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    clickhouse.signal("CONT");
+    assert!(
+        stalled.contains("Timeout exceeded"),
+        "no timeout shown ({stalled}); server log:\n{}",
+        server.log()
+    );
+    let got = wait_for(&client, DISTINCT, &ROWS.to_string(), WAIT).await;
+    assert_eq!(got, ROWS.to_string(), "server log:\n{}", server.log());
+}

@@ -63,6 +63,10 @@ pub trait BackendSession: Send {
         default_format: &str,
     ) -> Result<Output, ChError>;
 
+    /// Sets how long each request may take before it fails with
+    /// TIMEOUT_EXCEEDED (backends whose requests can stall: a remote server).
+    fn set_request_timeout(&mut self, _timeout: std::time::Duration) {}
+
     /// Runs `insert_sql` (`INSERT INTO t (cols)`, no FORMAT) with `data` in
     /// `format`, with `state`'s settings (format settings such as
     /// `format_csv_delimiter` apply to parsing `data`).

@@ -24,8 +24,7 @@ use crate::session::SessionState;
 /// How long one request may take, from connecting to the last byte of the
 /// answer: ClickHouse's own `receive_timeout` for its clients (300 s), so a
 /// query that runs long on a live server still completes. The backend trait
-/// does not say whether a request is the pipeline's or a client's, so both
-/// get the same deadline.
+/// pipeline's sessions set a shorter one (`set_request_timeout`).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// The server's version, as `SELECT version()` reports it.
@@ -56,7 +55,7 @@ struct RemoteInner {
     user: String,
     password: Option<String>,
     version: ServerVersion,
-    /// The deadline of each request (the client's), for the error text.
+    /// The default deadline of each request (a client's).
     timeout: Duration,
 }
 
@@ -101,7 +100,7 @@ impl Remote {
         };
         let probe = SessionState::new("default");
         let out = inner
-            .post("SELECT version()", &probe, "TabSeparated", None)
+            .post("SELECT version()", &probe, "TabSeparated", None, timeout)
             .await?;
         inner.version = ServerVersion::parse(&String::from_utf8_lossy(&out.body));
         tracing::info!(version = %inner.version.text, url = %inner.url, "connected to ClickHouse");
@@ -118,13 +117,14 @@ impl RemoteInner {
         state: &SessionState,
         default_format: &str,
         session_id: Option<&str>,
+        timeout: Duration,
     ) -> Result<Output, ChError> {
         self.send(
             None,
             sql.as_bytes().to_vec(),
             state,
             default_format,
-            session_id,
+            (session_id, timeout),
         )
         .await
     }
@@ -137,7 +137,7 @@ impl RemoteInner {
         body: Vec<u8>,
         state: &SessionState,
         default_format: &str,
-        session_id: Option<&str>,
+        (session_id, timeout): (Option<&str>, Duration),
     ) -> Result<Output, ChError> {
         let mut url = self.url.clone();
         {
@@ -162,17 +162,21 @@ impl RemoteInner {
             .client
             .post(url)
             .basic_auth(&self.user, self.password.as_deref())
+            .timeout(timeout)
             .body(body)
             .send()
             .await
-            .map_err(|e| self.network_error(e))?;
+            .map_err(|e| self.network_error(e, timeout))?;
         let status = response.status();
         let written_rows = response
             .headers()
             .get("X-ClickHouse-Summary")
             .and_then(|h| h.to_str().ok())
             .and_then(written_rows);
-        let body = response.bytes().await.map_err(|e| self.network_error(e))?;
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| self.network_error(e, timeout))?;
         if !status.is_success() {
             return Err(ChError::from_server_text(&String::from_utf8_lossy(&body)));
         }
@@ -182,7 +186,7 @@ impl RemoteInner {
         })
     }
 
-    fn network_error(&self, e: reqwest::Error) -> ChError {
+    fn network_error(&self, e: reqwest::Error, timeout: Duration) -> ChError {
         // Strip credentials that a URL might carry before showing it.
         let mut shown = self.url.clone();
         let _ = shown.set_password(None);
@@ -193,7 +197,7 @@ impl RemoteInner {
                 codes::TIMEOUT_EXCEEDED,
                 format!(
                     "Timeout exceeded: ClickHouse at {shown} did not answer within {} s",
-                    self.timeout.as_secs_f64()
+                    timeout.as_secs_f64()
                 ),
             );
         }
@@ -233,6 +237,7 @@ impl Backend for Remote {
 
     async fn open_session(&self) -> Result<Box<dyn BackendSession>, ChError> {
         Ok(Box::new(RemoteSession {
+            timeout: self.inner.timeout,
             inner: self.inner.clone(),
             session_id: format!("kafkahouse-{}", uuid::Uuid::new_v4()),
         }))
@@ -246,6 +251,8 @@ impl Backend for Remote {
 struct RemoteSession {
     inner: Arc<RemoteInner>,
     session_id: String,
+    /// Each request's deadline.
+    timeout: Duration,
 }
 
 #[async_trait]
@@ -257,8 +264,12 @@ impl BackendSession for RemoteSession {
         default_format: &str,
     ) -> Result<Output, ChError> {
         self.inner
-            .post(sql, state, default_format, Some(&self.session_id))
+            .post(sql, state, default_format, Some(&self.session_id), self.timeout)
             .await
+    }
+
+    fn set_request_timeout(&mut self, timeout: Duration) {
+        self.timeout = timeout;
     }
 
     async fn insert(
@@ -270,7 +281,7 @@ impl BackendSession for RemoteSession {
     ) -> Result<Output, ChError> {
         let query = format!("{insert_sql} FORMAT {format}");
         self.inner
-            .send(Some(&query), data, state, "TabSeparated", None)
+            .send(Some(&query), data, state, "TabSeparated", (None, self.timeout))
             .await
     }
 }

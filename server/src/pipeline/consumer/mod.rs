@@ -53,6 +53,10 @@ pub struct ConsumerTask {
 
 type KafkaConsumer = StreamConsumer<ConsumerCtx>;
 
+/// How long one of the pipeline's backend requests (an insert of a block,
+/// a check) may take.
+const PIPELINE_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// What a consumer task sets up before it consumes.
 struct Prepared {
     session: Box<dyn BackendSession>,
@@ -88,6 +92,9 @@ impl ConsumerTask {
 
     async fn prepare(&self) -> Result<Prepared, ChError> {
         let mut session = self.backend.open_session().await?;
+        // A stalled backend shows as an exception within this, and the
+        // block is retried, rather than after a client's 300 s.
+        session.set_request_timeout(PIPELINE_REQUEST_TIMEOUT);
         let decoder =
             BlockDecoder::open(&self.table.columns, &self.settings, &self.parsing).await?;
         let mut sinks = Vec::with_capacity(self.views.len());
