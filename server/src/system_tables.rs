@@ -192,7 +192,20 @@ fn snapshot(
         ("broken_messages", Arc::new(UInt64Array::from(broken))),
         (
             "is_currently_used",
-            Arc::new(UInt8Array::from(vec![1u8; consumers.len()])),
+            Arc::new(UInt8Array::from(
+                consumers
+                    .iter()
+                    .map(|(_, c)| u8::from(c.running))
+                    .collect::<Vec<_>>(),
+            )),
+        ),
+        // kafkahouse's own: how often the consumer was started over after
+        // failing (ClickHouse has no such column).
+        (
+            "restarts",
+            Arc::new(UInt64Array::from(
+                consumers.iter().map(|(_, c)| c.restarts).collect::<Vec<_>>(),
+            )),
         ),
     ];
     let schema = Schema::new(

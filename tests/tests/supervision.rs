@@ -79,6 +79,15 @@ async fn a_consumer_whose_decoding_panics_is_restarted_and_catches_up() {
         texts.contains("consumer restarted after: decode task panicked"),
         "{texts}"
     );
+    // Seen in system.kafka_consumers: running again, restarted once.
+    assert_eq!(
+        scalar(
+            &client,
+            "SELECT concat(CAST(is_currently_used AS VARCHAR), ' ', CAST(restarts AS VARCHAR)) FROM system.kafka_consumers"
+        )
+        .await,
+        "1 1"
+    );
     // The restarted consumer is a consumer: SYNC KAFKA waits for it.
     broker
         .produce_from("github", PARTITIONS, 2_000, &github::rows(22, 2_000, 2_100))
