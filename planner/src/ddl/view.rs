@@ -80,9 +80,16 @@ fn without_format(tokens: &[Tok]) -> (&[Tok], Option<String>) {
     }
 }
 
+/// The stack the SELECT is parsed on: sqlparser descends once per nested
+/// expression (up to its recursion limit, 50), and a debug build takes
+/// about 60 KiB a level, more than a 2 MiB thread has.
+const PARSE_STACK: usize = 32 << 20;
+
 /// The SELECT parsed by sqlparser's ClickHouse dialect from the tokens the
 /// statement was cut with (string literals unescaped, as the parser expects
-/// them); the parser's message when it does not parse.
+/// them); the parser's message when it does not parse. Runs on a thread of
+/// its own with a stack sized for the parser's recursion limit, so no
+/// caller's stack decides whether a deeply nested SELECT can be read.
 fn parse_select(tokens: &[Tok]) -> Result<Box<sqlparser::ast::Statement>, String> {
     let tokens: Vec<Token> = tokens
         .iter()
@@ -91,10 +98,21 @@ fn parse_select(tokens: &[Tok]) -> Result<Box<sqlparser::ast::Statement>, String
             other => other.clone(),
         })
         .collect();
-    let mut parser = Parser::new(&ClickHouseDialect {}).with_tokens(tokens);
-    let statement = parser.parse_statement().map_err(|e| e.to_string())?;
-    match parser.peek_token().token {
-        Token::EOF => Ok(Box::new(statement)),
-        other => Err(format!("Expected: end of the SELECT, found: {other}")),
-    }
+    let parse = move || {
+        let mut parser = Parser::new(&ClickHouseDialect {}).with_tokens(tokens);
+        let statement = parser.parse_statement().map_err(|e| e.to_string())?;
+        match parser.peek_token().token {
+            Token::EOF => Ok(Box::new(statement)),
+            other => Err(format!("Expected: end of the SELECT, found: {other}")),
+        }
+    };
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("view-select".into())
+            .stack_size(PARSE_STACK)
+            .spawn_scoped(scope, parse)
+            .map_err(|e| format!("cannot start the SELECT's parser: {e}"))?
+            .join()
+            .unwrap_or_else(|_| Err("the SELECT's parser failed".to_string()))
+    })
 }

@@ -412,3 +412,28 @@ fn client_data_statements_and_their_columns() {
     assert_eq!(awaits_of("INSERT INTO t SELECT 1"), None);
     assert_eq!(awaits_of("INSERT INTO t VALUES (1)"), None);
 }
+
+#[test]
+fn deeply_nested_view_selects_are_read_on_any_stack() {
+    // The fuzzer's case: 36 nested calls overflowed a 2 MiB thread when the
+    // SELECT was parsed on the caller's stack.
+    let read = |depth: usize| {
+        let sql = format!(
+            "CREATE MATERIALIZED VIEW t TO d AS SELECT {}1{} FROM q",
+            "Array(".repeat(depth),
+            ")".repeat(depth)
+        );
+        std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || match split(&sql)[0].kind.clone() {
+                Kind::CreateMaterializedView(Ok(view)) => view.select.is_ok(),
+                other => panic!("not a view: {other:?}"),
+            })
+            .expect("thread")
+            .join()
+            .expect("no overflow")
+    };
+    assert!(read(36));
+    // Past sqlparser's recursion limit: an error, not a crash.
+    assert!(!read(500));
+}
