@@ -152,7 +152,11 @@ impl BlockReader {
                         // A message of a partition taken away meanwhile.
                         continue;
                     };
-                    let entry = seen.entry(key.clone()).or_default();
+                    // Looked up before inserting: no key copied per message.
+                    let entry = match seen.get_mut(&key) {
+                        Some(entry) => entry,
+                        None => seen.entry(key.clone()).or_default(),
+                    };
                     let fresh = entry.epoch != epoch;
                     if fresh {
                         entry.epoch = epoch;
@@ -180,16 +184,20 @@ impl BlockReader {
                             }
                         }
                     }
-                    let entry = pending.entry(key.clone()).or_insert_with(|| {
+                    if !pending.contains_key(&key) {
                         let since = Instant::now();
                         oldest = Some(oldest.map_or(since, |o| o.min(since)));
-                        Pending {
+                        let started = Pending {
                             epoch,
                             messages: Vec::new(),
                             since,
                             replay_until: replay,
-                        }
-                    });
+                        };
+                        pending.insert(key.clone(), started);
+                    }
+                    let Some(entry) = pending.get_mut(&key) else {
+                        continue;
+                    };
                     let offset = m.message.offset;
                     entry.messages.push(m.message);
                     held += 1;
