@@ -147,11 +147,11 @@ impl ConsumerTask {
             // waiting for a poll over all partitions to come back empty.
             .set("enable.partition.eof", "true")
             // Committed offsets and lag for system.kafka_consumers.
-            .set("statistics.interval.ms", "1000");
-        // Eager assignment (librdkafka's default), not cooperative-sticky:
-        // with cooperative-sticky, the partitions of a member that left were
-        // never assigned again to the one that stayed (tests/faults.rs,
-        // librdkafka 2.12's mock cluster), and nothing consumed them.
+            .set("statistics.interval.ms", "1000")
+            // A rebalance moves only the partitions that change owner; the
+            // others go on consuming (the context drops what it held of the
+            // ones that leave).
+            .set("partition.assignment.strategy", "cooperative-sticky");
         let consumer: KafkaConsumer = config
             .create_with_context(ConsumerCtx {
                 stats: StatsContext {
