@@ -210,6 +210,13 @@ impl Broker {
         self.mock().broker_up(1).expect("broker up");
     }
 
+    /// Every request to the broker takes `delay` longer (a slow network).
+    pub fn delay_requests(&self, delay: Duration) {
+        self.mock()
+            .broker_round_trip_time(1, delay)
+            .expect("round-trip time");
+    }
+
     /// The next `n` offset commits to the broker fail with a retriable error.
     pub fn fail_commits(&self, n: usize) {
         use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};

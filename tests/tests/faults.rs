@@ -30,9 +30,9 @@ async fn assert_exactly(client: &tokio_postgres::Client, rows: u64, server: &Kaf
     assert_eq!(total, rows.to_string(), "rows duplicated; server log:\n{}", server.log());
 }
 
-/// The broker goes away for a while mid-stream, and offset commits fail for
-/// a while after: consumption resumes by itself (no restart), failed
-/// commits are retried, nothing is lost or written twice.
+/// The broker goes away for a while mid-stream, then answers slowly, and
+/// offset commits fail for a while after: consumption resumes by itself (no
+/// restart), failed commits are retried, nothing is lost or written twice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broker_outage_and_failed_commits_neither_lose_nor_duplicate() {
     const ROWS: u64 = 8_000;
@@ -59,6 +59,8 @@ async fn broker_outage_and_failed_commits_neither_lose_nor_duplicate() {
     let at_outage: u64 = scalar(&client, COUNT).await.parse().unwrap();
     tokio::time::sleep(outage).await;
     broker.fail_commits(5);
+    // Back, but slow: every request 50 ms longer for the rest of the run.
+    broker.delay_requests(Duration::from_millis(50));
     broker.broker_up();
     assert!(at_outage < ROWS, "the stream was over before the outage");
     assert_exactly(&client, ROWS, &server).await;
