@@ -136,3 +136,32 @@ mod tests {
         assert_eq!(toks[3].name(), Some("x y"));
     }
 }
+
+/// How deep the parentheses and brackets of `tokens` nest. sqlparser's
+/// recursion limit does not cover every path (nested function calls such as
+/// `tuple(tuple(...))` go uncounted), so a SELECT is measured before it is
+/// parsed.
+pub fn nesting_depth(tokens: &[Tok]) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    for t in tokens {
+        match t.token {
+            Token::LParen | Token::LBracket | Token::LBrace => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            Token::RParen | Token::RBracket | Token::RBrace => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
+/// The deepest nesting kafkahouse parses in a view's SELECT (ClickHouse's
+/// own limit, `max_parser_depth`, is 1000; a debug build's parser needs about
+/// 60 KiB of stack a level).
+pub const MAX_SELECT_DEPTH: usize = 128;
+
+/// ClickHouse's words for a statement nested past `MAX_SELECT_DEPTH`.
+pub fn too_deep() -> String {
+    format!("Maximum parse depth ({MAX_SELECT_DEPTH}) exceeded")
+}

@@ -219,6 +219,13 @@ fn syntax_error(e: impl std::fmt::Display) -> ViewError {
 
 /// Parses the SELECT's text (ClickHouse dialect).
 fn parse_select(select_sql: &str) -> Result<SqlStatement, ViewError> {
+    let tokens = crate::tokens::significant(select_sql);
+    if crate::tokens::nesting_depth(&tokens) > crate::tokens::MAX_SELECT_DEPTH {
+        return Err(ViewError::new(
+            catalog::error::codes::TOO_DEEP_RECURSION,
+            crate::tokens::too_deep(),
+        ));
+    }
     let mut statements =
         DFParser::parse_sql_with_dialect(select_sql, &ClickHouseDialect {}).map_err(syntax_error)?;
     if statements.len() != 1 {

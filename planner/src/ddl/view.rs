@@ -91,6 +91,9 @@ const PARSE_STACK: usize = 32 << 20;
 /// its own with a stack sized for the parser's recursion limit, so no
 /// caller's stack decides whether a deeply nested SELECT can be read.
 fn parse_select(tokens: &[Tok]) -> Result<Box<sqlparser::ast::Statement>, String> {
+    if crate::tokens::nesting_depth(tokens) > crate::tokens::MAX_SELECT_DEPTH {
+        return Err(crate::tokens::too_deep());
+    }
     let tokens: Vec<Token> = tokens
         .iter()
         .map(|t| match &t.token {
