@@ -119,24 +119,6 @@ fn byte_offsets(text: &str, tokens: &[TokenWithSpan]) -> Vec<usize> {
     offsets
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn offsets_cover_the_source_text() {
-        let text = "SELECT 'é€' AS \"x y\", $1 -- c\nFROM t";
-        let toks = significant(text);
-        let slices: Vec<&str> = toks.iter().map(|t| &text[t.start..t.end]).collect();
-        assert_eq!(
-            slices,
-            ["SELECT", "'é€'", "AS", "\"x y\"", ",", "$1", "FROM", "t"]
-        );
-        assert!(toks[0].is_keyword(Keyword::SELECT));
-        assert_eq!(toks[3].name(), Some("x y"));
-    }
-}
-
 /// How deep the parentheses and brackets of `tokens` nest. sqlparser's
 /// recursion limit does not cover every path (nested function calls such as
 /// `tuple(tuple(...))` go uncounted), so a SELECT is measured before it is
@@ -164,4 +146,22 @@ pub const MAX_SELECT_DEPTH: usize = 128;
 /// ClickHouse's words for a statement nested past `MAX_SELECT_DEPTH`.
 pub fn too_deep() -> String {
     format!("Maximum parse depth ({MAX_SELECT_DEPTH}) exceeded")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_cover_the_source_text() {
+        let text = "SELECT 'é€' AS \"x y\", $1 -- c\nFROM t";
+        let toks = significant(text);
+        let slices: Vec<&str> = toks.iter().map(|t| &text[t.start..t.end]).collect();
+        assert_eq!(
+            slices,
+            ["SELECT", "'é€'", "AS", "\"x y\"", ",", "$1", "FROM", "t"]
+        );
+        assert!(toks[0].is_keyword(Keyword::SELECT));
+        assert_eq!(toks[3].name(), Some("x y"));
+    }
 }
