@@ -16,19 +16,39 @@ pub struct ClickHouseServer {
     child: Option<Child>,
     dir: tempfile::TempDir,
     pub http_port: u16,
+    /// XML added to config.xml's top level (see `start_with_config`).
+    extra_config: String,
 }
 
 impl ClickHouseServer {
     pub fn start() -> ClickHouseServer {
+        ClickHouseServer::start_with_config("")
+    }
+
+    /// Like `start`, with `extra` (XML elements) added to the top level of
+    /// config.xml: e.g. a `<kafka>` section, which 18.16's Kafka engine
+    /// reads only at start-up.
+    pub fn start_with_config(extra: &str) -> ClickHouseServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut server = ClickHouseServer {
             child: None,
             dir,
             http_port: free_port(),
+            extra_config: extra.to_string(),
         };
         server.write_config();
         server.launch();
         server
+    }
+
+    /// The server's error log so far (warnings and errors).
+    pub fn error_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("log/error.log")).unwrap_or_default()
+    }
+
+    /// The server's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
     }
 
     pub fn url(&self) -> String {
@@ -50,9 +70,11 @@ impl ClickHouseServer {
   <default_profile>default</default_profile>
   <default_database>default</default_database>
   <mark_cache_size>5368709120</mark_cache_size>
+  {extra}
 </yandex>
 "#,
-            http = self.http_port
+            http = self.http_port,
+            extra = self.extra_config
         );
         // LowCardinality is experimental in 18.16 and must be allowed.
         let users = r#"<yandex>
