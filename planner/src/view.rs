@@ -81,6 +81,10 @@ impl PartitionStream for SlotPartition {
 pub struct ViewPlan {
     plan: Arc<dyn ExecutionPlan>,
     slot: Arc<BlockSlot>,
+    /// Held for a whole run: the slot holds one block, and a plan may read
+    /// it after its first poll (a repartitioned aggregate), so callers
+    /// writing blocks at the same time (write lanes) take turns here.
+    running: futures::lock::Mutex<()>,
     task_ctx: Arc<TaskContext>,
 }
 
@@ -192,6 +196,7 @@ impl ViewPlan {
         Ok(ViewPlan {
             plan,
             slot,
+            running: futures::lock::Mutex::new(()),
             task_ctx: ctx.task_ctx(),
         })
     }
@@ -201,8 +206,9 @@ impl ViewPlan {
         self.plan.schema()
     }
 
-    /// Runs the SELECT over one block. Not re-entrant: one block at a time.
+    /// Runs the SELECT over one block; concurrent calls run one at a time.
     pub async fn run(&self, block: RecordBatch) -> Result<Vec<RecordBatch>, ViewError> {
+        let _turn = self.running.lock().await;
         *self.slot.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(block);
         datafusion::physical_plan::collect(self.plan.clone(), self.task_ctx.clone())
             .await
