@@ -390,3 +390,48 @@ async fn system_sync_kafka_waits_for_every_view() {
         "{e}"
     );
 }
+
+/// A consumer holds at most `kafkahouse_max_consumer_bytes` of messages:
+/// with the least budget (1 MiB) a backlog of about 4 MB over 8 partitions
+/// is read a few partitions at a time, paused and resumed many times, and
+/// every row still arrives exactly once. A budget below the least is
+/// refused at CREATE.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_small_memory_budget_still_delivers_every_row_once() {
+    const ROWS: u64 = 6_000;
+    const PARTITIONS: i32 = 8;
+    let broker = Broker::start();
+    broker.create_topic("github", PARTITIONS);
+    broker
+        .produce("github", PARTITIONS, &github::rows(5, 0, ROWS))
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = Kafkahouse::embedded(&dir.path().join("data"));
+    let client = server.connect().await;
+    let ddl = github_queue_ddl(&broker.bootstrap);
+    let with = |budget: &str| {
+        ddl.replace(
+            "kafka_num_consumers = 1;",
+            &format!("kafka_num_consumers = 1, kafkahouse_max_consumer_bytes = {budget};"),
+        )
+    };
+    assert!(with("1").contains("kafkahouse_max_consumer_bytes = 1;"));
+    kafkahouse_tests::kafka::create_github(&client, false).await;
+    let refused = error_of(&client, &with("1000")).await;
+    assert!(
+        refused.contains("Code: 36") && refused.contains("kafkahouse_max_consumer_bytes"),
+        "{refused}"
+    );
+    run(&client, &with("1048576")).await;
+    run(
+        &client,
+        "CREATE MATERIALIZED VIEW github_mv TO github AS SELECT * FROM github_queue",
+    )
+    .await;
+    let got = wait_for(&client, DISTINCT, &ROWS.to_string(), WAIT).await;
+    assert_eq!(got, ROWS.to_string(), "server log:\n{}", server.log());
+    assert_eq!(
+        scalar(&client, "SELECT count() FROM github").await,
+        ROWS.to_string()
+    );
+}

@@ -62,6 +62,17 @@ const KNOWN: [&str; 27] = [
     "kafka_auto_offset_reset",
 ];
 
+/// kafkahouse's own Kafka table settings.
+const OWN: [&str; 1] = [
+    // What one consumer holds of messages read and not yet written.
+    "kafkahouse_max_consumer_bytes",
+];
+
+/// Default of `kafkahouse_max_consumer_bytes`, and the least it may be (a
+/// consumer must hold at least a few fetches to make blocks of them).
+pub const DEFAULT_MAX_CONSUMER_BYTES: u64 = 64 << 20;
+const MIN_MAX_CONSUMER_BYTES: u64 = 1 << 20;
+
 /// ClickHouse's defaults for the `0 = inherit` settings.
 const MAX_INSERT_BLOCK_SIZE: u64 = 1_048_576;
 const STREAM_FLUSH_INTERVAL_MS: u64 = 7_500;
@@ -138,6 +149,7 @@ fn is_known(name: &str) -> bool {
     let plain = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     plain
         && (KNOWN.contains(&name)
+            || OWN.contains(&name)
             || ["input_format_", "output_format_", "format_", "date_time_"]
                 .iter()
                 .any(|p| name.starts_with(p)))
@@ -170,6 +182,8 @@ pub struct KafkaSettings {
     pub sasl_password: String,
     /// Format settings (`input_format_skip_unknown_fields`, ...).
     pub format_settings: BTreeMap<String, String>,
+    /// Payload bytes one consumer holds, read and not yet written.
+    pub max_consumer_bytes: u64,
 }
 
 impl KafkaSettings {
@@ -241,6 +255,14 @@ impl KafkaSettings {
             0 => (MAX_INSERT_BLOCK_SIZE / num_consumers).max(1),
             n => n,
         };
+        let max_consumer_bytes =
+            number("kafkahouse_max_consumer_bytes", DEFAULT_MAX_CONSUMER_BYTES)?;
+        if max_consumer_bytes < MIN_MAX_CONSUMER_BYTES {
+            return Err(SettingsError::new(
+                BAD_ARGUMENTS,
+                format!("kafkahouse_max_consumer_bytes must be at least {MIN_MAX_CONSUMER_BYTES} (1 MiB), got {max_consumer_bytes}"),
+            ));
+        }
         let handle_error_mode = map
             .get("kafka_handle_error_mode")
             .cloned()
@@ -256,7 +278,7 @@ impl KafkaSettings {
         }
         let format_settings = map
             .iter()
-            .filter(|(k, _)| !k.starts_with("kafka_"))
+            .filter(|(k, _)| !k.starts_with("kafka_") && !OWN.contains(&k.as_str()))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         Ok(KafkaSettings {
@@ -291,6 +313,7 @@ impl KafkaSettings {
             sasl_username: text("kafka_sasl_username"),
             sasl_password: text("kafka_sasl_password"),
             format_settings,
+            max_consumer_bytes,
         })
     }
 }
@@ -350,6 +373,7 @@ mod tests {
         assert_eq!(s.max_block_size, 1_048_576);
         assert_eq!(s.flush_interval_ms, 7_500);
         assert_eq!(s.poll_timeout_ms, 500);
+        assert_eq!(s.max_consumer_bytes, DEFAULT_MAX_CONSUMER_BYTES);
         assert!(!s.thread_per_consumer);
     }
 
@@ -436,5 +460,30 @@ mod tests {
         let e = merge_collection_settings(&collection, &[("nope".into(), "1".into())], &[])
             .unwrap_err();
         assert_eq!(e.code, UNKNOWN_SETTING);
+    }
+
+    #[test]
+    fn the_consumer_budget_is_kafkahouses_own_setting() {
+        let args: Vec<String> = ["b:9092", "t", "g", "JSONEachRow"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let budget = |v: &str| {
+            let map = merge_engine_settings(
+                &args,
+                &[("kafkahouse_max_consumer_bytes".into(), v.into())],
+            )
+            .unwrap();
+            KafkaSettings::resolve(&map)
+        };
+        let s = budget("8388608").unwrap();
+        assert_eq!(s.max_consumer_bytes, 8 << 20);
+        // Not a format setting: the parser never sees it.
+        assert!(s.format_settings.is_empty());
+        assert_eq!(budget("1048575").unwrap_err().code, BAD_ARGUMENTS);
+        assert_eq!(budget("lots").unwrap_err().code, BAD_ARGUMENTS);
+        // Other kafkahouse_ names are unknown, as in ClickHouse.
+        let unknown = merge_engine_settings(&args, &[("kafkahouse_other".into(), "1".into())]);
+        assert_eq!(unknown.unwrap_err().code, UNKNOWN_SETTING);
     }
 }

@@ -170,7 +170,9 @@ impl BackendSession for EmbeddedSession {
         state: &SessionState,
     ) -> Result<Output, ChError> {
         // The connection holds the session's settings; brought to `state`.
+        let applying = std::time::Instant::now();
         self.apply(state).await?;
+        tracing::trace!(apply_ms = applying.elapsed().as_secs_f64() * 1e3, "session settings applied");
         let connection = self.connection.clone();
         let sql = insert_sql.to_string();
         let format = format.to_string();

@@ -107,7 +107,8 @@ impl ViewSink {
     }
 
     /// Runs the view over `block` and inserts the result; returns what was
-    /// inserted (`None` when the view produced no rows). `token` is the
+    /// inserted (`None` when the view produced no rows), its data only when
+    /// asked to `keep` it (else empty: not copied). `token` is the
     /// block's deduplication token, sent when the destination deduplicates:
     /// a replay of the block is then dropped by ClickHouse.
     pub async fn write(
@@ -115,10 +116,13 @@ impl ViewSink {
         block: &RecordBatch,
         session: &mut dyn BackendSession,
         token: &str,
+        keep: bool,
     ) -> Result<Option<Encoded>, ChError> {
-        let Some(encoded) = self.encode(block).await? else {
+        let started = std::time::Instant::now();
+        let Some(mut encoded) = self.encode(block).await? else {
             return Ok(None);
         };
+        let encode_ms = started.elapsed().as_secs_f64() * 1e3;
         // The destination is named with its database: the default session
         // state and the token are all an insert needs.
         let mut state = SessionState::new("default");
@@ -130,9 +134,17 @@ impl ViewSink {
                 .settings
                 .insert("insert_deduplication_token".to_string(), token.to_string());
         }
+        let inserting = std::time::Instant::now();
+        let data = if keep {
+            encoded.data.clone()
+        } else {
+            std::mem::take(&mut encoded.data)
+        };
+        let bytes = data.len();
         session
-            .insert(&self.insert_sql, encoded.format, encoded.data.clone(), &state)
+            .insert(&self.insert_sql, encoded.format, data, &state)
             .await?;
+        tracing::debug!(view = %self.view.name, rows = encoded.rows, bytes, encode_ms, insert_ms = inserting.elapsed().as_secs_f64() * 1e3, "view output inserted");
         Ok(Some(encoded))
     }
 

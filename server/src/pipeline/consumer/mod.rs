@@ -9,7 +9,9 @@
 //! producer, status, backoff)
 //! and the backend; never statement handling.
 
+mod budget;
 mod context;
+mod fetching;
 mod offsets;
 mod reader;
 mod writer;
@@ -57,9 +59,15 @@ type KafkaConsumer = StreamConsumer<ConsumerCtx>;
 /// a check) may take.
 const PIPELINE_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// Blocks of different partitions written at the same time, each lane on
+/// its own backend session (inserts into ClickHouse run in parallel; one
+/// partition's blocks stay in one lane, in order).
+const WRITE_LANES: usize = 2;
+
 /// What a consumer task sets up before it consumes.
 struct Prepared {
-    session: Box<dyn BackendSession>,
+    /// One per write lane.
+    sessions: Vec<Box<dyn BackendSession>>,
     sinks: Vec<ViewSink>,
     consumer: KafkaConsumer,
     ownership: Arc<Ownership>,
@@ -121,10 +129,16 @@ impl ConsumerTask {
         if self.settings.error_mode() == ErrorMode::DeadLetterQueue {
             dead_letters::ensure_table(session.as_mut()).await?;
         }
+        let mut sessions = vec![session];
+        while sessions.len() < WRITE_LANES {
+            let mut session = self.backend.open_session().await?;
+            session.set_request_timeout(PIPELINE_REQUEST_TIMEOUT);
+            sessions.push(session);
+        }
         let ownership = Arc::new(Ownership::default());
         let consumer = self.consumer(ownership.clone())?;
         Ok(Prepared {
-            session,
+            sessions,
             sinks,
             consumer,
             ownership,
@@ -152,6 +166,21 @@ impl ConsumerTask {
             // others go on consuming (the context drops what it held of the
             // ones that leave).
             .set("partition.assignment.strategy", "cooperative-sticky");
+        // librdkafka's own prefetch queue is part of the consumer's budget
+        // (a quarter of it; its default is 64 MiB whatever the budget).
+        let prefetch = (s.max_consumer_bytes / 4).max(1 << 20);
+        // One partition's fetch may bring a whole block's worth, so that a
+        // backlog makes large blocks (each block is one insert, one part).
+        let partition_fetch = reader::block_bytes(s.max_consumer_bytes as usize).max(1 << 20);
+        config
+            .set("queued.max.messages.kbytes", (prefetch / 1024).to_string())
+            .set("fetch.max.bytes", prefetch.max(partition_fetch as u64).to_string())
+            .set("max.partition.fetch.bytes", partition_fetch.to_string())
+            // With a bounded queue a full one is usual: fetch again as soon
+            // as the reader has taken from it, not a second later (the
+            // default), which would stall a backlog every time.
+            .set("fetch.queue.backoff.ms", "10")
+            .set("fetch.wait.max.ms", "50");
         let consumer: KafkaConsumer = config
             .create_with_context(ConsumerCtx {
                 stats: StatsContext {
@@ -167,7 +196,7 @@ impl ConsumerTask {
 
     async fn consume(&self, prepared: Prepared, stop: &mut watch::Receiver<bool>) {
         let Prepared {
-            mut session,
+            sessions,
             sinks,
             consumer,
             ownership,
@@ -182,13 +211,16 @@ impl ConsumerTask {
             settings: self.settings.clone(),
             status: self.status.clone(),
             ownership: ownership.clone(),
+            budget: budget::Budget::new(
+                usize::try_from(self.settings.max_consumer_bytes).unwrap_or(usize::MAX),
+            ),
         };
         // Reading runs as its own task so that polling and cutting the next
         // blocks overlaps decoding and inserting the current ones.
         let reading = tokio::spawn(reader.run(consumer.clone(), blocks_tx, stop.clone()));
         self.write_blocks(
             blocks_rx,
-            session.as_mut(),
+            sessions,
             &sinks,
             (&consumer, &ownership),
             decoder,

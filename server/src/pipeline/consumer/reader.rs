@@ -6,25 +6,28 @@
 //! recorded as in flight, if any (see `offsets`), cut exactly there whatever
 //! the timing, so a replay carries the same tokens as the first attempt.
 //! Pending messages of a partition that was revoked, or assigned again, are
-//! dropped. While the writer is behind, the partitions are paused and the
-//! reader keeps polling (the group keeps this consumer as a member).
+//! dropped. Every message held is counted against the consumer's budget
+//! (`budget`) until its block is committed or dropped; `fetching` pauses
+//! partitions by it (the reader keeps polling: the group keeps this
+//! consumer as a member).
 //!
-//! Uses the consumer's settings, status, context and offsets, the decoder's
-//! `Message` and the stop-aware wait of `backoff`; it never decodes,
-//! inserts or commits.
+//! Uses the consumer's settings, status, context, offsets, budget and
+//! fetching, the decoder's `Message` and the stop-aware wait of `backoff`;
+//! it never decodes, inserts or commits.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::Consumer;
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message as _;
 use tokio::sync::{mpsc, watch};
 
 use catalog::kafka::KafkaSettings;
 
+use super::budget::{Budget, Held};
 use super::context::{Ownership, PartitionKey};
+use super::fetching::{Fetching, Holding};
 use super::offsets::{recorded_range, Range};
 use super::KafkaConsumer;
 use crate::pipeline::backoff;
@@ -39,6 +42,9 @@ pub(super) struct Block {
     /// The assignment the messages were read under.
     pub(super) epoch: u64,
     pub(super) messages: Vec<Message>,
+    /// The messages' bytes, counted against the consumer's budget until
+    /// the block is dropped (committed, revoked or abandoned).
+    pub(super) held: Held,
 }
 
 impl Block {
@@ -54,16 +60,23 @@ impl Block {
         (self.topic.clone(), self.partition)
     }
 
-    /// The payload bytes the block holds.
-    fn bytes(&self) -> usize {
-        self.messages.iter().map(|m| m.payload.len()).sum()
-    }
 }
 
-/// Cut blocks waiting for the writer, in payload bytes, past which the
-/// partitions are paused, and below which they are resumed.
-const PAUSE_ABOVE: usize = 64 << 20;
-const RESUME_BELOW: usize = 16 << 20;
+/// Of the consumer's budget (`kafkahouse_max_consumer_bytes`): what one
+/// partition's block may hold before it is cut, what the messages not yet
+/// cut may hold before all are cut, and (all of it) what the consumer holds
+/// before it pauses fetching, resuming at half.
+pub(super) fn block_bytes(limit: usize) -> usize {
+    limit / 8
+}
+
+fn pending_bytes(limit: usize) -> usize {
+    limit / 2
+}
+
+/// How often a trickling partition's block is cut at most (unless
+/// `kafka_flush_interval_ms` is shorter).
+const EOF_CUT_EVERY: Duration = Duration::from_millis(400);
 
 /// Messages of one partition waiting to become a block.
 struct Pending {
@@ -72,6 +85,7 @@ struct Pending {
     since: Instant,
     /// A recorded range being replayed: the block ends at this offset.
     replay_until: Option<i64>,
+    held: Held,
 }
 
 /// What the reader keeps of a partition between messages.
@@ -89,6 +103,7 @@ pub(super) struct BlockReader {
     pub(super) settings: KafkaSettings,
     pub(super) status: Arc<ConsumerStatus>,
     pub(super) ownership: Arc<Ownership>,
+    pub(super) budget: Arc<Budget>,
 }
 
 /// What woke the reader.
@@ -101,11 +116,14 @@ enum Event {
 
 impl BlockReader {
     /// A partition's block is cut when it holds `kafka_max_block_size`
-    /// messages, when the partition has been read to its end for now (EOF),
-    /// when its first message is `kafka_flush_interval_ms` old, or when a
-    /// whole poll brought nothing; a replayed range is cut at its end only.
-    /// Like ClickHouse, a consumer holds at most `kafka_max_block_size`
-    /// messages across its partitions before cutting.
+    /// messages or an eighth of the consumer's budget, when the partition
+    /// has been read to its end for now (EOF; at most every 400 ms), when
+    /// its first message is `kafka_flush_interval_ms` old, or when a whole
+    /// poll brought nothing; a replayed range is cut at its end only. Like
+    /// ClickHouse, a consumer holds at most `kafka_max_block_size` messages
+    /// across its partitions before cutting; and at most half its budget
+    /// in pending messages (a backlog is read a few partitions at a time,
+    /// see `fetching`).
     pub(super) async fn run(
         self,
         consumer: Arc<KafkaConsumer>,
@@ -115,15 +133,22 @@ impl BlockReader {
         let s = &self.settings;
         let poll_timeout = Duration::from_millis(s.poll_timeout_ms);
         let flush_interval = Duration::from_millis(s.flush_interval_ms);
+        // A partition read to its end is cut at most this often: a trickle
+        // reaches ClickHouse within about this, in at most a few inserts a
+        // second per partition (ClickHouse waits the flush interval).
+        let eof_every = flush_interval.min(EOF_CUT_EVERY);
         let max_block = (s.max_block_size as usize).max(1);
         let mut pending: HashMap<PartitionKey, Pending> = HashMap::new();
         let mut seen: HashMap<PartitionKey, Seen> = HashMap::new();
         // Cut blocks the writer has no room for yet, oldest first.
         let mut outbound: VecDeque<Block> = VecDeque::new();
-        let mut paused = false;
+        let mut fetching = Fetching::default();
         let mut unreported = 0u64;
         // Messages in `pending`, and when the oldest pending block began.
         let mut held = 0usize;
+        // Their payload bytes.
+        let mut pending_held = 0usize;
+        let limit = self.budget.limit();
         let mut oldest: Option<Instant> = None;
         let mut ownership_seen = self.ownership.version();
         loop {
@@ -136,7 +161,8 @@ impl BlockReader {
                 room = blocks.clone().reserve_owned(), if !outbound.is_empty() => Event::Room(room),
                 polled = tokio::time::timeout(poll_timeout, recv(&consumer)) => Event::Polled(polled.map_err(|_| ())),
             };
-            let mut ready: Vec<PartitionKey> = Vec::new();
+            // Partitions whose block is cut now, and why (for the log).
+            let mut ready: Vec<(PartitionKey, &str)> = Vec::new();
             match event {
                 Event::Stop => return,
                 Event::Room(Err(_)) => return, // the writer is gone
@@ -166,6 +192,7 @@ impl BlockReader {
                     if stale {
                         if let Some(p) = pending.remove(&key) {
                             held -= p.messages.len();
+                            pending_held -= p.held.bytes();
                         }
                     }
                     let replay = if fresh {
@@ -180,6 +207,7 @@ impl BlockReader {
                             p.replay_until = None;
                             if let Some(block) = take_block(&mut pending, &key) {
                                 held -= block.messages.len();
+                                pending_held -= block.held.bytes();
                                 outbound.push_back(block);
                             }
                         }
@@ -192,6 +220,7 @@ impl BlockReader {
                             messages: Vec::new(),
                             since,
                             replay_until: replay,
+                            held: self.budget.share(),
                         };
                         pending.insert(key.clone(), started);
                     }
@@ -199,17 +228,28 @@ impl BlockReader {
                         continue;
                     };
                     let offset = m.message.offset;
+                    let size = m.message.payload.len() + m.message.key.as_ref().map_or(0, Vec::len);
+                    entry.held.add(size);
+                    pending_held += size;
                     entry.messages.push(m.message);
                     held += 1;
                     match entry.replay_until {
                         Some(last) if offset >= last => {
                             entry.replay_until = None;
-                            ready.push(key);
+                            ready.push((key, "replayed"));
                         }
                         Some(_) => {}
                         None => {
+                            let full = entry.messages.len() >= max_block
+                                || entry.held.bytes() >= block_bytes(limit);
                             if held >= max_block {
-                                ready.extend(pending.keys().cloned());
+                                ready.extend(pending.keys().map(|k| (k.clone(), "max_block_size")));
+                            } else if full {
+                                ready.push((key, "full"));
+                            } else if pending_held >= limit {
+                                // Past what filling a few partitions at a
+                                // time should ever let it reach.
+                                ready.extend(pending.keys().map(|k| (k.clone(), "budget")));
                             }
                         }
                     }
@@ -217,8 +257,8 @@ impl BlockReader {
                 Event::Polled(Ok(Err(KafkaError::PartitionEOF(partition)))) => {
                     // A backlog is cut partition by partition as each is
                     // read to its end, so inserting starts while the rest is
-                    // read; a trickling partition at most once per flush
-                    // interval. The EOF names no topic: every topic's
+                    // read; a trickling partition at most every 400 ms
+                    // (`EOF_CUT_EVERY`). The EOF names no topic: every topic's
                     // partition of that number counts (at worst a smaller
                     // block).
                     let now = Instant::now();
@@ -226,10 +266,10 @@ impl BlockReader {
                         let entry = seen.entry(key.clone()).or_default();
                         let due = entry
                             .last_eof_cut
-                            .is_none_or(|t| now.duration_since(t) >= flush_interval);
+                            .is_none_or(|t| now.duration_since(t) >= eof_every);
                         if due {
                             entry.last_eof_cut = Some(now);
-                            ready.push(key.clone());
+                            ready.push((key.clone(), "end of partition"));
                         }
                     }
                 }
@@ -245,14 +285,14 @@ impl BlockReader {
                 // Nothing arrived for a whole poll: what is pending is all
                 // there is for now, so it goes out (as ClickHouse ends a
                 // block on an empty poll).
-                Event::Polled(Err(())) => ready.extend(pending.keys().cloned()),
+                Event::Polled(Err(())) => ready.extend(pending.keys().map(|k| (k.clone(), "idle poll"))),
             }
             if oldest.is_some_and(|o| o.elapsed() >= flush_interval) {
                 ready.extend(
                     pending
                         .iter()
                         .filter(|(_, p)| p.since.elapsed() >= flush_interval)
-                        .map(|(k, _)| k.clone()),
+                        .map(|(k, _)| (k.clone(), "kafka_flush_interval_ms")),
                 );
             }
             // Whatever was revoked (or assigned anew) meanwhile goes.
@@ -261,7 +301,8 @@ impl BlockReader {
                 ownership_seen = version;
                 pending.retain(|key, p| self.ownership.owns(key, p.epoch));
                 outbound.retain(|b| self.ownership.owns(&b.key(), b.epoch));
-                held = waiting(&pending);
+                held = pending.values().map(|p| p.messages.len()).sum();
+                pending_held = pending.values().map(|p| p.held.bytes()).sum();
             }
             if !ready.is_empty() || unreported >= 4096 {
                 self.status.update(|s| {
@@ -270,47 +311,42 @@ impl BlockReader {
                 });
                 unreported = 0;
             }
-            ready.sort();
-            ready.dedup();
-            for key in ready {
+            ready.sort_by(|a, b| a.0.cmp(&b.0));
+            ready.dedup_by(|a, b| a.0 == b.0);
+            let cut = !ready.is_empty();
+            for (key, why) in ready {
                 // A recorded range is cut at its end only.
                 if pending.get(&key).is_some_and(|p| p.replay_until.is_some()) {
                     continue;
                 }
                 if let Some(block) = take_block(&mut pending, &key) {
                     held -= block.messages.len();
+                    pending_held -= block.held.bytes();
+                    tracing::debug!(table = %self.table, topic = %key.0, partition = key.1, messages = block.messages.len(), bytes = block.held.bytes(), why, "block cut");
                     outbound.push_back(block);
                 }
             }
             oldest = pending.values().map(|p| p.since).min();
-            // The writer is behind: stop fetching, keep polling the group.
-            // With room to spare either way, so that a writer merely busy
-            // with the last block does not pause and resume every time
-            // (each resume waits for a fresh fetch).
-            let queued: usize = outbound.iter().map(Block::bytes).sum();
-            let behind = if paused {
-                queued > RESUME_BELOW
-            } else {
-                queued > PAUSE_ABOVE
+            // The writer is behind, or a backlog is read a few partitions
+            // at a time (see `fetching`); the group is polled all the same.
+            let per_partition = || {
+                pending
+                    .iter()
+                    .filter(|(_, p)| p.replay_until.is_none())
+                    .map(|(k, p)| (k.clone(), p.held.bytes()))
+                    .collect()
             };
-            if behind != paused {
-                match consumer.assignment() {
-                    Ok(assigned) => {
-                        let done = if behind {
-                            consumer.pause(&assigned)
-                        } else {
-                            consumer.resume(&assigned)
-                        };
-                        if let Err(e) = done {
-                            tracing::warn!(table = %self.table, error = %e, "cannot pause or resume partitions");
-                        }
-                        paused = behind;
-                    }
-                    Err(e) => {
-                        tracing::warn!(table = %self.table, error = %e, "cannot read the assignment")
-                    }
-                }
-            }
+            fetching.update(
+                &consumer,
+                &self.table,
+                (limit, block_bytes(limit), pending_bytes(limit)),
+                Holding {
+                    total: self.budget.held(),
+                    pending: pending_held,
+                    per_partition: &per_partition,
+                    cut,
+                },
+            );
         }
     }
 
@@ -342,10 +378,6 @@ async fn recv(consumer: &KafkaConsumer) -> Result<Polled, KafkaError> {
     })
 }
 
-/// Messages held across partitions.
-fn waiting(pending: &HashMap<PartitionKey, Pending>) -> usize {
-    pending.values().map(|p| p.messages.len()).sum()
-}
 
 /// `key`'s pending messages as a block (none when it holds nothing).
 fn take_block(pending: &mut HashMap<PartitionKey, Pending>, key: &PartitionKey) -> Option<Block> {
@@ -358,5 +390,6 @@ fn take_block(pending: &mut HashMap<PartitionKey, Pending>, key: &PartitionKey) 
         partition: key.1,
         epoch: p.epoch,
         messages: p.messages,
+        held: p.held,
     })
 }

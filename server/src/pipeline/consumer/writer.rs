@@ -9,6 +9,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use futures::stream::FuturesUnordered;
 use futures::StreamExt;
 use tokio::sync::{mpsc, watch};
 
@@ -29,20 +30,101 @@ use crate::pipeline::sink::{Encoded, ViewSink};
 use crate::pipeline::status::now;
 use crate::session::SessionState;
 
+/// How a write lane ended.
+pub(super) enum LaneEnd {
+    /// Its blocks ran out: the reader ended.
+    Drained,
+    /// Stopped, or failed in a way that ends the consumer (its supervisor
+    /// starts a fresh one).
+    Stopped,
+}
+
 impl ConsumerTask {
-    /// Decodes blocks (on the blocking pool, the next while the current one
-    /// is inserted), writes each through every view and commits it, one at a
-    /// time and in the order they were read.
+    /// Writes the reader's blocks through `sessions.len()` lanes, each with
+    /// its own backend session, so that blocks of different partitions are
+    /// decoded, inserted and committed at the same time. A partition always
+    /// goes to the same lane: its blocks stay in order (each is recorded,
+    /// inserted and committed before the next). Returns when the reader
+    /// ended and every lane drained, on `stop`, or when a lane failed.
     pub(super) async fn write_blocks(
         &self,
-        blocks: mpsc::Receiver<Block>,
-        session: &mut dyn BackendSession,
+        mut blocks: mpsc::Receiver<Block>,
+        sessions: Vec<Box<dyn BackendSession>>,
         sinks: &[ViewSink],
         (consumer, ownership): (&KafkaConsumer, &Ownership),
         decoder: BlockDecoder,
         stop: &mut watch::Receiver<bool>,
     ) {
         let decoder = Arc::new(decoder);
+        let mut senders = Vec::with_capacity(sessions.len());
+        let mut lanes = FuturesUnordered::new();
+        for session in sessions {
+            // One block waiting per lane: the rest wait in the reader, which
+            // pauses fetching when too much is held.
+            let (tx, rx) = mpsc::channel::<Block>(1);
+            senders.push(tx);
+            lanes.push(self.lane(
+                rx,
+                session,
+                sinks,
+                (consumer, ownership),
+                decoder.clone(),
+                stop.clone(),
+            ));
+        }
+        // A block whose lane had no room yet, and that lane.
+        let mut waiting: Option<(usize, Block)> = None;
+        let mut reading = true;
+        loop {
+            tokio::select! {
+                biased;
+                _ = stop.changed() => return,
+                ended = lanes.next() => match ended {
+                    None => return,
+                    Some(LaneEnd::Drained) => {}
+                    Some(LaneEnd::Stopped) => return,
+                },
+                permit = async {
+                    match &waiting {
+                        Some((lane, _)) => senders[*lane].clone().reserve_owned().await.ok(),
+                        None => std::future::pending().await,
+                    }
+                }, if waiting.is_some() => match (permit, waiting.take()) {
+                    (Some(permit), Some((_, block))) => {
+                        permit.send(block);
+                    }
+                    // A lane that ended: so does the writer.
+                    _ => return,
+                },
+                block = blocks.recv(), if reading && waiting.is_none() => match block {
+                    Some(block) => {
+                        let lane = lane_of(&block.topic, block.partition, senders.len());
+                        waiting = Some((lane, block));
+                    }
+                    None => {
+                        // The reader ended: the lanes finish what they hold.
+                        reading = false;
+                        senders.clear();
+                    }
+                },
+            }
+        }
+    }
+
+    /// One lane: decodes its blocks (on the blocking pool, the next while
+    /// the current one is inserted), writes each through every view and
+    /// commits it, one at a time and in the order they were read.
+    async fn lane(
+        &self,
+        blocks: mpsc::Receiver<Block>,
+        mut session: Box<dyn BackendSession>,
+        sinks: &[ViewSink],
+        (consumer, ownership): (&KafkaConsumer, &Ownership),
+        decoder: Arc<BlockDecoder>,
+        mut stop: watch::Receiver<bool>,
+    ) -> LaneEnd {
+        let stop = &mut stop;
+        let session = session.as_mut();
         let decode = |block: Block| {
             let decoder = decoder.clone();
             async move {
@@ -62,10 +144,10 @@ impl ConsumerTask {
         loop {
             let joined = tokio::select! {
                 biased;
-                _ = stop.changed() => return,
+                _ = stop.changed() => return LaneEnd::Stopped,
                 next = decoded.next() => match next {
                     Some(joined) => joined,
-                    None => return,
+                    None => return LaneEnd::Drained,
                 },
             };
             let (block, first_try, decode_ms) = match joined {
@@ -78,7 +160,7 @@ impl ConsumerTask {
                     tracing::error!(table = %self.table.name, error = %text, "a decode task panicked; stopping this consumer");
                     self.status
                         .exception(format!("decode task panicked: {text}"));
-                    return;
+                    return LaneEnd::Stopped;
                 }
             };
             let key = block.key();
@@ -97,7 +179,7 @@ impl ConsumerTask {
                     })
                     .await;
                 match recorded {
-                    Err(Stopped) => return,
+                    Err(Stopped) => return LaneEnd::Stopped,
                     Ok(false) => continue,
                     Ok(true) => {}
                 }
@@ -114,7 +196,7 @@ impl ConsumerTask {
                 )
                 .await;
             if let Err(Stopped) = written {
-                return;
+                return LaneEnd::Stopped;
             }
             let committing = Instant::now();
             let committed = self
@@ -124,7 +206,7 @@ impl ConsumerTask {
                 .await;
             tracing::debug!(topic = %block.topic, partition = block.partition, commit_ms = committing.elapsed().as_secs_f64() * 1e3, "block committed");
             match committed {
-                Err(Stopped) => return,
+                Err(Stopped) => return LaneEnd::Stopped,
                 Ok(true) => self.status.update(|s| {
                     s.num_commits += 1;
                     s.last_commit_time = now();
@@ -207,7 +289,12 @@ impl ConsumerTask {
                         partition,
                         range,
                     );
-                    match sink.write(&batch, session, &token).await {
+                    // Views into Kafka tables read the inserted rows again.
+                    let keep = self
+                        .chained
+                        .iter()
+                        .any(|p| p.view.source == sink.view.destination);
+                    match sink.write(&batch, session, &token, keep).await {
                         Ok(encoded) => {
                             let rows = encoded.as_ref().map_or(0, |e| e.rows);
                             self.status.update(|s| s.rows_written += rows as u64);
@@ -324,5 +411,28 @@ impl ConsumerTask {
         stage
             .fire_and_drop(session, &state, destination, views, &self.producers)
             .await
+    }
+}
+
+/// The lane a partition's blocks go through: always the same one.
+fn lane_of(topic: &str, partition: i32, lanes: usize) -> usize {
+    let hash = topic
+        .bytes()
+        .fold(partition as u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+    (hash % lanes.max(1) as u64) as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lane_of;
+
+    #[test]
+    fn a_partition_always_takes_the_same_lane_and_partitions_spread() {
+        assert_eq!(lane_of("github", 7, 2), lane_of("github", 7, 2));
+        let lanes: Vec<usize> = (0..8).map(|p| lane_of("github", p, 2)).collect();
+        assert!(lanes.iter().all(|l| *l < 2));
+        assert_eq!(lanes.iter().filter(|l| **l == 0).count(), 4, "{lanes:?}");
+        assert_eq!(lane_of("t", 3, 1), 0);
+        assert_eq!(lane_of("t", 3, 0), 0);
     }
 }
