@@ -232,8 +232,8 @@ fn parse_select(select_sql: &str) -> Result<SqlStatement, ViewError> {
             crate::tokens::too_deep(),
         ));
     }
-    let mut statements =
-        DFParser::parse_sql_with_dialect(select_sql, &ClickHouseDialect {}).map_err(syntax_error)?;
+    let mut statements = DFParser::parse_sql_with_dialect(select_sql, &ClickHouseDialect {})
+        .map_err(syntax_error)?;
     if statements.len() != 1 {
         return Err(ViewError::new(
             SYNTAX_ERROR,

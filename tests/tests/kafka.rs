@@ -208,7 +208,12 @@ async fn sigkill_during_a_stream_loses_nothing() {
     // And in fact none: the block in flight was recorded before its
     // inserts, replayed with the same tokens, and dropped by the
     // destination's deduplication window (exactly once).
-    assert_eq!(total, ROWS, "duplicates after SIGKILL; server log:\n{}", server.log());
+    assert_eq!(
+        total,
+        ROWS,
+        "duplicates after SIGKILL; server log:\n{}",
+        server.log()
+    );
 }
 
 /// `kafka_skip_broken_messages = N`: up to N unparsable messages per block

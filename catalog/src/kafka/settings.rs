@@ -469,11 +469,9 @@ mod tests {
             .map(|s| s.to_string())
             .collect();
         let budget = |v: &str| {
-            let map = merge_engine_settings(
-                &args,
-                &[("kafkahouse_max_consumer_bytes".into(), v.into())],
-            )
-            .unwrap();
+            let map =
+                merge_engine_settings(&args, &[("kafkahouse_max_consumer_bytes".into(), v.into())])
+                    .unwrap();
             KafkaSettings::resolve(&map)
         };
         let s = budget("8388608").unwrap();

@@ -10,10 +10,10 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use catalog::{KafkaTableDef, ViewDef};
 use planner::ViewPlan;
 
+use super::guarantee::Guarantee;
 use crate::backend::{describe_table, BackendSession, InsertFormat};
 use crate::error::{codes, ChError};
 use crate::session::SessionState;
-use super::guarantee::Guarantee;
 use catalog::quote;
 
 /// A view's output for one block, in the backend's insert format.

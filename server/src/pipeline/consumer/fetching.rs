@@ -94,9 +94,7 @@ impl Fetching {
             .elements()
             .iter()
             .map(|e| (e.topic().to_string(), e.partition()))
-            .filter(|key| {
-                self.behind || self.filling.as_ref().is_some_and(|f| !f.contains(key))
-            })
+            .filter(|key| self.behind || self.filling.as_ref().is_some_and(|f| !f.contains(key)))
             .collect();
         let (mut pause, mut resume) = (TopicPartitionList::new(), TopicPartitionList::new());
         for key in want.difference(&self.paused) {
@@ -114,7 +112,13 @@ impl Fetching {
         }
         match done {
             Ok(()) => {
-                tracing::debug!(table, paused = want.len(), behind = self.behind, filling = self.filling.as_ref().map_or(0, HashSet::len), "fetching changed");
+                tracing::debug!(
+                    table,
+                    paused = want.len(),
+                    behind = self.behind,
+                    filling = self.filling.as_ref().map_or(0, HashSet::len),
+                    "fetching changed"
+                );
                 self.paused = want;
             }
             Err(e) => tracing::warn!(table, error = %e, "cannot pause or resume partitions"),

@@ -59,7 +59,6 @@ impl Block {
     pub(super) fn key(&self) -> PartitionKey {
         (self.topic.clone(), self.partition)
     }
-
 }
 
 /// Of the consumer's budget (`kafkahouse_max_consumer_bytes`): what one
@@ -285,9 +284,15 @@ impl BlockReader {
                 // Nothing arrived for a whole poll: what is pending is all
                 // there is for now, so it goes out (as ClickHouse ends a
                 // block on an empty poll).
-                Event::Polled(Err(())) => ready.extend(pending.keys().map(|k| (k.clone(), "idle poll"))),
+                Event::Polled(Err(())) => {
+                    ready.extend(pending.keys().map(|k| (k.clone(), "idle poll")))
+                }
             }
+            // Whether `oldest` may be stale (blocks went): looked for again
+            // then only, not for every message (it scans every partition).
+            let mut look_again = false;
             if oldest.is_some_and(|o| o.elapsed() >= flush_interval) {
+                look_again = true;
                 ready.extend(
                     pending
                         .iter()
@@ -303,6 +308,7 @@ impl BlockReader {
                 outbound.retain(|b| self.ownership.owns(&b.key(), b.epoch));
                 held = pending.values().map(|p| p.messages.len()).sum();
                 pending_held = pending.values().map(|p| p.held.bytes()).sum();
+                look_again = true;
             }
             if !ready.is_empty() || unreported >= 4096 {
                 self.status.update(|s| {
@@ -326,7 +332,9 @@ impl BlockReader {
                     outbound.push_back(block);
                 }
             }
-            oldest = pending.values().map(|p| p.since).min();
+            if cut || look_again {
+                oldest = pending.values().map(|p| p.since).min();
+            }
             // The writer is behind, or a backlog is read a few partitions
             // at a time (see `fetching`); the group is polled all the same.
             let per_partition = || {
@@ -377,7 +385,6 @@ async fn recv(consumer: &KafkaConsumer) -> Result<Polled, KafkaError> {
         message: Message::from_kafka(&m),
     })
 }
-
 
 /// `key`'s pending messages as a block (none when it holds nothing).
 fn take_block(pending: &mut HashMap<PartitionKey, Pending>, key: &PartitionKey) -> Option<Block> {

@@ -24,8 +24,8 @@ use crate::error::ChError;
 use crate::pipeline::backoff::{Backoff, Stopped};
 use crate::pipeline::dead_letters;
 use crate::pipeline::decode::{BlockDecoder, Decoded};
-use crate::pipeline::producing::{ProducingView, Stage};
 use crate::pipeline::guarantee::Guarantee;
+use crate::pipeline::producing::{ProducingView, Stage};
 use crate::pipeline::sink::{Encoded, ViewSink};
 use crate::pipeline::status::now;
 use crate::session::SessionState;
@@ -416,9 +416,9 @@ impl ConsumerTask {
 
 /// The lane a partition's blocks go through: always the same one.
 fn lane_of(topic: &str, partition: i32, lanes: usize) -> usize {
-    let hash = topic
-        .bytes()
-        .fold(partition as u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+    let hash = topic.bytes().fold(partition as u64, |h, b| {
+        h.wrapping_mul(31).wrapping_add(u64::from(b))
+    });
     (hash % lanes.max(1) as u64) as usize
 }
 
