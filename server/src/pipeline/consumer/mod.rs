@@ -13,6 +13,7 @@ mod budget;
 mod context;
 mod fetching;
 mod offsets;
+mod protocol;
 mod reader;
 mod writer;
 
@@ -34,6 +35,7 @@ use super::status::{ConsumerStatus, StatsContext};
 use context::{ConsumerCtx, Ownership};
 use crate::backend::{Backend, BackendSession};
 use crate::error::ChError;
+use protocol::Protocol;
 use reader::{Block, BlockReader};
 
 use super::kafka_config::{client_id, consumer_config, kafka_error};
@@ -64,6 +66,15 @@ const PIPELINE_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_
 /// partition's blocks stay in one lane, in order).
 const WRITE_LANES: usize = 2;
 
+/// How consuming ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Ended {
+    /// Stopped, or failed (the supervisor decides what next).
+    Done,
+    /// Nothing was assigned under KIP-848: start again, classic.
+    WithoutKip848,
+}
+
 /// What a consumer task sets up before it consumes.
 struct Prepared {
     /// One per write lane.
@@ -72,6 +83,7 @@ struct Prepared {
     consumer: KafkaConsumer,
     ownership: Arc<Ownership>,
     decoder: BlockDecoder,
+    protocol: Protocol,
 }
 
 impl ConsumerTask {
@@ -83,8 +95,12 @@ impl ConsumerTask {
         loop {
             match self.prepare().await {
                 Ok(prepared) => {
-                    tracing::info!(%table, consumer = self.index, views = prepared.sinks.len(), "consuming");
-                    self.consume(prepared, &mut stop).await;
+                    tracing::info!(%table, consumer = self.index, views = prepared.sinks.len(), group_protocol = prepared.protocol.name(), "consuming");
+                    if self.consume(prepared, &mut stop).await == Ended::WithoutKip848 {
+                        tracing::warn!(%table, brokers = %self.settings.broker_list, "no partition assigned under the consumer group protocol (KIP-848) within 5 s: the broker does not have it, or the topic has no partition for this consumer; using the classic protocol");
+                        Protocol::classic_from_now_on(&self.settings.broker_list);
+                        continue;
+                    }
                     return;
                 }
                 Err(e) => {
@@ -136,36 +152,32 @@ impl ConsumerTask {
             sessions.push(session);
         }
         let ownership = Arc::new(Ownership::default());
-        let consumer = self.consumer(ownership.clone())?;
+        let protocol = Protocol::for_brokers(&self.settings.broker_list);
+        let consumer = self.consumer(ownership.clone(), protocol)?;
         Ok(Prepared {
             sessions,
             sinks,
             consumer,
             ownership,
             decoder,
+            protocol,
         })
     }
 
-    fn consumer(&self, ownership: Arc<Ownership>) -> Result<KafkaConsumer, ChError> {
+    fn consumer(
+        &self,
+        ownership: Arc<Ownership>,
+        protocol: Protocol,
+    ) -> Result<KafkaConsumer, ChError> {
         let s = &self.settings;
         let mut config = consumer_config(s, &client_id(&self.table, s, self.index));
+        protocol.configure(&mut config);
         config
-            // A consumer that died (SIGKILL) holds its partitions until the
-            // session times out: 6 s (the least Kafka brokers accept by
-            // default, group.min.session.timeout.ms) instead of librdkafka's
-            // 45 s lets a restarted server resume sooner. Heartbeats come
-            // from librdkafka's own thread, so busy inserts do not miss them.
-            .set("session.timeout.ms", "6000")
-            .set("heartbeat.interval.ms", "1000")
             // A partition read to its end cuts its block at once, without
             // waiting for a poll over all partitions to come back empty.
             .set("enable.partition.eof", "true")
             // Committed offsets and lag for system.kafka_consumers.
-            .set("statistics.interval.ms", "1000")
-            // A rebalance moves only the partitions that change owner; the
-            // others go on consuming (the context drops what it held of the
-            // ones that leave).
-            .set("partition.assignment.strategy", "cooperative-sticky");
+            .set("statistics.interval.ms", "1000");
         // librdkafka's own prefetch queue is part of the consumer's budget
         // (a quarter of it; its default is 64 MiB whatever the budget).
         let prefetch = (s.max_consumer_bytes / 4).max(1 << 20);
@@ -194,13 +206,14 @@ impl ConsumerTask {
         Ok(consumer)
     }
 
-    async fn consume(&self, prepared: Prepared, stop: &mut watch::Receiver<bool>) {
+    async fn consume(&self, prepared: Prepared, stop: &mut watch::Receiver<bool>) -> Ended {
         let Prepared {
             sessions,
             sinks,
             consumer,
             ownership,
             decoder,
+            protocol,
         } = prepared;
         let consumer = Arc::new(consumer);
         // Bounded: when inserts fall behind, the reader pauses the
@@ -218,19 +231,39 @@ impl ConsumerTask {
         // Reading runs as its own task so that polling and cutting the next
         // blocks overlaps decoding and inserting the current ones.
         let reading = tokio::spawn(reader.run(consumer.clone(), blocks_tx, stop.clone()));
-        self.write_blocks(
-            blocks_rx,
-            sessions,
-            &sinks,
-            (&consumer, &ownership),
-            decoder,
-            stop,
-        )
-        .await;
+        // On trial under KIP-848: a consumer never assigned anything (so
+        // holding and having written nothing) ends, to start over classic.
+        let trial = async {
+            if protocol == Protocol::Consumer {
+                tokio::time::sleep(protocol::PROBE).await;
+                if ownership.version() == 0 {
+                    return;
+                }
+            }
+            std::future::pending::<()>().await
+        };
+        let ended = tokio::select! {
+            () = self.write_blocks(
+                blocks_rx,
+                sessions,
+                &sinks,
+                (&consumer, &ownership),
+                decoder,
+                stop,
+            ) => Ended::Done,
+            () = trial => Ended::WithoutKip848,
+        };
         // The reader ends on the stop, or when the writer dropped its end.
         drop(consumer);
-        if let Err(e) = reading.await {
-            tracing::error!(table = %self.table.name, error = %e, "the Kafka reader task failed");
+        if ended == Ended::WithoutKip848 {
+            reading.abort();
         }
+        match reading.await {
+            Err(e) if !e.is_cancelled() => {
+                tracing::error!(table = %self.table.name, error = %e, "the Kafka reader task failed")
+            }
+            _ => {}
+        }
+        ended
     }
 }
