@@ -57,6 +57,12 @@ async fn tutorial_kafka_to_clickhouse() {
     assert_eq!(got, "2000", "server log:\n{}", server.log());
     // Every row exactly once: no duplicates across partitions and blocks.
     assert_eq!(distinct_rows(&client).await, "2000");
+    // The mock cluster has KIP-848's group protocol: no fallback.
+    assert!(
+        !server.log().contains("using the classic protocol"),
+        "server log:\n{}",
+        server.log()
+    );
 
     // DETACH stops consumption; offsets stay with the group.
     run(&client, "DETACH TABLE github_queue;").await;
@@ -344,6 +350,14 @@ async fn tutorial_on_an_independent_broker() {
     run(&client, "ATTACH TABLE github_queue;").await;
     assert_eq!(wait_for(&client, count, "700", WAIT).await, "700");
     assert_eq!(distinct_rows(&client).await, "700");
+    // tansu has no KIP-848: the first consumer found out (nothing assigned
+    // in 5 s) and went classic; the one after ATTACH started classic.
+    let log = server.log();
+    assert_eq!(
+        log.matches("using the classic protocol").count(),
+        1,
+        "server log:\n{log}"
+    );
 }
 
 /// `SYSTEM SYNC KAFKA` returns once everything produced before it is in the
