@@ -81,6 +81,21 @@ pub struct Args {
     /// Log format: text or json. [default: text]
     #[arg(long, env = "KAFKAHOUSE_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
+
+    /// Consumer group protocol: auto (Kafka's KIP-848 protocol where the
+    /// broker has it, else classic), consumer (KIP-848 only) or classic
+    /// (a killed server's partitions come back after 6 s instead of the
+    /// broker's KIP-848 session timeout). [default: auto]
+    #[arg(long, env = "KAFKAHOUSE_KAFKA_GROUP_PROTOCOL")]
+    pub kafka_group_protocol: Option<KafkaGroupProtocol>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum KafkaGroupProtocol {
+    Auto,
+    Consumer,
+    Classic,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -106,6 +121,7 @@ struct FileConfig {
     format_schema_path: Option<PathBuf>,
     log_level: Option<String>,
     log_format: Option<LogFormat>,
+    kafka_group_protocol: Option<KafkaGroupProtocol>,
 }
 
 /// Where the ClickHouse side lives.
@@ -167,6 +183,7 @@ pub struct Config {
     pub default_database: String,
     pub log_level: String,
     pub log_format: LogFormat,
+    pub kafka_group_protocol: KafkaGroupProtocol,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -253,6 +270,10 @@ impl Config {
                 .log_format
                 .or(file.log_format)
                 .unwrap_or(LogFormat::Text),
+            kafka_group_protocol: args
+                .kafka_group_protocol
+                .or(file.kafka_group_protocol)
+                .unwrap_or(KafkaGroupProtocol::Auto),
             data_dir,
             backend,
             format_engine,

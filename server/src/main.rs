@@ -167,6 +167,11 @@ async fn run(config: Config) -> Result<(), StartError> {
             scratch
         },
     });
+    pipeline::consumer::choose_group_protocol(match config.kafka_group_protocol {
+        config::KafkaGroupProtocol::Auto => pipeline::consumer::GroupProtocol::Auto,
+        config::KafkaGroupProtocol::Consumer => pipeline::consumer::GroupProtocol::Consumer,
+        config::KafkaGroupProtocol::Classic => pipeline::consumer::GroupProtocol::Classic,
+    });
     let pipelines = Arc::new(Pipelines::new(catalog.clone(), backend.clone(), parsing));
     // Consumption resumes from the committed offsets of every attached table.
     pipelines.reconcile().await;

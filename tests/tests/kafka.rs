@@ -454,3 +454,32 @@ async fn a_small_memory_budget_still_delivers_every_row_once() {
         ROWS.to_string()
     );
 }
+
+/// `KAFKAHOUSE_KAFKA_GROUP_PROTOCOL=classic` (`--kafka-group-protocol`)
+/// keeps consumers on the classic protocol even where the broker has
+/// KIP-848 (the mock cluster); by default they use KIP-848 there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_classic_group_protocol_can_be_chosen() {
+    let broker = Broker::start();
+    broker.create_topic("github", 2);
+    broker.produce("github", 2, &github::rows(6, 0, 300)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = Kafkahouse::embedded_with_env(
+        &dir.path().join("data"),
+        &[("KAFKAHOUSE_KAFKA_GROUP_PROTOCOL", "classic")],
+    );
+    let client = server.connect().await;
+    create_tutorial(&client, &github_queue_ddl(&broker.bootstrap), false).await;
+    let got = wait_for(&client, "SELECT count() FROM github", "300", WAIT).await;
+    assert_eq!(got, "300", "server log:\n{}", server.log());
+    let log = server.log();
+    let consuming: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("consuming") && l.contains("group_protocol"))
+        .collect();
+    assert!(!consuming.is_empty(), "server log:\n{log}");
+    assert!(
+        consuming.iter().all(|l| l.contains("\"classic\"")),
+        "{consuming:?}"
+    );
+}

@@ -14,6 +14,8 @@ mod context;
 mod fetching;
 mod offsets;
 mod protocol;
+
+pub use protocol::{choose as choose_group_protocol, Choice as GroupProtocol};
 mod reader;
 mod writer;
 
@@ -234,7 +236,7 @@ impl ConsumerTask {
         // On trial under KIP-848: a consumer never assigned anything (so
         // holding and having written nothing) ends, to start over classic.
         let trial = async {
-            if protocol == Protocol::Consumer {
+            if protocol == Protocol::Consumer && protocol::on_trial() {
                 tokio::time::sleep(protocol::PROBE).await;
                 if ownership.version() == 0 {
                     return;

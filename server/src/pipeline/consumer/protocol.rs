@@ -9,11 +9,13 @@
 //! 4.0, tansu) never assign a partition to such a consumer, and librdkafka
 //! reports nothing, so a consumer that got no assignment within [`PROBE`]
 //! starts again with the classic protocol, which that broker list then
-//! keeps for the rest of the process.
+//! keeps for the rest of the process. The server may also be told to use
+//! one protocol only (`--kafka-group-protocol`, [`choose`]).
 //!
 //! Uses rdkafka's configuration only.
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -26,6 +28,38 @@ pub(super) const PROBE: Duration = Duration::from_secs(5);
 /// Broker lists that did not assign partitions under KIP-848.
 static CLASSIC: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
 
+/// Which protocol the server was told to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Choice {
+    /// KIP-848 where the broker has it (tried first), else classic.
+    Auto = 0,
+    /// KIP-848 only (no trial: a broker without it never assigns).
+    Consumer = 1,
+    /// Classic only: a killed server's partitions come back after 6 s
+    /// (the client's session timeout) rather than the broker's KIP-848 one.
+    Classic = 2,
+}
+
+static CHOICE: AtomicU8 = AtomicU8::new(Choice::Auto as u8);
+
+/// Sets the protocol every consumer started from now on uses.
+pub fn choose(choice: Choice) {
+    CHOICE.store(choice as u8, Ordering::Relaxed);
+}
+
+fn chosen() -> Choice {
+    match CHOICE.load(Ordering::Relaxed) {
+        1 => Choice::Consumer,
+        2 => Choice::Classic,
+        _ => Choice::Auto,
+    }
+}
+
+/// Whether a consumer under KIP-848 is on trial (may fall back).
+pub(super) fn on_trial() -> bool {
+    chosen() == Choice::Auto
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Protocol {
     /// KIP-848, on trial until the first assignment.
@@ -36,6 +70,11 @@ pub(super) enum Protocol {
 impl Protocol {
     /// The protocol to try first for `brokers`.
     pub(super) fn for_brokers(brokers: &str) -> Protocol {
+        match chosen() {
+            Choice::Consumer => return Protocol::Consumer,
+            Choice::Classic => return Protocol::Classic,
+            Choice::Auto => {}
+        }
         let classic = CLASSIC.lock().unwrap_or_else(|p| p.into_inner());
         if classic.contains(brokers) {
             Protocol::Classic
