@@ -483,3 +483,29 @@ async fn the_classic_group_protocol_can_be_chosen() {
         "{consuming:?}"
     );
 }
+
+/// More consumers than partitions under KIP-848: the consumer left without a
+/// partition is still a member (it does not fall back to the classic
+/// protocol), and every row arrives once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn more_consumers_than_partitions_stay_on_one_protocol() {
+    let broker = Broker::start();
+    broker.create_topic("github", 2);
+    broker.produce("github", 2, &github::rows(8, 0, 400)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = Kafkahouse::embedded(&dir.path().join("data"));
+    let client = server.connect().await;
+    let ddl = github_queue_ddl(&broker.bootstrap)
+        .replace("kafka_num_consumers = 1", "kafka_num_consumers = 3");
+    create_tutorial(&client, &ddl, false).await;
+    let got = wait_for(&client, DISTINCT, "400", WAIT).await;
+    assert_eq!(got, "400", "server log:\n{}", server.log());
+    // Past the 5 s trial.
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    let log = server.log();
+    assert!(
+        !log.contains("using the classic protocol"),
+        "server log:\n{log}"
+    );
+    assert_eq!(scalar(&client, "SELECT count() FROM github").await, "400");
+}

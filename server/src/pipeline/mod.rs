@@ -165,6 +165,8 @@ impl Pipelines {
             }
         };
         let mut statuses = Vec::new();
+        // The table's consumers try KIP-848 together (see consumer::protocol).
+        let group_assigned = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let tasks = (0..settings.num_consumers)
             .map(|index| {
                 let status =
@@ -173,6 +175,7 @@ impl Pipelines {
                 let (spec, settings) = (spec.clone(), settings.clone());
                 let (backend, producers) = (self.backend.clone(), self.producers.clone());
                 let parsing = self.parsing.clone();
+                let group_assigned = group_assigned.clone();
                 let task = move || ConsumerTask {
                     table: spec.table.clone(),
                     views: spec.views.clone(),
@@ -183,6 +186,7 @@ impl Pipelines {
                     chained: spec.chained.clone(),
                     producers: producers.clone(),
                     parsing: parsing.clone(),
+                    group_assigned: group_assigned.clone(),
                 };
                 tokio::spawn(supervise(task, rx.clone()))
             })

@@ -12,7 +12,7 @@
 //! Uses rdkafka's context traits and the pipeline's status.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rdkafka::client::ClientContext;
@@ -33,9 +33,19 @@ pub(super) struct Ownership {
     next_epoch: AtomicU64,
     /// Bumped on every change, so readers look again only when it moved.
     version: AtomicU64,
+    /// Set when any partition is assigned (shared by a table's consumers).
+    assigned: Arc<AtomicBool>,
 }
 
 impl Ownership {
+    /// Ownership that also sets `assigned` when partitions are assigned.
+    pub(super) fn sharing(assigned: Arc<AtomicBool>) -> Ownership {
+        Ownership {
+            assigned,
+            ..Ownership::default()
+        }
+    }
+
     /// Changes so far: compare with an earlier value to see a change.
     pub(super) fn version(&self) -> u64 {
         self.version.load(Ordering::Acquire)
@@ -56,6 +66,9 @@ impl Ownership {
         for p in list.elements() {
             let epoch = self.next_epoch.fetch_add(1, Ordering::Relaxed) + 1;
             owned.insert((p.topic().to_string(), p.partition()), epoch);
+        }
+        if list.count() > 0 {
+            self.assigned.store(true, Ordering::Release);
         }
         self.version.fetch_add(1, Ordering::Release);
     }

@@ -55,6 +55,10 @@ pub struct ConsumerTask {
     pub chained: Vec<ProducingView>,
     pub producers: Arc<Producers>,
     pub parsing: Arc<Parsing>,
+    /// Set once any of the table's consumers got partitions: under KIP-848
+    /// a consumer left without any (more consumers than partitions) is
+    /// then a member all the same, not a sign the broker lacks it.
+    pub group_assigned: Arc<std::sync::atomic::AtomicBool>,
 }
 
 type KafkaConsumer = StreamConsumer<ConsumerCtx>;
@@ -99,7 +103,7 @@ impl ConsumerTask {
                 Ok(prepared) => {
                     tracing::info!(%table, consumer = self.index, views = prepared.sinks.len(), group_protocol = prepared.protocol.name(), "consuming");
                     if self.consume(prepared, &mut stop).await == Ended::WithoutKip848 {
-                        tracing::warn!(%table, brokers = %self.settings.broker_list, "no partition assigned under the consumer group protocol (KIP-848) within 5 s: the broker does not have it, or the topic has no partition for this consumer; using the classic protocol");
+                        tracing::warn!(%table, brokers = %self.settings.broker_list, "no partition assigned under the consumer group protocol (KIP-848) within 5 s to any of the table's consumers: the broker does not have it (or the topic has no partitions yet); using the classic protocol");
                         Protocol::classic_from_now_on(&self.settings.broker_list);
                         continue;
                     }
@@ -153,7 +157,7 @@ impl ConsumerTask {
             session.set_request_timeout(PIPELINE_REQUEST_TIMEOUT);
             sessions.push(session);
         }
-        let ownership = Arc::new(Ownership::default());
+        let ownership = Arc::new(Ownership::sharing(self.group_assigned.clone()));
         let protocol = Protocol::for_brokers(&self.settings.broker_list);
         let consumer = self.consumer(ownership.clone(), protocol)?;
         Ok(Prepared {
@@ -238,7 +242,8 @@ impl ConsumerTask {
         let trial = async {
             if protocol == Protocol::Consumer && protocol::on_trial() {
                 tokio::time::sleep(protocol::PROBE).await;
-                if ownership.version() == 0 {
+                let anyone = self.group_assigned.load(std::sync::atomic::Ordering::Acquire);
+                if ownership.version() == 0 && !anyone {
                     return;
                 }
             }

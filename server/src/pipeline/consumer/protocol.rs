@@ -7,8 +7,10 @@
 //! KIP-848 the broker assigns partitions at a member's first heartbeat and
 //! moves only the ones that change owner. Brokers without it (Kafka before
 //! 4.0, tansu) never assign a partition to such a consumer, and librdkafka
-//! reports nothing, so a consumer that got no assignment within [`PROBE`]
-//! starts again with the classic protocol, which that broker list then
+//! reports nothing, so a consumer that got no assignment within [`PROBE`],
+//! while no other consumer of its table got any either (one left without a
+//! partition is a member all the same), starts again with the classic
+//! protocol, which that broker list then
 //! keeps for the rest of the process. The server may also be told to use
 //! one protocol only (`--kafka-group-protocol`, [`choose`]).
 //!
