@@ -2,9 +2,11 @@
 //! each partition's messages into blocks, writes every block through every
 //! view, and commits a block's offsets only after all its inserts succeeded.
 //!
-//! This file holds the task itself: setting up (backend session, decoder,
-//! view sinks, librdkafka consumer, retried with `backoff` until it works)
-//! and running a `reader` task beside the `writer`. Uses the pipeline
+//! This file holds the task itself: setting up (a backend session per write
+//! lane, decoder, view sinks, librdkafka consumer under the group protocol
+//! `protocol` picks, retried with `backoff` until it works) and running a
+//! `reader` task (within the consumer's `budget`) beside the `writer`, and
+//! starting over classic when a KIP-848 trial found no assignment. Uses the pipeline
 //! modules below it (kafka_config, decode, sink, dead letters, producing,
 //! producer, status, backoff)
 //! and the backend; never statement handling.
@@ -14,10 +16,10 @@ mod context;
 mod fetching;
 mod offsets;
 mod protocol;
-
-pub use protocol::{choose as choose_group_protocol, Choice as GroupProtocol};
 mod reader;
 mod writer;
+
+pub use protocol::{choose as choose_group_protocol, Choice as GroupProtocol};
 
 use std::sync::Arc;
 
