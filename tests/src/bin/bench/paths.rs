@@ -43,6 +43,33 @@ impl Memory {
     pub fn anon_above_idle(&self) -> Option<f64> {
         Some(self.peak_anon_mib? - self.idle?.anon_mib)
     }
+
+    /// Starts watching process `pid` (its idle memory now, then its
+    /// `RssAnon` sampled until `finish`).
+    fn watch(pid: u32) -> Watching {
+        Watching {
+            pid,
+            idle: idle(pid),
+            sampler: AnonSampler::start(pid),
+        }
+    }
+}
+
+/// A process's memory being watched while a path works.
+struct Watching {
+    pid: u32,
+    idle: Option<Idle>,
+    sampler: AnonSampler,
+}
+
+impl Watching {
+    fn finish(self) -> Memory {
+        Memory {
+            peak_anon_mib: self.sampler.finish(),
+            peak_rss_mib: peak_rss_mib(self.pid),
+            idle: self.idle,
+        }
+    }
 }
 
 /// What the paths share.
@@ -96,27 +123,8 @@ impl Bench<'_> {
         let http = Http::new(&server.url());
         http.run("CREATE DATABASE IF NOT EXISTS bench_file").await?;
         http.run(&github_table("bench_file.github", true)).await?;
-        let body = self.body.to_vec();
         reset_peak_rss(pid)?;
-        let idle = idle(pid);
-        let sampler = AnonSampler::start(pid);
-        let start = Instant::now();
-        http.post("INSERT INTO bench_file.github FORMAT JSONEachRow", body)
-            .await?;
-        let seconds = start.elapsed().as_secs_f64();
-        let memory = Memory {
-            peak_anon_mib: sampler.finish(),
-            peak_rss_mib: peak_rss_mib(pid),
-            idle,
-        };
-        self.expect_count(http.count("bench_file.github").await?)?;
-        Ok(Outcome {
-            path: Path::ChFile,
-            seconds,
-            first_rows: None,
-            memory: Some(memory),
-            notes: Vec::new(),
-        })
+        self.post_file(Path::ChFile, &http, pid).await
     }
 
     /// The same body POSTed to kafkahouse's HTTP interface, kafkahouse on
@@ -128,23 +136,27 @@ impl Bench<'_> {
         setup::run(&client, "CREATE DATABASE bench_file").await?;
         setup::run(&client, &github_table("bench_file.github", false)).await?;
         let http = Http::new(&format!("http://{}", server.http_addr));
+        let outcome = self
+            .post_file(Path::EmbeddedFile, &http, server.pid())
+            .await;
+        setup::print_log("embedded-file", &server);
+        outcome
+    }
+
+    /// Times the rows as one POST into `bench_file.github` through `http`,
+    /// watching the memory of `pid` (the server inserting), and checks the
+    /// count afterwards.
+    async fn post_file(&self, path: Path, http: &Http, pid: u32) -> Result<Outcome, String> {
         let body = self.body.to_vec();
-        let pid = server.pid();
-        let idle = idle(pid);
-        let sampler = AnonSampler::start(pid);
+        let watching = Memory::watch(pid);
         let start = Instant::now();
         http.post("INSERT INTO bench_file.github FORMAT JSONEachRow", body)
             .await?;
         let seconds = start.elapsed().as_secs_f64();
-        let memory = Memory {
-            peak_anon_mib: sampler.finish(),
-            peak_rss_mib: peak_rss_mib(pid),
-            idle,
-        };
-        self.expect_count(setup::pg_count(&client, "bench_file.github").await?)?;
-        setup::print_log("embedded-file", &server);
+        let memory = watching.finish();
+        self.expect_count(http.count("bench_file.github").await?)?;
         Ok(Outcome {
-            path: Path::EmbeddedFile,
+            path,
             seconds,
             first_rows: None,
             memory: Some(memory),
@@ -168,8 +180,7 @@ impl Bench<'_> {
         ))
         .await?;
         reset_peak_rss(pid)?;
-        let idle = idle(pid);
-        let sampler = AnonSampler::start(pid);
+        let watching = Memory::watch(pid);
         let start = Instant::now();
         http.run("CREATE MATERIALIZED VIEW bench_kafka.github_mv TO bench_kafka.github AS SELECT * FROM bench_kafka.github_queue")
             .await?;
@@ -177,11 +188,7 @@ impl Bench<'_> {
             http.count("bench_kafka.github")
         })
         .await;
-        let memory = Memory {
-            peak_anon_mib: sampler.finish(),
-            peak_rss_mib: peak_rss_mib(pid),
-            idle,
-        };
+        let memory = watching.finish();
         // Its consumer would go on polling the broker during the next paths.
         let mut notes = Vec::new();
         for drop in [
@@ -222,18 +229,13 @@ impl Bench<'_> {
         setup::run(&client, &setup::dialect(&queue, true)).await?;
         let http = Http::new(&clickhouse.url());
         reset_peak_rss(clickhouse_pid)?;
-        let clickhouse_idle = idle(clickhouse_pid);
-        let clickhouse_sampler = AnonSampler::start(clickhouse_pid);
+        let clickhouse_watching = Memory::watch(clickhouse_pid);
         let outcome = self
             .kafkahouse_view(Path::Remote, &server, &client, || {
                 http.count("KafkaEngine.github")
             })
             .await;
-        let clickhouse_memory = Memory {
-            peak_anon_mib: clickhouse_sampler.finish(),
-            peak_rss_mib: peak_rss_mib(clickhouse_pid),
-            idle: clickhouse_idle,
-        };
+        let clickhouse_memory = clickhouse_watching.finish();
         setup::print_log("remote", &server);
         let mut outcome = outcome?;
         outcome.notes.push(format!(
@@ -281,8 +283,7 @@ impl Bench<'_> {
         Fut: std::future::Future<Output = Result<u64, String>>,
     {
         let pid = server.pid();
-        let idle = idle(pid);
-        let sampler = AnonSampler::start(pid);
+        let watching = Memory::watch(pid);
         let start = Instant::now();
         setup::run(
             client,
@@ -290,11 +291,7 @@ impl Bench<'_> {
         )
         .await?;
         let drained = drain(path.name(), start, self.rows, count).await;
-        let memory = Memory {
-            peak_anon_mib: sampler.finish(),
-            peak_rss_mib: peak_rss_mib(pid),
-            idle,
-        };
+        let memory = watching.finish();
         let drained = drained?;
         Ok(Outcome {
             path,
