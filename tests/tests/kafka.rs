@@ -500,9 +500,14 @@ async fn more_consumers_than_partitions_stay_on_one_protocol() {
     create_tutorial(&client, &ddl, false).await;
     let got = wait_for(&client, DISTINCT, "400", WAIT).await;
     assert_eq!(got, "400", "server log:\n{}", server.log());
-    // Past the 5 s trial.
-    tokio::time::sleep(Duration::from_secs(7)).await;
+    // Each of the three consumers ends its 5 s trial on KIP-848.
+    let deadline = std::time::Instant::now() + WAIT;
+    let trials_passed = |log: &str| log.matches("staying on it").count();
+    while trials_passed(&server.log()) < 3 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let log = server.log();
+    assert_eq!(trials_passed(&log), 3, "server log:\n{log}");
     assert!(
         !log.contains("using the classic protocol"),
         "server log:\n{log}"

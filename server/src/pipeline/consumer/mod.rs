@@ -36,9 +36,9 @@ use super::producer::Producers;
 use super::producing::ProducingView;
 use super::sink::ViewSink;
 use super::status::{ConsumerStatus, StatsContext};
-use context::{ConsumerCtx, Ownership};
 use crate::backend::{Backend, BackendSession};
 use crate::error::ChError;
+use context::{ConsumerCtx, Ownership};
 use protocol::Protocol;
 use reader::{Block, BlockReader};
 
@@ -194,7 +194,10 @@ impl ConsumerTask {
         let partition_fetch = reader::block_bytes(s.max_consumer_bytes as usize).max(1 << 20);
         config
             .set("queued.max.messages.kbytes", (prefetch / 1024).to_string())
-            .set("fetch.max.bytes", prefetch.max(partition_fetch as u64).to_string())
+            .set(
+                "fetch.max.bytes",
+                prefetch.max(partition_fetch as u64).to_string(),
+            )
             .set("max.partition.fetch.bytes", partition_fetch.to_string())
             // With a bounded queue a full one is usual: fetch again as soon
             // as the reader has taken from it, not a second later (the
@@ -244,10 +247,13 @@ impl ConsumerTask {
         let trial = async {
             if protocol == Protocol::Consumer && protocol::on_trial() {
                 tokio::time::sleep(protocol::PROBE).await;
-                let anyone = self.group_assigned.load(std::sync::atomic::Ordering::Acquire);
+                let anyone = self
+                    .group_assigned
+                    .load(std::sync::atomic::Ordering::Acquire);
                 if ownership.version() == 0 && !anyone {
                     return;
                 }
+                tracing::info!(table = %self.table.name, consumer = self.index, "the broker has the consumer group protocol (KIP-848): staying on it");
             }
             std::future::pending::<()>().await
         };

@@ -276,6 +276,17 @@ impl ConsumerTask {
         // Per view: inserted (with what), and its producing views fired.
         let mut inserted: Vec<Option<Option<Encoded>>> = vec![None; sinks.len()];
         let mut fired = vec![false; sinks.len()];
+        // Per view: the views into Kafka tables that read its destination.
+        let chained: Vec<Vec<ProducingView>> = sinks
+            .iter()
+            .map(|sink| {
+                self.chained
+                    .iter()
+                    .filter(|p| p.view.source == sink.view.destination)
+                    .cloned()
+                    .collect()
+            })
+            .collect();
         // Inserting failures are a new run: they start from the first delay.
         backoff.reset();
         loop {
@@ -290,10 +301,7 @@ impl ConsumerTask {
                         range,
                     );
                     // Views into Kafka tables read the inserted rows again.
-                    let keep = self
-                        .chained
-                        .iter()
-                        .any(|p| p.view.source == sink.view.destination);
+                    let keep = !chained[i].is_empty();
                     match sink.write(&batch, session, &token, keep).await {
                         Ok(encoded) => {
                             let rows = encoded.as_ref().map_or(0, |e| e.rows);
@@ -313,15 +321,9 @@ impl ConsumerTask {
                 if fired[i] {
                     continue;
                 }
-                let chained: Vec<ProducingView> = self
-                    .chained
-                    .iter()
-                    .filter(|p| p.view.source == sink.view.destination)
-                    .cloned()
-                    .collect();
                 match &inserted[i] {
-                    Some(Some(encoded)) if !chained.is_empty() => {
-                        match self.fire(sink, encoded, &chained, session).await {
+                    Some(Some(encoded)) if !chained[i].is_empty() => {
+                        match self.fire(sink, encoded, &chained[i], session).await {
                             Ok(()) => fired[i] = true,
                             Err(e) => {
                                 // Only the views into Kafka are retried: the
