@@ -247,9 +247,48 @@ impl ClientSession {
         format: &str,
         data: Vec<u8>,
     ) -> Result<Option<u64>, ChError> {
-        // The backend's insert call carries no session database: the table
-        // is named with its database here.
-        let sql = match planner::insert_target_span(insert_sql) {
+        let sql = self.qualified_insert(insert_sql);
+        let out = self.conn.insert(&sql, format, data, &self.state).await?;
+        Ok(out.written_rows)
+    }
+
+    /// `insert_data` with the data streaming in (an HTTP body): the backend
+    /// takes it piece by piece. When the data itself fails (the client went
+    /// away, a body that does not inflate), that is the error reported, not
+    /// what the backend made of the cut.
+    pub async fn insert_stream(
+        &mut self,
+        insert_sql: &str,
+        format: &str,
+        data: crate::backend::DataStream,
+    ) -> Result<Option<u64>, ChError> {
+        use futures::StreamExt as _;
+        let sql = self.qualified_insert(insert_sql);
+        let first_failure = Arc::new(std::sync::Mutex::new(None::<ChError>));
+        let noted = first_failure.clone();
+        let data = data
+            .inspect(move |piece| {
+                if let Err(e) = piece {
+                    let mut noted = noted.lock().unwrap_or_else(|p| p.into_inner());
+                    noted.get_or_insert_with(|| e.clone());
+                }
+            })
+            .boxed();
+        let out = self.conn.insert_stream(&sql, format, data, &self.state).await;
+        let failure = first_failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(out?.written_rows),
+        }
+    }
+
+    /// `insert_sql` with its table named with the session's database: the
+    /// backend's insert call carries no session database.
+    fn qualified_insert(&self, insert_sql: &str) -> String {
+        match planner::insert_target_span(insert_sql) {
             Some(span) if !insert_sql[span.clone()].contains('.') => format!(
                 "{}{}.{}{}",
                 &insert_sql[..span.start],
@@ -258,9 +297,7 @@ impl ClientSession {
                 &insert_sql[span.end..]
             ),
             _ => insert_sql.to_string(),
-        };
-        let out = self.conn.insert(&sql, format, data, &self.state).await?;
-        Ok(out.written_rows)
+        }
     }
 
     /// Whether kafkahouse itself runs INSERTs into `table` (a Kafka table,

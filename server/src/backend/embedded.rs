@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use catalog::quote;
 
-use super::{Backend, BackendSession, Output};
+use super::{Backend, BackendSession, DataStream, Output};
 use crate::chdb::{self, Connection};
 use crate::error::{codes, ChError};
 use crate::session::SessionState;
@@ -172,7 +172,10 @@ impl BackendSession for EmbeddedSession {
         // The connection holds the session's settings; brought to `state`.
         let applying = std::time::Instant::now();
         self.apply(state).await?;
-        tracing::trace!(apply_ms = applying.elapsed().as_secs_f64() * 1e3, "session settings applied");
+        tracing::trace!(
+            apply_ms = applying.elapsed().as_secs_f64() * 1e3,
+            "session settings applied"
+        );
         let connection = self.connection.clone();
         let sql = insert_sql.to_string();
         let format = format.to_string();
@@ -181,6 +184,46 @@ impl BackendSession for EmbeddedSession {
             connection.insert(&sql, &format, &data).map(output)
         })
         .await
+    }
+
+    async fn insert_stream(
+        &mut self,
+        insert_sql: &str,
+        format: &str,
+        mut data: DataStream,
+        state: &SessionState,
+    ) -> Result<Output, ChError> {
+        use futures::StreamExt as _;
+        self.apply(state).await?;
+        let connection = self.connection.clone();
+        let sql = insert_sql.to_string();
+        let format = format.to_string();
+        // A few pieces in flight: the body is read while the engine parses,
+        // and waits for it when it falls behind.
+        let (pieces, mut arriving) = tokio::sync::mpsc::channel(4);
+        let inserting = blocking(move || {
+            let connection = connection.lock().unwrap_or_else(|p| p.into_inner());
+            connection
+                .insert_pieces(&sql, &format, || arriving.blocking_recv())
+                .map(output)
+        });
+        let feeding = async move {
+            while let Some(piece) = data.next().await {
+                let failed = piece.is_err();
+                // The engine stopped taking pieces: its error is the answer.
+                if pieces.send(piece).await.is_err() || failed {
+                    break;
+                }
+            }
+        };
+        // An insert that fails early is answered at once, the rest of the
+        // body unread.
+        tokio::pin!(inserting);
+        tokio::select! {
+            outcome = &mut inserting => return outcome,
+            () = feeding => {}
+        }
+        inserting.await
     }
 }
 

@@ -6,6 +6,8 @@ pub mod remote;
 pub mod tsv;
 
 use async_trait::async_trait;
+use bytes::Bytes;
+use futures::stream::BoxStream;
 
 use crate::error::ChError;
 use crate::session::SessionState;
@@ -22,6 +24,11 @@ pub struct Output {
     /// Rows written, when the backend reports it.
     pub written_rows: Option<u64>,
 }
+
+/// INSERT data arriving in pieces (an HTTP request body as it comes in): a
+/// backend passes each piece on as it arrives, so that a large body is never
+/// held whole. An `Err` piece aborts the insert.
+pub type DataStream = BoxStream<'static, Result<Bytes, ChError>>;
 
 /// How blocks from Kafka are sent to the backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +82,16 @@ pub trait BackendSession: Send {
         insert_sql: &str,
         format: &str,
         data: Vec<u8>,
+        state: &SessionState,
+    ) -> Result<Output, ChError>;
+
+    /// `insert` with the data arriving as a stream: what the engine has
+    /// parsed so far is all the memory it holds.
+    async fn insert_stream(
+        &mut self,
+        insert_sql: &str,
+        format: &str,
+        data: DataStream,
         state: &SessionState,
     ) -> Result<Output, ChError>;
 }

@@ -17,7 +17,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use reqwest::{Client, Url};
 
-use super::{Backend, BackendSession, Output};
+use super::{Backend, BackendSession, DataStream, Output};
 use crate::error::{codes, ChError};
 use crate::session::SessionState;
 
@@ -134,7 +134,7 @@ impl RemoteInner {
     async fn send(
         &self,
         query_text: Option<&str>,
-        body: Vec<u8>,
+        body: impl Into<reqwest::Body>,
         state: &SessionState,
         default_format: &str,
         (session_id, timeout): (Option<&str>, Duration),
@@ -264,7 +264,13 @@ impl BackendSession for RemoteSession {
         default_format: &str,
     ) -> Result<Output, ChError> {
         self.inner
-            .post(sql, state, default_format, Some(&self.session_id), self.timeout)
+            .post(
+                sql,
+                state,
+                default_format,
+                Some(&self.session_id),
+                self.timeout,
+            )
             .await
     }
 
@@ -281,7 +287,35 @@ impl BackendSession for RemoteSession {
     ) -> Result<Output, ChError> {
         let query = format!("{insert_sql} FORMAT {format}");
         self.inner
-            .send(Some(&query), data, state, "TabSeparated", (None, self.timeout))
+            .send(
+                Some(&query),
+                data,
+                state,
+                "TabSeparated",
+                (None, self.timeout),
+            )
+            .await
+    }
+
+    async fn insert_stream(
+        &mut self,
+        insert_sql: &str,
+        format: &str,
+        data: DataStream,
+        state: &SessionState,
+    ) -> Result<Output, ChError> {
+        // Sent chunked as it arrives; a failed piece ends the request, and
+        // the server drops the insert with it.
+        let query = format!("{insert_sql} FORMAT {format}");
+        let body = reqwest::Body::wrap_stream(data);
+        self.inner
+            .send(
+                Some(&query),
+                body,
+                state,
+                "TabSeparated",
+                (None, self.timeout),
+            )
             .await
     }
 }

@@ -101,6 +101,19 @@ impl Connection {
     /// data travels as data, not appended to the query text (where a binary
     /// format is not safe).
     pub fn insert(&self, sql: &str, format: &str, data: &[u8]) -> Result<Output, ChError> {
+        let mut once = Some(Ok(data));
+        self.insert_pieces(sql, format, || once.take())
+    }
+
+    /// An INSERT whose data comes in pieces from `next`, each appended as it
+    /// comes (chDB parses what it has been given): `None` ends the data, an
+    /// `Err` abandons the insert, which then fails with that error.
+    pub fn insert_pieces<P: AsRef<[u8]>>(
+        &self,
+        sql: &str,
+        format: &str,
+        mut next: impl FnMut() -> Option<Result<P, ChError>>,
+    ) -> Result<Output, ChError> {
         let api = self.library;
         let failed = |what: &str, error: *const c_char| {
             let text = if error.is_null() {
@@ -133,10 +146,23 @@ impl Connection {
                 (api.stream_destroy)(stream);
                 return Err(e);
             }
-            if (api.stream_append)(stream, data.as_ptr().cast(), data.len()) != 0 {
-                let e = failed("append insert data", (api.stream_error)(stream));
-                (api.stream_destroy)(stream);
-                return Err(e);
+            while let Some(piece) = next() {
+                let piece = match piece {
+                    Ok(piece) => piece,
+                    Err(e) => {
+                        (api.stream_destroy)(stream);
+                        return Err(e);
+                    }
+                };
+                let data = piece.as_ref();
+                if data.is_empty() {
+                    continue;
+                }
+                if (api.stream_append)(stream, data.as_ptr().cast(), data.len()) != 0 {
+                    let e = failed("append insert data", (api.stream_error)(stream));
+                    (api.stream_destroy)(stream);
+                    return Err(e);
+                }
             }
             let result = (api.stream_done)(stream);
             let outcome = if result.is_null() {

@@ -15,8 +15,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, FromRequest, Query, Request, State};
+use axum::body::Body;
+use axum::extract::{Query, Request, State};
 use axum::http::header::CONTENT_ENCODING;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -27,7 +27,7 @@ use tokio::sync::Mutex;
 
 mod body;
 
-use body::{decompress, decompression_error, is_compressed, split_body};
+use body::{decompress, is_compressed, read_query, Data, Failure};
 
 use crate::error::{codes, ChError};
 use crate::executor::{ClientSession, Executor};
@@ -59,7 +59,9 @@ const RESERVED: [&str; 20] = [
 
 /// ClickHouse's default session timeout.
 const DEFAULT_SESSION_TIMEOUT: Duration = Duration::from_secs(60);
-/// Largest request body (INSERT data) accepted, decompressed.
+/// Largest request body accepted, decompressed, where kafkahouse reads it
+/// whole: a query, or INSERT data that kafkahouse parses itself (into Kafka
+/// tables). INSERT data for ClickHouse tables streams through, any size.
 pub(crate) const MAX_BODY: usize = 1 << 30;
 
 struct HttpState {
@@ -82,7 +84,6 @@ pub async fn serve(listener: TcpListener, executor: Arc<Executor>) {
     let app = Router::new()
         .route("/ping", get(ping).head(ping))
         .route("/", get(query).post(query))
-        .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state);
     if let Err(e) = axum::serve(listener, app).await {
         tracing::error!(error = %e, "the HTTP interface stopped");
@@ -105,48 +106,25 @@ async fn query(
         .get("query_id")
         .cloned()
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    // A compressed body is inflated as it is read, so the limit
-    // (DefaultBodyLimit, applied by the extractor) is on what it inflates to.
+    // A compressed body is inflated as it is read, so the limit on what
+    // is read whole is on what it inflates to.
     let encoding = headers.get(CONTENT_ENCODING).and_then(|v| v.to_str().ok());
-    let (parts, body) = request.into_parts();
-    let body = match decompress(encoding, body) {
-        Ok(body) => Bytes::from_request(Request::from_parts(parts, body), &()).await,
+    let compressed = is_compressed(encoding);
+    let body = match decompress(encoding, request.into_body()) {
+        Ok(body) => body,
         Err(e) => return error_response(&e, &query_id),
     };
-    // A body over the limit, a broken chunked encoding, a client gone
-    // mid-body: ClickHouse's error, with the status axum chose. A
-    // compressed body that does not inflate, or inflates past the limit:
-    // CANNOT_DECOMPRESS.
-    let body = match body {
-        Ok(body) => body,
-        Err(rejection) => {
-            if let Some(e) = decompression_error(&rejection) {
-                return error_response(e, &query_id);
-            }
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE && is_compressed(encoding) {
-                let e = ChError::new(
-                    codes::CANNOT_DECOMPRESS,
-                    format!("The request body decompresses to more than {MAX_BODY} bytes"),
-                );
-                return error_response(&e, &query_id);
-            }
-            let e = ChError::new(
-                codes::CANNOT_READ_ALL_DATA,
-                format!(
-                    "Cannot read all data of the request body: {}",
-                    rejection.body_text()
-                ),
-            );
-            let mut response = error_response(&e, &query_id);
-            *response.status_mut() = rejection.status();
-            return response;
-        }
-    };
-    match run(&state, &params, &method, &headers, body).await {
+    match run(&state, &params, &method, &headers, (body, compressed)).await {
         Ok(Some(formatted)) => ok_response(formatted, &query_id),
         // `GET /` without a query: ClickHouse's liveness answer.
         Ok(None) => "Ok.\n".into_response(),
-        Err(e) => error_response(&e, &query_id),
+        Err(failure) => {
+            let mut response = error_response(&failure.error, &query_id);
+            if let Some(status) = failure.status {
+                *response.status_mut() = status;
+            }
+            response
+        }
     }
 }
 
@@ -155,15 +133,15 @@ async fn run(
     params: &BTreeMap<String, String>,
     method: &Method,
     headers: &HeaderMap,
-    body: Bytes,
-) -> Result<Option<Formatted>, ChError> {
+    (body, compressed): (Body, bool),
+) -> Result<Option<Formatted>, Failure> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    // Cutting a large body is CPU work: off the async workers, so that
-    // other clients (and /ping) keep being answered.
     let (text, data) = match params.get("query") {
-        Some(q) => (q.clone(), body),
-        None if body.is_empty() => return Ok(None),
-        None => tokio::task::block_in_place(|| split_body(body))?,
+        Some(q) => (q.clone(), Data::unread(body)),
+        None => match read_query(body, compressed).await? {
+            Some(read) => read,
+            None => return Ok(None),
+        },
     };
     let format = params
         .get("default_format")
@@ -203,7 +181,8 @@ async fn run(
         return Err(ChError::new(
             codes::SESSION_IS_LOCKED,
             "Session is locked by a concurrent client",
-        ));
+        )
+        .into());
     };
 
     // The URL's database and settings apply to this query only; USE and
@@ -235,7 +214,7 @@ async fn run(
     let limit = session.max_query_size();
     let statements: Vec<planner::Statement<'_>> =
         tokio::task::block_in_place(|| planner::statements(&text, limit).take(2).collect());
-    let result = execute(&mut session, &statements, data, &format).await;
+    let result = execute(&mut session, &statements, (data, compressed), &format).await;
     let kind = statements.first().map(|s| s.kind.clone());
     if !matches!(kind, Some(planner::Kind::Use { .. })) {
         session.state.database = saved.0;
@@ -292,28 +271,25 @@ async fn session(
 async fn execute(
     session: &mut ClientSession,
     statements: &[planner::Statement<'_>],
-    data: Bytes,
+    (mut data, compressed): (Data, bool),
     format: &str,
-) -> Result<Formatted, ChError> {
+) -> Result<Formatted, Failure> {
     let statement = match statements {
         [one] => one,
-        [] => {
-            return Err(ChError::new(
-                codes::SYNTAX_ERROR,
-                "Syntax error: empty query",
-            ))
-        }
+        [] => return Err(ChError::new(codes::SYNTAX_ERROR, "Syntax error: empty query").into()),
         _ => {
             return Err(ChError::new(
                 codes::SYNTAX_ERROR,
                 "Syntax error: Multi-statements are not allowed",
-            ))
+            )
+            .into())
         }
     };
-    if data.is_empty() {
-        return session.execute_formatted(statement, format).await;
+    if data.is_empty().await? {
+        return Ok(session.execute_formatted(statement, format).await?);
     }
-    // The body holds the INSERT's data (or the rest of the query).
+    // The body holds the INSERT's data (or the rest of the query). Data for
+    // a ClickHouse table streams into the backend as it arrives.
     if let planner::Kind::Insert {
         table: Some(table), ..
     } = &statement.kind
@@ -321,7 +297,7 @@ async fn execute(
         if let Some((insert_sql, data_format)) = statement.insert_awaiting_format() {
             if !session.handles_inserts_into(table) {
                 let rows = session
-                    .insert_data(insert_sql, data_format, data.to_vec())
+                    .insert_stream(insert_sql, data_format, data.into_stream())
                     .await?;
                 return Ok(Formatted {
                     body: Vec::new(),
@@ -332,6 +308,7 @@ async fn execute(
             }
         }
     }
+    let data = data.collect(compressed).await?;
     let data = std::str::from_utf8(&data).map_err(|_| {
         ChError::new(
             codes::NOT_IMPLEMENTED,
@@ -340,7 +317,7 @@ async fn execute(
     })?;
     let combined = format!("{}\n{data}", statement.sql);
     let kind = statement.kind.clone();
-    session
+    let formatted = session
         .execute_formatted(
             &planner::Statement {
                 sql: &combined,
@@ -349,7 +326,8 @@ async fn execute(
             },
             format,
         )
-        .await
+        .await?;
+    Ok(formatted)
 }
 
 fn ok_response(formatted: Formatted, query_id: &str) -> Response {
