@@ -33,6 +33,25 @@ use error::ChError;
 use executor::Executor;
 use pipeline::Pipelines;
 
+/// glibc gives threads that allocate at the same time their own arenas (up
+/// to eight per core), and memory freed in one arena is not reused by the
+/// others: with the engine's pools, librdkafka's threads and the async
+/// workers, that fragmentation was a quarter of the peak while draining a
+/// backlog (scripts/bench, 600,000 rows / 128 partitions: 283 -> 204 MiB
+/// above idle, rows/s unchanged; one arena cost 10 % of rows/s). Two arenas,
+/// unless the operator set `MALLOC_ARENA_MAX`. Called before any thread
+/// starts.
+fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+        // SAFETY: mallopt only sets an allocator parameter; no other thread
+        // exists yet.
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, 2);
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 enum StartError {
     #[error(transparent)]
@@ -53,6 +72,7 @@ enum StartError {
 }
 
 fn main() -> ExitCode {
+    limit_malloc_arenas();
     let config = match Config::resolve(Args::parse()) {
         Ok(config) => config,
         Err(e) => {
