@@ -10,6 +10,12 @@ pub enum Path {
     ChFile,
     /// The same body POSTed to kafkahouse on its embedded engine.
     EmbeddedFile,
+    /// The rows as one JSONEachRow insert per partition's worth of rows
+    /// into 18.16, two at a time: the parts kafkahouse's exactly-once
+    /// blocks (one partition each) make, without Kafka or kafkahouse.
+    ChParts,
+    /// The same per-partition inserts into kafkahouse's embedded engine.
+    EmbeddedParts,
     /// ClickHouse 18.16's own Kafka engine and a materialized view.
     ChKafka,
     /// kafkahouse consuming into that 18.16 server (remote backend).
@@ -20,10 +26,12 @@ pub enum Path {
 
 impl Path {
     /// Every path, in the order a run measures them.
-    pub const ALL: [Path; 6] = [
+    pub const ALL: [Path; 8] = [
         Path::Ceiling,
         Path::ChFile,
         Path::EmbeddedFile,
+        Path::ChParts,
+        Path::EmbeddedParts,
         Path::ChKafka,
         Path::Remote,
         Path::Embedded,
@@ -35,6 +43,8 @@ impl Path {
             Path::Ceiling => "ceiling",
             Path::ChFile => "ch-file",
             Path::EmbeddedFile => "embedded-file",
+            Path::ChParts => "ch-parts",
+            Path::EmbeddedParts => "embedded-parts",
             Path::ChKafka => "ch-kafka",
             Path::Remote => "remote",
             Path::Embedded => "embedded",
@@ -47,6 +57,8 @@ impl Path {
             Path::Ceiling => "consume ceiling (rdkafka)",
             Path::ChFile => "ClickHouse 18.16 file insert",
             Path::EmbeddedFile => "embedded engine file insert",
+            Path::ChParts => "18.16 per-partition inserts",
+            Path::EmbeddedParts => "embedded per-partition inserts",
             Path::ChKafka => "ClickHouse 18.16 Kafka engine",
             Path::Remote => "kafkahouse -> 18.16",
             Path::Embedded => "kafkahouse embedded",
@@ -55,12 +67,18 @@ impl Path {
 
     /// Whether the path needs the ClickHouse 18.16 server.
     pub fn needs_clickhouse(self) -> bool {
-        matches!(self, Path::ChFile | Path::ChKafka | Path::Remote)
+        matches!(
+            self,
+            Path::ChFile | Path::ChParts | Path::ChKafka | Path::Remote
+        )
     }
 
     /// Whether the path needs the rows as one JSONEachRow body.
     pub fn needs_body(self) -> bool {
-        matches!(self, Path::ChFile | Path::EmbeddedFile)
+        matches!(
+            self,
+            Path::ChFile | Path::EmbeddedFile | Path::ChParts | Path::EmbeddedParts
+        )
     }
 }
 
@@ -88,7 +106,8 @@ pub enum Mode {
 pub const USAGE: &str =
     "usage: bench [--rows N] [--partitions P] [--broker mock|tansu] [--only a,b,...]
        bench --latency [--rate MSGS_PER_S] [--seconds S] [--partitions P] [--broker mock|tansu]
-paths for --only: ceiling, ch-file, embedded-file, ch-kafka, remote, embedded";
+paths for --only: ceiling, ch-file, embedded-file, ch-parts, embedded-parts, ch-kafka,
+  remote, embedded";
 
 pub fn parse(args: impl Iterator<Item = String>) -> Result<Mode, String> {
     let mut args: Vec<String> = args.collect();

@@ -89,6 +89,8 @@ impl Bench<'_> {
             Path::Ceiling => self.ceiling().await,
             Path::ChFile => self.clickhouse_file().await,
             Path::EmbeddedFile => self.embedded_file().await,
+            Path::ChParts => self.clickhouse_parts().await,
+            Path::EmbeddedParts => self.embedded_parts().await,
             Path::ChKafka => self.clickhouse_kafka().await,
             Path::Remote => self.remote().await,
             Path::Embedded => self.embedded().await,
@@ -141,6 +143,72 @@ impl Bench<'_> {
             .await;
         setup::print_log("embedded-file", &server);
         outcome
+    }
+
+    /// The rows as one insert per partition's worth into 18.16 (see
+    /// `post_parts`).
+    async fn clickhouse_parts(&self) -> Result<Outcome, String> {
+        let (server, pid) = self.clickhouse()?;
+        let http = Http::new(&server.url());
+        http.run("CREATE DATABASE IF NOT EXISTS bench_parts")
+            .await?;
+        http.run(&github_table("bench_parts.github", true)).await?;
+        reset_peak_rss(pid)?;
+        self.post_parts(Path::ChParts, &http, pid).await
+    }
+
+    /// The same inserts into kafkahouse's embedded engine.
+    async fn embedded_parts(&self) -> Result<Outcome, String> {
+        let dir = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
+        let server = setup::kafkahouse_embedded(dir.path());
+        let client = server.connect().await;
+        setup::run(&client, "CREATE DATABASE bench_parts").await?;
+        setup::run(&client, &github_table("bench_parts.github", false)).await?;
+        let http = Http::new(&format!("http://{}", server.http_addr));
+        let outcome = self
+            .post_parts(Path::EmbeddedParts, &http, server.pid())
+            .await;
+        setup::print_log("embedded-parts", &server);
+        outcome
+    }
+
+    /// Times the rows as one JSONEachRow insert per partition's worth of
+    /// rows (rows / partitions each, the size of kafkahouse's blocks when a
+    /// backlog is drained), two inserts at a time as kafkahouse's two write
+    /// lanes make them: what the backend can take as the parts exactly-once
+    /// blocks make, with no Kafka and no decoding in the way.
+    async fn post_parts(&self, path: Path, http: &Http, pid: u32) -> Result<Outcome, String> {
+        let lines: Vec<&[u8]> = self.body.split_inclusive(|b| *b == b'\n').collect();
+        let per_part = lines.len().div_ceil(self.partitions.max(1) as usize).max(1);
+        let parts: Vec<Vec<u8>> = lines.chunks(per_part).map(|c| c.concat()).collect();
+        let inserts = parts.len();
+        let (even, odd): (Vec<_>, Vec<_>) =
+            parts.into_iter().enumerate().partition(|(i, _)| i % 2 == 0);
+        let lane = |parts: Vec<(usize, Vec<u8>)>| async move {
+            for (_, part) in parts {
+                http.post("INSERT INTO bench_parts.github FORMAT JSONEachRow", part)
+                    .await?;
+            }
+            Ok::<(), String>(())
+        };
+        let watching = Memory::watch(pid);
+        let start = Instant::now();
+        let (a, b) = futures::join!(lane(even), lane(odd));
+        a?;
+        b?;
+        let seconds = start.elapsed().as_secs_f64();
+        let memory = watching.finish();
+        self.expect_count(http.count("bench_parts.github").await?)?;
+        Ok(Outcome {
+            path,
+            seconds,
+            first_rows: None,
+            memory: Some(memory),
+            notes: vec![format!(
+                "{}: {inserts} inserts of about {per_part} rows, two at a time",
+                path.name()
+            )],
+        })
     }
 
     /// Times the rows as one POST into `bench_file.github` through `http`,

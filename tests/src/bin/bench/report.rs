@@ -100,6 +100,30 @@ pub fn print(run: &Run, outcomes: &[Outcome], failures: &[(Path, String)]) {
         Path::ChFile,
         0.8,
     );
+    // What each backend takes as per-partition parts, with nothing else
+    // running, against the same targets: no pipeline that makes those
+    // parts can beat these.
+    bound(
+        "bound for embedded / 18.16 Kafka engine (embedded-parts / ch-kafka)",
+        outcomes,
+        (Path::EmbeddedParts, Path::ChKafka),
+        4.0,
+    );
+    bound(
+        "bound for remote / 18.16 file insert (ch-parts / ch-file)",
+        outcomes,
+        (Path::ChParts, Path::ChFile),
+        0.8,
+    );
+}
+
+/// The ratio a target would have if kafkahouse were as fast as the
+/// backend's own per-partition inserts, printed when both paths ran.
+fn bound(what: &str, outcomes: &[Outcome], (top, bottom): (Path, Path), goal: f64) {
+    if let (Some(t), Some(b)) = (find(outcomes, top), find(outcomes, bottom)) {
+        let ratio = b.seconds / t.seconds;
+        println!("{what}: {ratio:.2}x (the target is {goal}x)");
+    }
 }
 
 fn find(outcomes: &[Outcome], path: Path) -> Option<&Outcome> {
