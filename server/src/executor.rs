@@ -169,12 +169,9 @@ impl ClientSession {
         if let Some(outcome) = self.kafka_statement(statement).await? {
             return match outcome {
                 Outcome::Rows(result) => {
-                    let format = match &statement.kind {
-                        Kind::Query {
-                            format: Some(f), ..
-                        } => f.clone(),
-                        _ => format.to_string(),
-                    };
+                    let format = statement
+                        .output_format()
+                        .unwrap_or_else(|| format.to_string());
                     let body = match crate::formats::render(&result, &format) {
                         Ok(body) => body,
                         // Binary formats (Native, RowBinary, ...): the backend
@@ -209,12 +206,10 @@ impl ClientSession {
             }
             _ => {}
         }
-        let format = match &statement.kind {
-            Kind::Query {
-                format: Some(f), ..
-            } => Some(f.clone()),
-            kind if kind.returns_rows() => Some(format.to_string()),
-            _ => None,
+        let format = match statement.output_format() {
+            Some(f) => Some(f),
+            None if statement.kind.returns_rows() => Some(format.to_string()),
+            None => None,
         };
         Ok(Formatted {
             body: out.body,

@@ -254,7 +254,9 @@ fn simple_target(tokens: &[Tok], optional: &[Keyword]) -> Option<ObjectName> {
     let (name, used) = object_name(&tokens[skip..])?;
     match &tokens[skip + used..] {
         [] => Some(name),
-        // `DESCRIBE t FORMAT X` and the like go to the backend.
+        // An output format is the frontend's business (`Statement::output_format`).
+        [format, f] if format.is_keyword(Keyword::FORMAT) && f.name().is_some() => Some(name),
+        // Anything else (`DESCRIBE t SETTINGS ...`, `EXISTS t AND ...`) goes to the backend.
         _ => None,
     }
 }
@@ -354,7 +356,7 @@ fn referenced_tables(tokens: &[Tok]) -> Vec<ObjectName> {
 
 /// `FORMAT Name` at the top level of a query, as the last clause (optionally
 /// followed by SETTINGS). `format(...)` the function does not count.
-fn output_format(tokens: &[Tok]) -> Option<String> {
+pub(crate) fn output_format(tokens: &[Tok]) -> Option<String> {
     let mut depth = 0i32;
     for (i, t) in tokens.iter().enumerate() {
         match &t.token {

@@ -147,6 +147,18 @@ impl Kind {
 }
 
 impl<'a> Statement<'a> {
+    /// The output format the statement names (`... FORMAT JSONEachRow`), for
+    /// the statements that answer with rows.
+    pub fn output_format(&self) -> Option<String> {
+        match &self.kind {
+            Kind::Query { format, .. } => format.clone(),
+            Kind::Describe { .. } | Kind::Exists { .. } | Kind::ShowCreate { .. } => {
+                classify::output_format(&crate::tokens::significant(self.query))
+            }
+            _ => None,
+        }
+    }
+
     /// A statement that is all SQL (no INSERT data).
     pub fn new(sql: &'a str, kind: Kind) -> Self {
         Statement {

@@ -448,3 +448,32 @@ fn deeply_nested_view_selects_are_read_on_any_stack() {
         other => panic!("not a view: {other:?}"),
     }
 }
+
+#[test]
+fn statements_about_one_table_keep_their_output_format() {
+    let split = split(
+        "SHOW CREATE TABLE kq FORMAT JSONEachRow; DESCRIBE TABLE db.kq FORMAT CSV; \
+         EXISTS TABLE kq FORMAT JSONEachRow; DESCRIBE TABLE kq; DESCRIBE kq SETTINGS a = 1",
+    );
+    let got: Vec<(&str, Option<String>)> = split
+        .iter()
+        .map(|s| (s.kind.name(), s.output_format()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("ShowCreate", Some("JSONEachRow".to_string())),
+            ("Describe", Some("CSV".to_string())),
+            ("Exists", Some("JSONEachRow".to_string())),
+            ("Describe", None),
+            // Not about the table alone: the backend's.
+            ("Query", None),
+        ]
+    );
+    assert_eq!(
+        split[1].kind,
+        Kind::Describe {
+            name: name(Some("db"), "kq")
+        }
+    );
+}

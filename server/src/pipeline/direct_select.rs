@@ -16,8 +16,8 @@ use catalog::kafka::KafkaSettings;
 use catalog::KafkaTableDef;
 use planner::ViewPlan;
 
-use super::kafka_config::{consumer_config, kafka_error};
 use super::decode::{BlockDecoder, Message, Parsing};
+use super::kafka_config::{consumer_config, kafka_error};
 use crate::error::ChError;
 
 /// How long a direct SELECT waits for the first message (a group join
@@ -79,24 +79,24 @@ pub async fn run(
     )
     .await
     .map_err(|e| ChError::new(e.code, e.message))?;
-    let mut out = Vec::new();
+    // Every partition's messages decoded, then one run of the SELECT over
+    // all of them: an aggregate is over everything read, as in ClickHouse.
+    let mut blocks = Vec::with_capacity(by_partition.len().max(1));
     for ((topic, partition), messages) in &by_partition {
-        let block =
-            tokio::task::block_in_place(|| decoder.decode(topic, *partition, messages))?.batch;
-        out.extend(
-            plan.run(block)
-                .await
-                .map_err(|e| ChError::new(e.code, e.message))?,
+        blocks.push(
+            tokio::task::block_in_place(|| decoder.decode(topic, *partition, messages))?.batch,
         );
     }
-    if by_partition.is_empty() {
-        let empty = decoder.decode("", 0, &[])?.batch;
-        out.extend(
-            plan.run(empty)
-                .await
-                .map_err(|e| ChError::new(e.code, e.message))?,
-        );
+    if blocks.is_empty() {
+        blocks.push(decoder.decode("", 0, &[])?.batch);
     }
+    let all = arrow::compute::concat_batches(&decoder.schema(), &blocks)
+        .map_err(|e| ChError::new(crate::error::codes::UNKNOWN_EXCEPTION, e.to_string()))?;
+    drop(blocks);
+    let out = plan
+        .run(all)
+        .await
+        .map_err(|e| ChError::new(e.code, e.message))?;
 
     if settings.commit_on_select && !by_partition.is_empty() {
         let mut list = TopicPartitionList::new();
