@@ -115,6 +115,15 @@ async fn one_broken_message_in_a_hundred_four_ways() {
         .run("SELECT error FROM errors_stream WHERE offset = 299 FORMAT TSV")
         .await;
     assert!(enum_error.contains("zzz"), "{enum_error}");
+    // The engine read each message from a scratch file; the text names none.
+    assert_eq!(
+        http.run("SELECT countIf(position(error, 'scratch') > 0 OR position(error, 'file/uri') > 0) FROM errors_stream FORMAT TSV")
+            .await
+            .trim(),
+        "0",
+        "{}",
+        http.run("SELECT error FROM errors_stream LIMIT 1 FORMAT TSV").await
+    );
     // dead_letter_queue: good rows in, broken ones in system.dead_letter_queue.
     http.eventually("SELECT count() FROM dest_dlq", &good, WAIT)
         .await;

@@ -1,10 +1,11 @@
 //! The same answers as ClickHouse, one scenario per difference issue 14
 //! found (each would have caught it): a direct SELECT aggregates over every
 //! partition it read, statements about a Kafka table keep an explicit
-//! FORMAT, ...
+//! FORMAT, `kafka_skip_broken_messages` counts per message, broken JSON
+//! split over two messages stays broken.
 
-use kafkahouse_tests::kafka::run;
-use kafkahouse_tests::{rows, Broker, ChHttp, Kafkahouse};
+use kafkahouse_tests::kafka::{run, Setup, WAIT};
+use kafkahouse_tests::{rows, wait_for, Broker, ChHttp, Kafkahouse};
 
 /// ClickHouse runs a direct SELECT over everything it read: `count()` over
 /// 40 messages in 4 partitions is one row of 40 (it was four rows of 10).
@@ -69,4 +70,72 @@ async fn statements_about_a_kafka_table_keep_their_format() {
         http.run("EXISTS TABLE nothing FORMAT JSONEachRow").await,
         "{\"result\":0}\n"
     );
+}
+
+/// `count/sum` of what reached `dest`.
+const SUMMARY: &str = "SELECT concat(toString(count()), '/', toString(sum(n))) FROM dest";
+
+/// A table of `n UInt32` read from `events` into `dest` by a view, with
+/// `settings`; `messages` produced to its one partition.
+async fn consume(settings: &str, messages: &[&str]) -> Setup {
+    let setup = Setup::new("events", 1).await;
+    let client = &setup.client;
+    run(
+        client,
+        "CREATE TABLE dest (n UInt32) ENGINE = MergeTree ORDER BY n",
+    )
+    .await;
+    run(
+        client,
+        &format!(
+            "CREATE TABLE q (n UInt32) ENGINE = Kafka('{}', 'events', 'g', 'JSONEachRow') {settings}",
+            setup.broker.bootstrap
+        ),
+    )
+    .await;
+    run(
+        client,
+        "CREATE MATERIALIZED VIEW mv TO dest AS SELECT n FROM q",
+    )
+    .await;
+    let messages: Vec<String> = messages.iter().map(|m| m.to_string()).collect();
+    setup.broker.produce("events", 1, &messages).await;
+    setup
+}
+
+/// ClickHouse allows `kafka_skip_broken_messages` errors in each message
+/// (its count restarts with every message): with N = 1, two broken messages
+/// in a row are both skipped and the 50 good rows arrive. kafkahouse counted
+/// per block, failed the block and retried it forever with 0 rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skip_broken_messages_counts_per_message() {
+    let good: Vec<String> = (1..=50).map(|n| format!(r#"{{"n":{n}}}"#)).collect();
+    let mut messages: Vec<&str> = good[..25].iter().map(String::as_str).collect();
+    messages.extend([r#"{"n":"#, "not json"]);
+    messages.extend(good[25..].iter().map(String::as_str));
+    let setup = consume("SETTINGS kafka_skip_broken_messages = 1", &messages).await;
+    let got = wait_for(&setup.client, SUMMARY, "50/1275", WAIT).await;
+    assert_eq!(got, "50/1275", "server log:\n{}", setup.server.log());
+}
+
+/// `{"n":2` and `}` are two broken messages, as ClickHouse parses each
+/// message alone; read one after the other they made the valid row
+/// `{"n":2}` and both were taken as good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_split_over_two_messages_stays_broken() {
+    let setup = consume(
+        "SETTINGS kafka_skip_broken_messages = 1",
+        &[r#"{"n":1}"#, r#"{"n":2"#, "}", r#"{"n":3}"#],
+    )
+    .await;
+    let got = wait_for(&setup.client, SUMMARY, "2/4", WAIT).await;
+    assert_eq!(got, "2/4", "server log:\n{}", setup.server.log());
+    let broken = wait_for(
+        &setup.client,
+        "SELECT broken_messages FROM system.kafka_consumers",
+        "2",
+        WAIT,
+    )
+    .await;
+    assert_eq!(broken, "2");
 }

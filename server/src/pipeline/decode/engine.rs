@@ -68,7 +68,10 @@ impl EngineParser {
                 if carried == c.ty {
                     name
                 } else {
-                    format!("CAST({name}, {}) AS {name}", quote::string(&carried.to_string()))
+                    format!(
+                        "CAST({name}, {}) AS {name}",
+                        quote::string(&carried.to_string())
+                    )
                 }
             })
             .collect::<Vec<_>>()
@@ -155,6 +158,15 @@ impl EngineParser {
             "engine parse"
         );
         batch
+    }
+
+    /// `e` without the scratch files the engine names ("(in file/uri
+    /// /data/scratch/parser-0/block-3)"): the message is about the
+    /// message, and kafkahouse's files are none of the user's business.
+    fn without_paths(&self, mut e: ChError) -> ChError {
+        let scratch = self.scratch.to_string_lossy();
+        e.message = strip_paths(&e.message, &scratch);
+        e
     }
 
     /// The engine's columns as `ChType::to_arrow` types them.
@@ -252,6 +264,17 @@ impl EngineParser {
 
 impl Parse for EngineParser {
     fn parse(&self, messages: &[&Message]) -> Result<Parsed, ParseFailure> {
+        // Errors name the scratch files until they have said which message
+        // failed (`file_in_error`); what leaves the parser does not.
+        self.parse_block(messages).map_err(|f| ParseFailure {
+            index: f.index,
+            error: self.without_paths(f.error),
+        })
+    }
+}
+
+impl EngineParser {
+    fn parse_block(&self, messages: &[&Message]) -> Result<Parsed, ParseFailure> {
         let Some(joined) = self.framing.join(&self.format, messages) else {
             return self.parse_separately(messages);
         };
@@ -283,6 +306,39 @@ impl Drop for EngineParser {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.scratch);
     }
+}
+
+/// `text` without `(in file/uri <scratch>...)` and with any other path under
+/// `scratch` as "the message".
+fn strip_paths(text: &str, scratch: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(scratch) {
+        let before = &rest[..at];
+        let after = &rest[at + scratch.len()..];
+        let end = after
+            .find(|c: char| c.is_whitespace() || c == ')' || c == '\'' || c == ',' || c == ':')
+            .unwrap_or(after.len());
+        let opener = " (in file/uri ";
+        match before.strip_suffix(opener.trim_start()) {
+            Some(kept) if after[end..].starts_with(')') => {
+                let kept = kept.strip_suffix(' ').unwrap_or(kept);
+                out.push_str(kept);
+                rest = &after[end + 1..];
+                // "...: (in file/uri X): While" reads "...: While".
+                if kept.ends_with(':') {
+                    rest = rest.strip_prefix(':').unwrap_or(rest);
+                }
+            }
+            _ => {
+                out.push_str(before);
+                out.push_str("the message");
+                rest = &after[end..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// A scratch file or directory, removed when dropped.
@@ -373,7 +429,6 @@ fn io_error(path: &Path, e: std::io::Error) -> ChError {
     )
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -387,6 +442,16 @@ mod tests {
         let text =
             "Code: 27. DB::Exception: ...: (in file/uri /tmp/x/messages/00000012): While executing";
         assert_eq!(file_in_error(text, Path::new("/tmp/x/messages")), Some(12));
+    }
+
+    #[test]
+    fn errors_leave_the_parser_without_scratch_paths() {
+        let text = "Code: 27. DB::Exception: Cannot parse: (at row 1)\n: (in file/uri /d/scratch/parser-0/messages-3/00000012): While executing File. Also /d/scratch/parser-0/block-4, there.";
+        assert_eq!(
+            strip_paths(text, "/d/scratch/parser-0"),
+            "Code: 27. DB::Exception: Cannot parse: (at row 1)\n: While executing File. Also the message, there."
+        );
+        assert_eq!(strip_paths("no paths", "/d/scratch"), "no paths");
     }
 
     #[test]

@@ -107,7 +107,11 @@ impl Framing {
                         Some(first) if first == head => {}
                         Some(_) => return None,
                     }
-                    rows.push(count_rows(*count, body));
+                    // A message that does not hold whole rows (a JSON value
+                    // left open, closed in the next message) must not be
+                    // read joined to its neighbours: parsed alone, it is
+                    // broken, as ClickHouse finds it.
+                    rows.push(count_rows(*count, body)?);
                     data.extend_from_slice(body);
                     if !body.is_empty() && !body.ends_with(b"\n") {
                         data.push(b'\n');
@@ -176,9 +180,9 @@ fn split_lines(payload: &[u8], n: usize) -> Option<(&[u8], &[u8])> {
     Some(payload.split_at(at))
 }
 
-fn count_rows(count: RowCount, body: &[u8]) -> usize {
-    match count {
-        RowCount::Json => count_json_values(body),
+fn count_rows(count: RowCount, body: &[u8]) -> Option<usize> {
+    Some(match count {
+        RowCount::Json => json_values(body)?,
         RowCount::Csv => count_csv_records(body),
         RowCount::NonEmptyLines => body
             .split(|b| *b == b'\n')
@@ -188,11 +192,13 @@ fn count_rows(count: RowCount, body: &[u8]) -> usize {
             let newlines = body.iter().filter(|b| **b == b'\n').count();
             newlines + usize::from(!body.is_empty() && !body.ends_with(b"\n"))
         }
-    }
+    })
 }
 
-/// Objects and arrays that open at the top level.
-fn count_json_values(body: &[u8]) -> usize {
+/// Objects and arrays that open at the top level; `None` when one is left
+/// open (or a string), or a bracket closes what was not opened: the text is
+/// not whole values.
+pub(super) fn json_values(body: &[u8]) -> Option<usize> {
     let (mut depth, mut in_string, mut escaped, mut values) = (0usize, false, false, 0);
     for &b in body {
         if in_string {
@@ -212,11 +218,11 @@ fn count_json_values(body: &[u8]) -> usize {
                 }
                 depth += 1;
             }
-            b'}' | b']' => depth = depth.saturating_sub(1),
+            b'}' | b']' => depth = depth.checked_sub(1)?,
             _ => {}
         }
     }
-    values
+    (depth == 0 && !in_string).then_some(values)
 }
 
 /// Records with any content (a line of delimiters is a record of empty

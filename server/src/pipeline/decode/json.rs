@@ -136,6 +136,13 @@ impl Parse for JsonParser {
         let mut flushed = 0;
         let mut rows_per_message = Vec::with_capacity(messages.len());
         for m in messages {
+            // Each message must hold whole values: fed one after another,
+            // `{"a":1` and `}` would read as one row.
+            if super::framing::json_values(&m.payload).is_none() {
+                return Err(decline(
+                    "a message that is not whole JSON values".to_string(),
+                ));
+            }
             let before = flushed + decoder.len();
             feed(&mut decoder, &m.payload, &mut batches, &mut flushed)
                 .map_err(|e| decline(e.to_string()))?;

@@ -216,8 +216,17 @@ impl BlockDecoder {
         };
         let pieces = match self.parser.parse(&all) {
             Ok(parsed) => vec![Piece::Good(parsed)],
-            Err(f) if self.mode == ErrorMode::Default => return Err(located(&f)),
-            Err(f) => self.separate(&all, f, &located)?,
+            Err(f) if self.mode == ErrorMode::Default => {
+                // The first broken message is the one to name, as ClickHouse
+                // names it: a parse of several messages may stop at any.
+                let (_, index, error) = self.first_broken(&all, f)?;
+                let first = ParseFailure {
+                    index: Some(index),
+                    error,
+                };
+                return Err(located(&first));
+            }
+            Err(f) => self.separate(&all, f)?,
         };
         let bad: Vec<BadMessage> = pieces
             .iter()
@@ -237,32 +246,19 @@ impl BlockDecoder {
         &self,
         all: &[&Message],
         first: ParseFailure,
-        located: &dyn Fn(&ParseFailure) -> ChError,
     ) -> Result<Vec<Piece>, ChError> {
         let mut pieces = Vec::new();
         let mut start = 0;
         let mut failure = first;
-        let mut broken = 0u64;
+        // kafka_skip_broken_messages = N is no limit per block: ClickHouse
+        // allows N errors in each message (its error count restarts with
+        // every message), so every broken message is skipped, wherever the
+        // block was cut. A message is skipped whole (ClickHouse would keep
+        // the good rows of a message of several).
         loop {
             let (prefix, bad, error) = self.first_broken(&all[start..], failure)?;
             if let Some(prefix) = prefix {
                 pieces.push(Piece::Good(prefix));
-            }
-            broken += 1;
-            if let ErrorMode::Skip(limit) = self.mode {
-                if broken > limit {
-                    let f = ParseFailure {
-                        index: Some(start + bad),
-                        error: ChError::new(
-                            error.code,
-                            format!(
-                                "{} (more than kafka_skip_broken_messages = {limit} broken messages in one block)",
-                                error.message
-                            ),
-                        ),
-                    };
-                    return Err(located(&f));
-                }
             }
             pieces.push(Piece::Bad(BadMessage {
                 index: start + bad,
