@@ -17,7 +17,7 @@ pub use catalog::quote;
 
 pub use ddl::{
     parse_create_kafka_table, parse_create_materialized_view, parse_named_collection,
-    CreateKafkaTable, CreateView, DdlError, NamedCollectionStatement,
+    ColumnExpression, CreateKafkaTable, CreateView, DdlError, NamedCollectionStatement,
 };
 pub use split::{
     insert_target_span, split, statements, table_references, without_output_format, InsertFormat,

@@ -139,3 +139,56 @@ async fn json_split_over_two_messages_stays_broken() {
     .await;
     assert_eq!(broken, "2");
 }
+
+/// ClickHouse (since 23.3) refuses DEFAULT, MATERIALIZED and EPHEMERAL
+/// columns on Kafka tables with Code 36; kafkahouse dropped the clause and
+/// read `{"id":5}` as `5 0 0`. ALIAS, which ClickHouse computes when
+/// reading, is refused by name (it used to be read from the message).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn column_expressions_on_a_kafka_table_are_refused_as_clickhouse_refuses_them() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let server = Kafkahouse::embedded(&dir.path().join("data"));
+    let http = ChHttp::new(&server);
+    let create = |columns: &str| {
+        format!(
+            "CREATE TABLE kq ({columns}) ENGINE = Kafka('127.0.0.1:9', 't', 'g', 'JSONEachRow')"
+        )
+    };
+    for columns in [
+        "id UInt64, b UInt64 DEFAULT 7, c UInt64 DEFAULT id * 2",
+        "id UInt64, s String MATERIALIZED toString(id)",
+        "id UInt64, e UInt8 EPHEMERAL",
+    ] {
+        let refused = http
+            .post_with(&create(columns), Vec::new(), &[])
+            .await
+            .unwrap_err();
+        assert!(
+            refused.contains("Code: 36. DB::Exception: KafkaEngine doesn't support DEFAULT/MATERIALIZED/EPHEMERAL expressions for columns."),
+            "{columns}: {refused}"
+        );
+    }
+    let refused = http
+        .post_with(
+            &create("id UInt64, a String ALIAS toString(id)"),
+            Vec::new(),
+            &[],
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        refused.contains("Code: 48.") && refused.contains("column a"),
+        "{refused}"
+    );
+    assert_eq!(
+        http.run("EXISTS TABLE kq").await,
+        "0\n",
+        "nothing was created"
+    );
+    // CODEC and COMMENT give no value: accepted, as in ClickHouse.
+    http.run(&create(
+        "id UInt64 COMMENT 'the id', s String CODEC(ZSTD(1))",
+    ))
+    .await;
+    assert_eq!(http.run("EXISTS TABLE kq").await, "1\n");
+}

@@ -6,7 +6,7 @@ use sqlparser::keywords::Keyword;
 use sqlparser::tokenizer::Token;
 
 use super::cursor::Cursor;
-use super::{CreateKafkaTable, DdlError};
+use super::{ColumnExpression, CreateKafkaTable, DdlError};
 use crate::tokens::Tok;
 
 /// Reads a Kafka table definition.
@@ -17,7 +17,7 @@ pub(crate) fn parse(sql: &str, tokens: &[Tok]) -> Result<CreateKafkaTable, DdlEr
     let if_not_exists = c.eat_keywords(&[Keyword::IF, Keyword::NOT, Keyword::EXISTS]);
     let name = c.object_name()?;
     c.expect(&Token::LParen, "'(' and the column list")?;
-    let columns = columns(&mut c)?;
+    let (columns, expressions) = columns(&mut c)?;
     c.expect_keyword(Keyword::ENGINE)?;
     c.eat(&Token::Eq);
     if c.next()
@@ -69,16 +69,22 @@ pub(crate) fn parse(sql: &str, tokens: &[Tok]) -> Result<CreateKafkaTable, DdlEr
         if_not_exists,
         name,
         columns,
+        expressions,
         engine_args,
         collection,
         settings,
     })
 }
 
-/// Column definitions up to the closing `)`. Types are kept as text; column
-/// clauses after the type (DEFAULT, COMMENT, CODEC, ...) are skipped.
-fn columns(c: &mut Cursor<'_>) -> Result<Vec<(String, String)>, DdlError> {
+/// Column definitions up to the closing `)`, and the columns with an
+/// expression clause. Types are kept as text; CODEC, TTL and COMMENT after
+/// the type are skipped.
+#[allow(clippy::type_complexity)]
+fn columns(
+    c: &mut Cursor<'_>,
+) -> Result<(Vec<(String, String)>, Vec<(String, ColumnExpression)>), DdlError> {
     let mut columns = Vec::new();
+    let mut expressions = Vec::new();
     loop {
         let name = c.name()?;
         let type_start = c
@@ -88,6 +94,7 @@ fn columns(c: &mut Cursor<'_>) -> Result<Vec<(String, String)>, DdlError> {
         let mut type_end = type_start;
         let mut depth = 0i32;
         let mut in_type = true;
+        let mut expression = None;
         loop {
             let t = c
                 .peek()
@@ -97,7 +104,16 @@ fn columns(c: &mut Cursor<'_>) -> Result<Vec<(String, String)>, DdlError> {
                 Token::RParen if depth == 0 => break,
                 Token::RParen => depth -= 1,
                 Token::Comma if depth == 0 => break,
-                _ if depth == 0 && is_column_clause(t) => in_type = false,
+                _ if depth == 0 && is_column_clause(t) => {
+                    in_type = false;
+                    expression = expression.or(match t.keyword() {
+                        Some(Keyword::DEFAULT) => Some(ColumnExpression::Default),
+                        Some(Keyword::MATERIALIZED) => Some(ColumnExpression::Materialized),
+                        Some(Keyword::EPHEMERAL) => Some(ColumnExpression::Ephemeral),
+                        Some(Keyword::ALIAS) => Some(ColumnExpression::Alias),
+                        _ => None,
+                    });
+                }
                 _ => {}
             }
             if in_type {
@@ -109,9 +125,12 @@ fn columns(c: &mut Cursor<'_>) -> Result<Vec<(String, String)>, DdlError> {
         if ty.is_empty() {
             return Err(c.error(&format!("column {name} has no type")));
         }
+        if let Some(expression) = expression {
+            expressions.push((name.clone(), expression));
+        }
         columns.push((name, ty));
         if c.eat(&Token::RParen) {
-            return Ok(columns);
+            return Ok((columns, expressions));
         }
         c.expect(&Token::Comma, "',' between columns")?;
     }

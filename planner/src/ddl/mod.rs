@@ -24,12 +24,25 @@ pub struct CreateKafkaTable {
     pub name: ObjectName,
     /// Column names and their types as written.
     pub columns: Vec<(String, String)>,
+    /// Columns written with an expression clause (`DEFAULT expr`,
+    /// `MATERIALIZED`, `EPHEMERAL`, `ALIAS`), which a Kafka table cannot
+    /// have (see `ColumnExpression`); CODEC, TTL and COMMENT are ignored.
+    pub expressions: Vec<(String, ColumnExpression)>,
     /// The engine's positional arguments, as literal values.
     pub engine_args: Vec<String>,
     /// `ENGINE = Kafka(collection [, key = value ...])`: a named collection
     /// and the settings given with it, which override the collection's.
     pub collection: Option<(String, Vec<Setting>)>,
     pub settings: Vec<Setting>,
+}
+
+/// A column clause that gives the column a value from an expression.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnExpression {
+    Default,
+    Materialized,
+    Ephemeral,
+    Alias,
 }
 
 /// `CREATE`, `ALTER` or `DROP NAMED COLLECTION`.

@@ -70,6 +70,29 @@ use super::*;
     }
 
     #[test]
+    fn columns_with_expressions_are_named() {
+        use crate::ColumnExpression;
+        let t = parse_create_kafka_table(
+            "CREATE TABLE q (id UInt64, b UInt64 DEFAULT 7, c UInt64 DEFAULT id * 2 COMMENT 'x', \
+             m String MATERIALIZED toString(id), e UInt8 EPHEMERAL, a String ALIAS toString(id), \
+             z String CODEC(ZSTD(1)) COMMENT 'kept plain') ENGINE = Kafka('b:9092', 't', 'g', 'JSONEachRow')",
+        )
+        .unwrap();
+        assert_eq!(t.columns.len(), 7);
+        assert_eq!(t.columns[2], ("c".into(), "UInt64".into()));
+        assert_eq!(
+            t.expressions,
+            vec![
+                ("b".to_string(), ColumnExpression::Default),
+                ("c".to_string(), ColumnExpression::Default),
+                ("m".to_string(), ColumnExpression::Materialized),
+                ("e".to_string(), ColumnExpression::Ephemeral),
+                ("a".to_string(), ColumnExpression::Alias),
+            ]
+        );
+    }
+
+    #[test]
     fn malformed_definitions_say_where() {
         let e = parse_create_kafka_table("CREATE TABLE q (a) ENGINE = Kafka").unwrap_err();
         assert!(e.0.contains("column a has no type"), "{e}");
