@@ -73,6 +73,12 @@ pub struct ClientSession {
 }
 
 impl ClientSession {
+    /// Whether the backend is kafkahouse's embedded engine (a current
+    /// ClickHouse), not a remote server of any version.
+    pub fn backend_is_embedded(&self) -> bool {
+        self.kafka.backend_is_embedded()
+    }
+
     /// The session's `max_query_size` (SET, or a URL setting over HTTP):
     /// how much of a statement's SQL kafkahouse reads, as ClickHouse.
     pub fn max_query_size(&self) -> usize {

@@ -81,6 +81,11 @@ impl KafkaStatements {
         }
     }
 
+    /// Whether the backend is kafkahouse's embedded engine.
+    pub fn backend_is_embedded(&self) -> bool {
+        self.embedded
+    }
+
     /// Runs `statement` when it is about a Kafka table, one of its views or
     /// a named collection; `None` means it is the backend's business.
     pub async fn run(
