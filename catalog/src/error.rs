@@ -27,7 +27,8 @@ pub mod codes {
     pub const LOGICAL_ERROR: i32 = 49;
     pub const CANNOT_READ_ALL_DATA: i32 = 33;
     pub const UNKNOWN_FORMAT: i32 = 73;
-    pub const UNKNOWN_COMPRESSION_METHOD: i32 = 272;
+    pub const UNKNOWN_COMPRESSION_METHOD: i32 = 89;
+    pub const CHECKSUM_DOESNT_MATCH: i32 = 40;
     pub const CANNOT_DECOMPRESS: i32 = 271;
     pub const READONLY: i32 = 164;
     pub const UNEXPECTED_PACKET_FROM_CLIENT: i32 = 101;

@@ -166,14 +166,22 @@ async fn queries_settings_sessions_and_errors() {
         "CREATE NAMED COLLECTION nc AS kafka_broker_list = 'b:9092'",
     ] {
         let a = http.get(&[("session_id", "ro"), ("query", sql)]).await;
-        assert_eq!((a.status, a.code.as_deref()), (403, Some("164")), "{sql}: {}", a.body);
+        assert_eq!(
+            (a.status, a.code.as_deref()),
+            (403, Some("164")),
+            "{sql}: {}",
+            a.body
+        );
     }
     let a = http
         .get(&[("session_id", "ro"), ("query", "SET max_threads = 2")])
         .await;
     assert_eq!(a.status, 200, "{}", a.body);
     let a = http
-        .post(&[("session_id", "ro")], "CREATE TABLE ro_t (a UInt8) ENGINE = Memory")
+        .post(
+            &[("session_id", "ro")],
+            "CREATE TABLE ro_t (a UInt8) ENGINE = Memory",
+        )
         .await;
     assert_eq!(a.status, 200, "{}", a.body);
     let a = http.post(&[("session_id", "ro")], "DROP TABLE ro_t").await;
@@ -374,8 +382,8 @@ async fn the_clickhouse_crate_inserts_and_fetches() {
     let server = Kafkahouse::embedded(&dir.path().join("data"));
     let client = clickhouse::Client::default()
         .with_url(format!("http://{}", server.http_addr))
-        // kafkahouse answers uncompressed (ClickHouse's own block
-        // compression, `compress=1`, is not spoken).
+        // Uncompressed here; the crate's default compression is tested
+        // below.
         .with_compression(clickhouse::Compression::None);
     client
         .query("CREATE TABLE events (id UInt64, name String) ENGINE = MergeTree ORDER BY id")
@@ -418,4 +426,102 @@ async fn the_clickhouse_crate_inserts_and_fetches() {
         .await
         .unwrap_err();
     assert!(e.to_string().contains("Code: 60"), "{e}");
+}
+
+/// The `clickhouse` crate with its default settings compresses INSERT data
+/// in ClickHouse's own blocks (`decompress=1`, LZ4; or ZSTD): it needed
+/// `Compression::None` before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_clickhouse_crate_with_its_default_compression() {
+    #[derive(Debug, PartialEq, clickhouse::Row, serde::Serialize, serde::Deserialize)]
+    struct Event {
+        id: u64,
+        name: String,
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = Kafkahouse::embedded(&dir.path().join("data"));
+    let url = format!("http://{}", server.http_addr);
+    let client = clickhouse::Client::default().with_url(&url);
+    client
+        .query("CREATE TABLE events (id UInt64, name String) ENGINE = MergeTree ORDER BY id")
+        .execute()
+        .await
+        .unwrap();
+    for (client, from) in [
+        (client.clone(), 0u64),
+        (
+            clickhouse::Client::default()
+                .with_url(&url)
+                .with_compression(clickhouse::Compression::Zstd(3)),
+            100_000,
+        ),
+    ] {
+        let mut insert = client.insert::<Event>("events").await.unwrap();
+        for id in from..from + 50_000 {
+            insert
+                .write(&Event {
+                    id,
+                    name: format!("event number {id}"),
+                })
+                .await
+                .unwrap();
+        }
+        insert.end().await.unwrap();
+    }
+    let count: u64 = client
+        .query("SELECT count() FROM events WHERE name = concat('event number ', toString(id))")
+        .fetch_one()
+        .await
+        .unwrap();
+    assert_eq!(count, 100_000);
+}
+
+/// `compress=1`: the answer comes in ClickHouse's compressed blocks, each
+/// with its CityHash128 checksum, LZ4 unless `network_compression_method`
+/// says zstd.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compress_1_answers_in_compressed_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Kafkahouse::embedded(&dir.path().join("data"));
+    let http = Http::new(&server);
+    let expected: String = (0..100_000).map(|n| format!("{n}\n")).collect();
+    for (method, byte) in [("lz4", 0x82u8), ("zstd", 0x90)] {
+        let response = http
+            .client
+            .get(format!("{}/", http.base))
+            .query(&[
+                ("query", "SELECT number FROM numbers(100000)"),
+                ("compress", "1"),
+                ("network_compression_method", method),
+            ])
+            .send()
+            .await
+            .expect("HTTP request");
+        assert_eq!(response.status(), 200);
+        let body = response.bytes().await.expect("body");
+        let mut rest = &body[..];
+        let mut plain = Vec::new();
+        while !rest.is_empty() {
+            let hash = naive_cityhash::cityhash128(&rest[16..16 + u32_at(rest, 17) as usize]);
+            assert_eq!(u64_at(rest, 0), hash.lo, "{method}: checksum");
+            assert_eq!(u64_at(rest, 8), hash.hi, "{method}: checksum");
+            assert_eq!(rest[16], byte, "{method}: method byte");
+            let (size, raw) = (u32_at(rest, 17) as usize, u32_at(rest, 21) as usize);
+            let data = &rest[25..16 + size];
+            plain.extend(match byte {
+                0x82 => lz4_flex::block::decompress(data, raw).expect("lz4 block"),
+                _ => zstd::bulk::decompress(data, raw).expect("zstd block"),
+            });
+            rest = &rest[16 + size..];
+        }
+        assert_eq!(String::from_utf8(plain).unwrap(), expected, "{method}");
+    }
+}
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"))
+}
+
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
 }

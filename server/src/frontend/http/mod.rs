@@ -25,6 +25,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::Mutex;
 
+mod blocks;
 mod body;
 
 use body::{decompress, is_compressed, read_query, Data, Failure};
@@ -109,12 +110,25 @@ async fn query(
     // A compressed body is inflated as it is read, so the limit on what
     // is read whole is on what it inflates to.
     let encoding = headers.get(CONTENT_ENCODING).and_then(|v| v.to_str().ok());
-    let compressed = is_compressed(encoding);
+    // ClickHouse's own block compression, asked for by the client:
+    // `decompress=1` for the body, `compress=1` for the answer.
+    let flag = |name: &str| params.get(name).is_some_and(|v| v.trim() == "1");
+    let blocks_in = flag("decompress");
+    let blocks_out = if flag("compress") {
+        match blocks::Method::named(params.get("network_compression_method").map(String::as_str)) {
+            Ok(method) => Some(method),
+            Err(e) => return error_response(&e, &query_id),
+        }
+    } else {
+        None
+    };
+    let compressed = is_compressed(encoding) || blocks_in;
     let body = match decompress(encoding, request.into_body()) {
+        Ok(body) if blocks_in => blocks::decompress(body),
         Ok(body) => body,
         Err(e) => return error_response(&e, &query_id),
     };
-    match run(&state, &params, &method, &headers, (body, compressed)).await {
+    let mut response = match run(&state, &params, &method, &headers, (body, compressed)).await {
         Ok(Some(formatted)) => ok_response(formatted, &query_id),
         // `GET /` without a query: ClickHouse's liveness answer.
         Ok(None) => "Ok.\n".into_response(),
@@ -125,7 +139,24 @@ async fn query(
             }
             response
         }
+    };
+    if let Some(method) = blocks_out {
+        // Answers are in memory already (errors too, as ClickHouse
+        // compresses them): compressed whole.
+        let (parts, body) = response.into_parts();
+        let compressed = match axum::body::to_bytes(body, usize::MAX).await {
+            Ok(bytes) => blocks::compress(&bytes, method),
+            Err(e) => {
+                let e = ChError::new(
+                    codes::UNKNOWN_EXCEPTION,
+                    format!("Cannot compress the answer: {e}"),
+                );
+                return error_response(&e, &query_id);
+            }
+        };
+        response = Response::from_parts(parts, Body::from(compressed));
     }
+    response
 }
 
 async fn run(
