@@ -121,10 +121,13 @@ impl Definition {
 
 /// `CREATE NAMED COLLECTION name AS key = value, ...`: settings kept under a
 /// name (global, not in a database) for `ENGINE = Kafka(name)`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NamedCollection {
     pub name: String,
     pub params: BTreeMap<String, String>,
+    /// Keys a table may not override (`NOT OVERRIDABLE`).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    pub not_overridable: std::collections::BTreeSet<String>,
 }
 
 /// Why a catalog operation failed.
@@ -272,6 +275,11 @@ impl Catalog {
         self.read().collections.get(name).cloned()
     }
 
+    /// Every named collection, by name.
+    pub fn collections(&self) -> Vec<NamedCollection> {
+        self.read().collections.values().cloned().collect()
+    }
+
     /// Adds a named collection; fails when the name is taken.
     pub fn create_collection(&self, collection: NamedCollection) -> Result<(), CatalogError> {
         self.change(|state| {
@@ -292,6 +300,7 @@ impl Catalog {
         name: &str,
         set: &[(String, String)],
         delete: &[String],
+        not_overridable: &[String],
     ) -> Result<(), CatalogError> {
         self.change(|state| {
             let collection = state
@@ -300,9 +309,15 @@ impl Catalog {
                 .ok_or_else(|| CatalogError::NoCollection(name.to_string()))?;
             for (key, value) in set {
                 collection.params.insert(key.clone(), value.clone());
+                if not_overridable.contains(key) {
+                    collection.not_overridable.insert(key.clone());
+                } else {
+                    collection.not_overridable.remove(key);
+                }
             }
             for key in delete {
                 collection.params.remove(key);
+                collection.not_overridable.remove(key);
             }
             Ok(())
         })
@@ -489,12 +504,14 @@ mod tests {
             .create_collection(NamedCollection {
                 name: "kc".into(),
                 params: params.clone(),
+                ..Default::default()
             })
             .unwrap();
         assert!(matches!(
             catalog.create_collection(NamedCollection {
                 name: "kc".into(),
                 params: BTreeMap::new(),
+                ..Default::default()
             }),
             Err(CatalogError::CollectionExists(_))
         ));
@@ -503,6 +520,7 @@ mod tests {
                 "kc",
                 &[("kafka_format".into(), "JSONEachRow".into())],
                 &["kafka_broker_list".into()],
+                &[],
             )
             .unwrap();
         let reopened = Catalog::open(dir.path()).unwrap();

@@ -1,15 +1,17 @@
 //! `system.kafka_consumers`: ClickHouse's table of Kafka consumers, answered
 //! by kafkahouse (which runs them), with a lag column ClickHouse lacks; and
 //! `system.kafka_views`, kafkahouse's own: each materialized view it runs
-//! with its delivery guarantee and why. Queries over them run in DataFusion
-//! on a snapshot. Uses the pipeline's consumer status and guarantee, and the
-//! result types.
+//! with its delivery guarantee and why; `system.named_collections`,
+//! kafkahouse's collections with their values hidden, as ClickHouse shows
+//! them by default. Queries over them run in DataFusion on a snapshot. Uses
+//! the pipeline's consumer status and guarantee, the catalog's collections
+//! and the result types.
 
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, Int32Builder, Int64Builder, ListBuilder, RecordBatch, StringBuilder,
-    TimestampSecondArray, TimestampSecondBuilder, UInt64Array, UInt8Array,
+    Array, ArrayRef, AsArray, Int32Builder, Int64Builder, ListBuilder, MapBuilder, RecordBatch,
+    StringBuilder, TimestampSecondArray, TimestampSecondBuilder, UInt64Array, UInt8Array,
 };
 use arrow::datatypes::{
     DataType, Field, Int32Type, Int64Type, Schema, TimeUnit, UInt64Type, UInt8Type,
@@ -20,7 +22,7 @@ use datafusion::datasource::MemTable;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use sqlparser::tokenizer::Token;
 
-use catalog::{ChType, QualifiedName, ViewDef};
+use catalog::{ChType, NamedCollection, QualifiedName, ViewDef};
 use planner::ObjectName;
 
 use crate::error::{codes, ChError};
@@ -71,6 +73,39 @@ pub async fn query_kafka_views(
 ) -> Result<ResultSet, ChError> {
     let batch = views_snapshot(&views).map_err(internal)?;
     run(sql, "kafka_views", batch).await
+}
+
+/// Whether a query reads `system.named_collections`.
+pub fn reads_named_collections(tables: &[ObjectName]) -> bool {
+    reads(tables, "named_collections")
+}
+
+/// Runs `sql` over kafkahouse's named collections: `name`, and
+/// `collection` as a Map of each key to `[HIDDEN]` (ClickHouse shows values
+/// only with `show_named_collections_secrets`, which kafkahouse never does:
+/// a collection holds brokers' passwords).
+pub async fn query_named_collections(
+    sql: &str,
+    collections: Vec<NamedCollection>,
+) -> Result<ResultSet, ChError> {
+    let mut names = StringBuilder::new();
+    let mut maps = MapBuilder::new(None, StringBuilder::new(), StringBuilder::new());
+    for collection in &collections {
+        names.append_value(&collection.name);
+        for key in collection.params.keys() {
+            maps.keys().append_value(key);
+            maps.values().append_value("[HIDDEN]");
+        }
+        maps.append(true).map_err(internal)?;
+    }
+    let names: ArrayRef = Arc::new(names.finish());
+    let maps: ArrayRef = Arc::new(maps.finish());
+    let schema = Schema::new(vec![
+        Field::new("name", DataType::Utf8, false),
+        Field::new("collection", maps.data_type().clone(), false),
+    ]);
+    let batch = RecordBatch::try_new(Arc::new(schema), vec![names, maps]).map_err(internal)?;
+    run(sql, "named_collections", batch).await
 }
 
 /// Runs `sql` in DataFusion with `batch` as `system.<name>`.
@@ -204,7 +239,10 @@ fn snapshot(
         (
             "restarts",
             Arc::new(UInt64Array::from(
-                consumers.iter().map(|(_, c)| c.restarts).collect::<Vec<_>>(),
+                consumers
+                    .iter()
+                    .map(|(_, c)| c.restarts)
+                    .collect::<Vec<_>>(),
             )),
         ),
     ];
@@ -291,6 +329,7 @@ fn clickhouse_type(data_type: &DataType) -> ChType {
         DataType::UInt64 => ChType::UInt64,
         DataType::Timestamp(TimeUnit::Second, _) => ChType::DateTime { timezone: None },
         DataType::List(item) => ChType::Array(Box::new(clickhouse_type(item.data_type()))),
+        DataType::Map(..) => ChType::Map(Box::new(ChType::String), Box::new(ChType::String)),
         _ => ChType::String,
     }
 }
@@ -330,6 +369,19 @@ fn text(array: &dyn Array, row: usize, quoted: bool) -> Option<String> {
                 .map(|i| text(items.as_ref(), i, true).unwrap_or_else(|| "NULL".into()))
                 .collect();
             format!("[{}]", parts.join(","))
+        }
+        // `{'k':'v'}`, as ClickHouse prints a Map.
+        DataType::Map(..) => {
+            let entries = array.as_map().value(row);
+            let (keys, values) = (entries.column(0), entries.column(1));
+            let parts: Vec<String> = (0..entries.len())
+                .map(|i| {
+                    let key = text(keys.as_ref(), i, true).unwrap_or_else(|| "NULL".into());
+                    let value = text(values.as_ref(), i, true).unwrap_or_else(|| "NULL".into());
+                    format!("{key}:{value}")
+                })
+                .collect();
+            format!("{{{}}}", parts.join(","))
         }
         _ => arrow::util::display::array_value_to_string(array, row).unwrap_or_default(),
     })

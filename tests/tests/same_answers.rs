@@ -285,3 +285,60 @@ async fn clickhouse_driver_inserts_typed_rows_into_a_kafka_table() {
         setup.server.log()
     );
 }
+
+/// `NOT OVERRIDABLE` keys of a named collection cannot be overridden by a
+/// table (ClickHouse: Code 36, "Override not allowed for '...'"); they were
+/// accepted and ignored. kafkahouse also refuses them in SETTINGS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn not_overridable_keys_of_a_named_collection_are_enforced() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let server = Kafkahouse::embedded(&dir.path().join("data"));
+    let http = ChHttp::new(&server);
+    http.run(
+        "CREATE NAMED COLLECTION kc AS kafka_broker_list = '127.0.0.1:9', \
+         kafka_topic_list = 't' NOT OVERRIDABLE, kafka_group_name = 'g', kafka_format = 'JSONEachRow'",
+    )
+    .await;
+    let refused = |sql: &'static str| {
+        let http = &http;
+        async move { http.post_with(sql, Vec::new(), &[]).await.unwrap_err() }
+    };
+    for sql in [
+        "CREATE TABLE q1 (a UInt8) ENGINE = Kafka(kc, kafka_topic_list = 'other')",
+        "CREATE TABLE q2 (a UInt8) ENGINE = Kafka(kc) SETTINGS kafka_topic_list = 'other'",
+    ] {
+        let e = refused(sql).await;
+        assert!(
+            e.contains("Code: 36. DB::Exception: Override not allowed for 'kafka_topic_list'"),
+            "{sql}: {e}"
+        );
+    }
+    // Other keys may be overridden; the collection's own value is used.
+    http.run("CREATE TABLE q3 (a UInt8) ENGINE = Kafka(kc, kafka_group_name = 'g3')")
+        .await;
+    // ALTER ... SET without the flag makes the key overridable again.
+    http.run("ALTER NAMED COLLECTION kc SET kafka_topic_list = 't'")
+        .await;
+    http.run("CREATE TABLE q4 (a UInt8) ENGINE = Kafka(kc, kafka_topic_list = 'other')")
+        .await;
+    http.run("ALTER NAMED COLLECTION kc SET kafka_group_name = 'g' NOT OVERRIDABLE")
+        .await;
+    let e =
+        refused("CREATE TABLE q5 (a UInt8) ENGINE = Kafka(kc, kafka_group_name = 'mine')").await;
+    assert!(
+        e.contains("Override not allowed for 'kafka_group_name'"),
+        "{e}"
+    );
+    // system.named_collections lists kafkahouse's, values hidden.
+    assert_eq!(
+        http.run("SELECT name, collection FROM system.named_collections FORMAT TSV").await,
+        "kc\t{'kafka_broker_list':'[HIDDEN]','kafka_format':'[HIDDEN]','kafka_group_name':'[HIDDEN]','kafka_topic_list':'[HIDDEN]'}\n"
+    );
+    for (table, exists) in [("q1", 0), ("q2", 0), ("q3", 1), ("q4", 1), ("q5", 0)] {
+        assert_eq!(
+            http.run(&format!("EXISTS TABLE {table}")).await,
+            format!("{exists}\n"),
+            "{table}"
+        );
+    }
+}

@@ -24,10 +24,13 @@ pub(crate) fn parse(sql: &str, tokens: &[Tok]) -> Result<NamedCollectionStatemen
             c.on_cluster()?;
             c.expect_keyword(Keyword::AS)?;
             let mut params = Vec::new();
+            let mut not_overridable = Vec::new();
             loop {
-                params.push(c.setting()?);
-                // Whether a key may be overridden is not enforced here.
-                c.overridable();
+                let setting = c.setting()?;
+                if c.overridable() == Some(false) {
+                    not_overridable.push(setting.name.clone());
+                }
+                params.push(setting);
                 if !c.eat(&Token::Comma) {
                     break;
                 }
@@ -36,17 +39,21 @@ pub(crate) fn parse(sql: &str, tokens: &[Tok]) -> Result<NamedCollectionStatemen
                 name,
                 if_not_exists,
                 params,
+                not_overridable,
             }
         }
         Keyword::ALTER => {
             let if_exists = c.eat_keywords(&[Keyword::IF, Keyword::EXISTS]);
             let name = c.name()?;
             c.on_cluster()?;
-            let (mut set, mut delete) = (Vec::new(), Vec::new());
+            let (mut set, mut delete, mut not_overridable) = (Vec::new(), Vec::new(), Vec::new());
             if c.eat_keyword(Keyword::SET) {
                 loop {
-                    set.push(c.setting()?);
-                    c.overridable();
+                    let setting = c.setting()?;
+                    if c.overridable() == Some(false) {
+                        not_overridable.push(setting.name.clone());
+                    }
+                    set.push(setting);
                     if !c.eat(&Token::Comma) {
                         break;
                     }
@@ -68,6 +75,7 @@ pub(crate) fn parse(sql: &str, tokens: &[Tok]) -> Result<NamedCollectionStatemen
                 if_exists,
                 set,
                 delete,
+                not_overridable,
             }
         }
         Keyword::DROP => {

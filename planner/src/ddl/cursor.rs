@@ -132,8 +132,9 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// `[NOT] OVERRIDABLE` after a collection's key, accepted and ignored.
-    pub(crate) fn overridable(&mut self) {
+    /// `[NOT] OVERRIDABLE` after a collection's key: `Some(false)` for NOT
+    /// OVERRIDABLE, `Some(true)` for OVERRIDABLE, `None` when not said.
+    pub(crate) fn overridable(&mut self) -> Option<bool> {
         let is = |t: Option<&Tok>| {
             t.is_some_and(|t| {
                 matches!(&t.token, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case("OVERRIDABLE"))
@@ -143,8 +144,12 @@ impl<'a> Cursor<'a> {
             && is(self.tokens.get(self.pos + 1))
         {
             self.pos += 2;
+            Some(false)
         } else if is(self.peek()) {
             self.pos += 1;
+            Some(true)
+        } else {
+            None
         }
     }
 

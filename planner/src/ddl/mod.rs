@@ -53,6 +53,8 @@ pub enum NamedCollectionStatement {
         name: String,
         if_not_exists: bool,
         params: Vec<Setting>,
+        /// Keys written `NOT OVERRIDABLE`: a table may not override them.
+        not_overridable: Vec<String>,
     },
     /// `ALTER NAMED COLLECTION [IF EXISTS] name [ON CLUSTER c] [SET k = v, ...] [DELETE k, ...]`
     Alter {
@@ -60,6 +62,8 @@ pub enum NamedCollectionStatement {
         if_exists: bool,
         set: Vec<Setting>,
         delete: Vec<String>,
+        /// Keys set `NOT OVERRIDABLE`; the others set become overridable.
+        not_overridable: Vec<String>,
     },
     /// `DROP NAMED COLLECTION [IF EXISTS] name [ON CLUSTER c]`
     Drop { name: String, if_exists: bool },

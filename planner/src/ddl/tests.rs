@@ -177,6 +177,7 @@ use super::*;
                     Setting { name: "kafka_sasl_password".into(), value: "p".into() },
                     Setting { name: "kafka_num_consumers".into(), value: "2".into() },
                 ],
+                not_overridable: vec!["kafka_sasl_password".into()],
             }
         );
         assert_eq!(
@@ -192,6 +193,7 @@ use super::*;
                     value: "CSV".into()
                 }],
                 delete: vec!["kafka_num_consumers".into()],
+                not_overridable: vec![],
             }
         );
         assert_eq!(

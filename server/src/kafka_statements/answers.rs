@@ -108,6 +108,14 @@ impl KafkaStatements {
             .await?;
             return Ok(Some(Outcome::Rows(result)));
         }
+        if crate::system_tables::reads_named_collections(tables) {
+            let result = crate::system_tables::query_named_collections(
+                planner::without_output_format(statement.sql),
+                self.catalog.collections(),
+            )
+            .await?;
+            return Ok(Some(Outcome::Rows(result)));
+        }
         if crate::system_tables::reads_kafka_views(tables) {
             let mut views = Vec::new();
             for definition in self.catalog.list() {

@@ -25,6 +25,7 @@ impl KafkaStatements {
                 name,
                 if_not_exists,
                 params,
+                not_overridable,
             } => {
                 if *if_not_exists && self.catalog.collection(name).is_some() {
                     return Ok(done("CREATE NAMED COLLECTION", None));
@@ -33,6 +34,7 @@ impl KafkaStatements {
                     .create_collection(catalog::NamedCollection {
                         name: name.clone(),
                         params: pairs(params).into_iter().collect(),
+                        not_overridable: not_overridable.iter().cloned().collect(),
                     })
                     .map_err(catalog_error)?;
                 // Values may be secrets: only the keys are logged.
@@ -45,12 +47,13 @@ impl KafkaStatements {
                 if_exists,
                 set,
                 delete,
+                not_overridable,
             } => {
                 if *if_exists && self.catalog.collection(name).is_none() {
                     return Ok(done("ALTER NAMED COLLECTION", None));
                 }
                 self.catalog
-                    .alter_collection(name, &pairs(set), delete)
+                    .alter_collection(name, &pairs(set), delete, not_overridable)
                     .map_err(catalog_error)?;
                 tracing::info!(collection = %name, "named collection altered");
                 Ok(done("ALTER NAMED COLLECTION", None))

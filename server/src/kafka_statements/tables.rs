@@ -65,15 +65,27 @@ impl KafkaStatements {
         let settings = match &ddl.collection {
             Some((collection, overrides)) => {
                 // Read once, when the table is created (see the README).
-                let params = self
+                let found = self
                     .catalog
                     .collection(collection)
-                    .ok_or_else(|| no_collection(collection))?
-                    .params;
+                    .ok_or_else(|| no_collection(collection))?;
                 let overrides: Vec<(String, String)> = overrides
                     .iter()
                     .map(|s| (s.name.clone(), s.value.clone()))
                     .collect();
+                // A NOT OVERRIDABLE key may be given neither in the engine's
+                // arguments nor in SETTINGS, as in ClickHouse.
+                if let Some((key, _)) = overrides
+                    .iter()
+                    .chain(&pairs)
+                    .find(|(key, _)| found.not_overridable.contains(key))
+                {
+                    return Err(ChError::new(
+                        codes::BAD_ARGUMENTS,
+                        format!("Override not allowed for '{key}'"),
+                    ));
+                }
+                let params = found.params;
                 merge_collection_settings(&params, &overrides, &pairs)
             }
             None => merge_engine_settings(&ddl.engine_args, &pairs),
