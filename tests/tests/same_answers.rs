@@ -342,3 +342,41 @@ async fn not_overridable_keys_of_a_named_collection_are_enforced() {
         );
     }
 }
+
+/// `_key` and `_timestamp` columns of a Kafka table set each produced
+/// message's key and timestamp in every format, as in ClickHouse; they did
+/// only for JSONEachRow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn produced_keys_and_timestamps_in_every_format() {
+    let broker = Broker::start();
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let server = Kafkahouse::embedded(&dir.path().join("data"));
+    let http = ChHttp::new(&server);
+    for (i, format) in ["TSV", "CSV", "JSONEachRow", "Avro"].iter().enumerate() {
+        let topic = format!("keyed_{i}");
+        broker.create_topic(&topic, 1);
+        http.run(&format!(
+            "CREATE TABLE out_{i} (_key String, _timestamp DateTime, v UInt32) \
+             ENGINE = Kafka('{}', '{topic}', 'g', '{format}')",
+            broker.bootstrap
+        ))
+        .await;
+        http.run(&format!(
+            "INSERT INTO out_{i} VALUES ('k1', '2024-01-01 00:00:01', 1), ('k2', '2024-01-01 00:00:02', 2)"
+        ))
+        .await;
+        let read = broker.read_messages(&topic, 1, 2, std::time::Duration::from_secs(30));
+        let got: Vec<(Option<&str>, Option<i64>)> = read
+            .iter()
+            .map(|m| (m.key.as_deref(), m.timestamp_ms))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (Some("k1"), Some(1_704_067_201_000)),
+                (Some("k2"), Some(1_704_067_202_000))
+            ],
+            "{format}"
+        );
+    }
+}

@@ -194,7 +194,9 @@ pub fn messages_of_rows(
     (messages, rows.len())
 }
 
-fn metadata_of(row: &[u8], message: &mut OutMessage) {
+/// A message's key, timestamp and headers from one JSONEachRow row's
+/// `_key`, `_timestamp` (DateTime or DateTime64) and `_headers.*`.
+pub fn metadata_of(row: &[u8], message: &mut OutMessage) {
     let Ok(serde_json::Value::Object(row)) = serde_json::from_slice::<serde_json::Value>(row)
     else {
         return;
@@ -203,7 +205,7 @@ fn metadata_of(row: &[u8], message: &mut OutMessage) {
         message.key = Some(key.as_bytes().to_vec());
     }
     if let Some(serde_json::Value::String(t)) = row.get("_timestamp") {
-        message.timestamp_ms = chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S")
+        message.timestamp_ms = chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S%.f")
             .ok()
             .map(|t| t.and_utc().timestamp_millis());
     }

@@ -14,11 +14,11 @@ use catalog::kafka::KafkaSettings;
 use catalog::{KafkaTableDef, QualifiedName};
 
 use super::decode::framing::Framing;
-use super::producer::{messages_of_rows, OutMessage, Producers};
+use super::producer::{messages_of_rows, metadata_of, OutMessage, Producers};
 use crate::backend::{BackendSession, RESULT_FORMAT};
 use crate::error::{codes, ChError};
-use catalog::quote;
 use crate::session::SessionState;
+use catalog::quote;
 
 pub use catalog::ProducingView;
 
@@ -91,17 +91,52 @@ pub async fn produce_insert(
         &insert_sql[target.end..]
     );
     // `_key`, `_timestamp` and `_headers.*` columns of the Kafka table set
-    // each message's key, timestamp and headers.
-    let with_metadata = settings.format == "JSONEachRow"
-        && table.columns.iter().any(|c| {
+    // each message's key, timestamp and headers, whatever its format.
+    let metadata: Vec<&str> = table
+        .columns
+        .iter()
+        .map(|c| c.name.as_str())
+        .filter(|name| {
             matches!(
-                c.name.as_str(),
+                *name,
                 "_key" | "_timestamp" | "_headers.name" | "_headers.value"
             )
-        });
+        })
+        .collect();
+    let with_metadata = !metadata.is_empty();
     let read = async {
         conn.execute(&redirected, state, RESULT_FORMAT).await?;
-        render_messages(conn, state, &staging, &settings, with_metadata).await
+        let in_rows = settings.format == "JSONEachRow";
+        let (mut messages, rows) =
+            render_messages(conn, state, &staging, &settings, with_metadata && in_rows).await?;
+        // Other formats: the metadata read on its own, a message's from its
+        // last row, as JSONEachRow's come from its rows.
+        if with_metadata && !in_rows {
+            let columns: Vec<String> = metadata.iter().map(|c| quote::identifier(c)).collect();
+            let body = conn
+                .execute(
+                    &format!(
+                        "SELECT {} FROM {staging} FORMAT JSONEachRow",
+                        columns.join(", ")
+                    ),
+                    state,
+                    RESULT_FORMAT,
+                )
+                .await?
+                .body;
+            let lines: Vec<&[u8]> = body
+                .split(|b| *b == b'\n')
+                .filter(|l| !l.is_empty())
+                .collect();
+            let per_message = (settings.max_rows_per_message as usize).max(1);
+            for (i, message) in messages.iter_mut().enumerate() {
+                let last = ((i + 1) * per_message).min(lines.len());
+                if let Some(row) = last.checked_sub(1).and_then(|l| lines.get(l)) {
+                    metadata_of(row, message);
+                }
+            }
+        }
+        Ok::<_, ChError>((messages, rows))
     }
     .await;
     let (messages, rows) = drop_after(conn, state, &staging, read).await?;
