@@ -330,7 +330,53 @@ impl ClientSession {
         kafka_statements::Session {
             state: &mut self.state,
             conn: self.conn.as_mut(),
+            describing: false,
         }
+    }
+
+    /// The columns `statement` answers with, for a client's Describe,
+    /// without running it where that can be avoided: a direct SELECT from a
+    /// Kafka table is planned only (it would read, and with
+    /// `kafka_commit_on_select` commit), a query for the backend is asked
+    /// `DESCRIBE (query)`. Statements neither way can describe (SHOW,
+    /// EXPLAIN, kafkahouse's own answers, backends without DESCRIBE of a
+    /// query) are run: they read only.
+    pub async fn describe(&mut self, statement: &Statement<'_>) -> Result<Outcome, ChError> {
+        refuse_oversized(statement)?;
+        let kafka = self.kafka.clone();
+        let mut described = kafka_statements::Session {
+            state: &mut self.state,
+            conn: self.conn.as_mut(),
+            describing: true,
+        };
+        if let Some(outcome) = contain_panic(kafka.run(&mut described, statement)).await? {
+            return Ok(outcome);
+        }
+        if let Kind::Query { format: None, .. } = &statement.kind {
+            let query = planner::without_output_format(statement.sql);
+            let sql = format!("DESCRIBE ({query})");
+            if let Ok(out) = self.conn.execute(&sql, &self.state, RESULT_FORMAT).await {
+                if let Ok(table) = crate::backend::tsv::parse(&out.body) {
+                    let columns = table
+                        .rows
+                        .iter()
+                        .filter_map(|row| {
+                            let name = row.first().cloned().flatten()?;
+                            let ty = row.get(1).cloned().flatten();
+                            Some(crate::result::ResultColumn {
+                                name,
+                                ty: ty.and_then(|t| ChType::parse(&t).ok()),
+                            })
+                        })
+                        .collect();
+                    return Ok(Outcome::Rows(ResultSet {
+                        columns,
+                        rows: Vec::new(),
+                    }));
+                }
+            }
+        }
+        self.execute(statement).await
     }
 
     async fn forward(

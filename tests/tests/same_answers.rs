@@ -380,3 +380,43 @@ async fn produced_keys_and_timestamps_in_every_format() {
         );
     }
 }
+
+/// Over the PostgreSQL extended protocol (Parse, Describe, Bind, Execute),
+/// Describe ran the statement: a direct SELECT with `kafka_commit_on_select
+/// = 1` read and committed the messages there, and Execute found none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn describe_does_not_run_a_direct_select() {
+    let setup = Setup::new("events", 1).await;
+    let client = &setup.client;
+    let messages: Vec<String> = (1..=5).map(|n| format!(r#"{{"n":{n}}}"#)).collect();
+    setup.broker.produce("events", 1, &messages).await;
+    run(
+        client,
+        &format!(
+            "CREATE TABLE take (n UInt32) ENGINE = Kafka('{}', 'events', 'g', 'JSONEachRow') \
+             SETTINGS kafka_commit_on_select = 1",
+            setup.broker.bootstrap
+        ),
+    )
+    .await;
+    let select = "SELECT count() AS c, toInt64(sum(n)) AS s FROM take \
+                  SETTINGS stream_like_engine_allow_direct_select = 1";
+    // tokio-postgres's query() is the extended protocol.
+    let row = client
+        .query_one(select, &[])
+        .await
+        .unwrap_or_else(|e| panic!("{}", kafkahouse_tests::error_text(&e)));
+    assert_eq!((row.get::<_, i64>("c"), row.get::<_, i64>("s")), (5, 15));
+    // Committed by that one run: nothing is left.
+    let row = client.query_one(select, &[]).await.expect("second select");
+    assert_eq!(row.get::<_, i64>("c"), 0);
+    // A backend query is described by the backend and typed as it says.
+    let row = client
+        .query_one("SELECT toUInt8(7) AS small, 'x' AS text", &[])
+        .await
+        .expect("backend select");
+    assert_eq!(
+        (row.get::<_, i16>("small"), row.get::<_, &str>("text")),
+        (7, "x")
+    );
+}

@@ -88,6 +88,19 @@ impl KafkaStatements {
                 ));
             }
             let table_settings = table.settings().map_err(settings_error)?;
+            if s.describing {
+                let schema = crate::pipeline::direct_select::output_schema(
+                    &table,
+                    &table_settings,
+                    statement.sql,
+                    self.pipelines.parsing(),
+                )
+                .await?;
+                let empty = arrow::array::RecordBatch::new_empty(schema);
+                return Ok(Some(Outcome::Rows(crate::system_tables::to_result(&[
+                    empty,
+                ])?)));
+            }
             let batches = crate::pipeline::direct_select::run(
                 &table,
                 &table_settings,

@@ -39,6 +39,9 @@ pub struct KafkaStatements {
 pub struct Session<'a> {
     pub state: &'a mut SessionState,
     pub conn: &'a mut dyn BackendSession,
+    /// Only the result's columns are wanted (a client's Describe): a
+    /// direct SELECT is planned, not run, so it reads and commits nothing.
+    pub describing: bool,
 }
 
 impl Session<'_> {

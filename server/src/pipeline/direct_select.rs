@@ -24,6 +24,26 @@ use crate::error::ChError;
 /// alone takes seconds).
 const FIRST_MESSAGE_WAIT: Duration = Duration::from_secs(15);
 
+/// The columns `sql` gives over the table, planned without reading a
+/// message (a client's Describe of a direct SELECT).
+pub async fn output_schema(
+    table: &KafkaTableDef,
+    settings: &KafkaSettings,
+    sql: &str,
+    parsing: &std::sync::Arc<Parsing>,
+) -> Result<arrow::datatypes::SchemaRef, ChError> {
+    let decoder = BlockDecoder::open(&table.columns, settings, parsing).await?;
+    let plan = ViewPlan::over(
+        sql,
+        &table.name.database,
+        &table.name.name,
+        decoder.schema(),
+    )
+    .await
+    .map_err(|e| ChError::new(e.code, e.message))?;
+    Ok(plan.output_schema())
+}
+
 /// Reads up to `max_messages` available messages and runs `sql` over them.
 pub async fn run(
     table: &KafkaTableDef,

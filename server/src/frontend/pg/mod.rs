@@ -4,8 +4,10 @@
 //! Simple queries may hold several statements; each is answered in turn and
 //! the first error ends the batch, as PostgreSQL does. In the extended
 //! protocol `$n` parameters are bound as SQL literals, and describing a
-//! statement that returns rows runs it once to learn its columns (with NULL
-//! for each parameter); execution then sends exactly the described types,
+//! statement that returns rows learns its columns (with NULL for each
+//! parameter) by asking the backend `DESCRIBE (query)`, by planning a
+//! direct SELECT, or, for what neither describes, by running it once;
+//! execution then sends exactly the described types,
 //! since a client decodes by what it was told. A statement's warnings (a
 //! view that delivers at least once) arrive as WARNING notices.
 
@@ -133,6 +135,7 @@ impl PgFrontend {
         &self,
         client: &C,
         sql: &str,
+        describing: bool,
     ) -> Result<Option<Outcome>, ChError> {
         let slot = Self::slot(client);
         let mut guard = slot.session.lock().await;
@@ -152,12 +155,16 @@ impl PgFrontend {
                 ))
             }
         };
+        if describing {
+            return session.describe(statement).await.map(Some);
+        }
         session.execute(statement).await.map(Some)
     }
 
-    /// Columns of `statement` (run as `sql`) when it returns rows, learnt by
-    /// running it, and remembered so that execution sends the same types.
-    /// Anything else is not run here: it must not run twice.
+    /// Columns of `statement` (`sql`) when it returns rows, learnt without
+    /// running it where kafkahouse can (`ClientSession::describe`), and
+    /// remembered so that execution sends the same types. Anything else is
+    /// not run here: it must not run twice.
     async fn describe<C: ClientInfo>(
         &self,
         client: &C,
@@ -172,7 +179,7 @@ impl PgFrontend {
         if !returns_rows {
             return Ok(Vec::new());
         }
-        match self.run_one(client, sql).await.map_err(user_error)? {
+        match self.run_one(client, sql, true).await.map_err(user_error)? {
             Some(Outcome::Rows(result)) => {
                 let kinds = kinds(&result.columns);
                 let fields = fields(&result.columns, &kinds, |i| format.format_for(i));
@@ -303,7 +310,11 @@ impl ExtendedQueryHandler for PgFrontend {
     {
         let sql = bind(portal)?;
         let described = Self::slot(client).described(&portal.statement);
-        match self.run_one(client, &sql).await.map_err(user_error)? {
+        match self
+            .run_one(client, &sql, false)
+            .await
+            .map_err(user_error)?
+        {
             Some(outcome) => {
                 send_warnings(client, &outcome).await?;
                 response(outcome, &portal.result_column_format, described)
@@ -439,7 +450,6 @@ fn parameter_literal(portal: &Portal<String>, i: usize) -> PgWireResult<String> 
     Ok(literal.unwrap_or_else(|| "NULL".to_string()))
 }
 
-
 fn error_info(e: &ChError) -> ErrorInfo {
     ErrorInfo::new("ERROR".to_string(), e.sqlstate().to_string(), e.to_string())
 }
@@ -458,7 +468,10 @@ mod tests {
 
     #[test]
     fn string_literals_escape_quotes_and_backslashes() {
-        assert_eq!(catalog::quote::string("it's a \\ test"), "'it\\'s a \\\\ test'");
+        assert_eq!(
+            catalog::quote::string("it's a \\ test"),
+            "'it\\'s a \\\\ test'"
+        );
     }
 
     #[test]
