@@ -328,6 +328,14 @@ fn clickhouse_type(data_type: &DataType) -> ChType {
         DataType::Int64 => ChType::Int64,
         DataType::UInt64 => ChType::UInt64,
         DataType::Timestamp(TimeUnit::Second, _) => ChType::DateTime { timezone: None },
+        DataType::Timestamp(unit, _) => ChType::DateTime64 {
+            precision: match unit {
+                TimeUnit::Millisecond => 3,
+                TimeUnit::Microsecond => 6,
+                _ => 9,
+            },
+            timezone: None,
+        },
         DataType::List(item) => ChType::Array(Box::new(clickhouse_type(item.data_type()))),
         DataType::Map(..) => ChType::Map(Box::new(ChType::String), Box::new(ChType::String)),
         _ => ChType::String,
@@ -369,6 +377,22 @@ fn text(array: &dyn Array, row: usize, quoted: bool) -> Option<String> {
                 .map(|i| text(items.as_ref(), i, true).unwrap_or_else(|| "NULL".into()))
                 .collect();
             format!("[{}]", parts.join(","))
+        }
+        // DateTime64 as ClickHouse prints it: `2020-01-01 00:00:01.000`.
+        DataType::Timestamp(unit, _) => {
+            let (per_second, digits) = match unit {
+                TimeUnit::Millisecond => (1_000i64, 3),
+                TimeUnit::Microsecond => (1_000_000, 6),
+                _ => (1_000_000_000, 9),
+            };
+            let ticks = arrow::compute::cast(&array.slice(row, 1), &DataType::Int64).ok()?;
+            let t = ticks.as_primitive::<Int64Type>().value(0);
+            let time = chrono::DateTime::from_timestamp(t.div_euclid(per_second), 0)?;
+            let fraction = t.rem_euclid(per_second);
+            quote(format!(
+                "{}.{fraction:0digits$}",
+                time.format("%Y-%m-%d %H:%M:%S")
+            ))
         }
         // `{'k':'v'}`, as ClickHouse prints a Map.
         DataType::Map(..) => {

@@ -126,8 +126,11 @@ async fn views_are_checked_when_created() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn view_functions_agree_with_clickhouse() {
     // (result type, expression): the same text is evaluated by both engines.
-    let functions: [(&str, &str); 24] = [
+    let functions: [(&str, &str); 27] = [
         ("String", "toString(n)"),
+        ("String", "toString(t)"),
+        ("UInt32", "toUnixTimestamp(t)"),
+        ("DateTime64(3)", "fromUnixTimestamp64Milli(n)"),
         ("UInt8", "toUInt8(n)"),
         ("UInt64", "toUInt64(n)"),
         ("Int32", "toInt32(n)"),

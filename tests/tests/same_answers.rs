@@ -420,3 +420,54 @@ async fn describe_does_not_run_a_direct_select() {
         (7, "x")
     );
 }
+
+/// Dates and times in views as ClickHouse writes them: `toString` of a
+/// DateTime is `2020-01-01 00:00:01` (it was `2020-01-01T00:00:01Z`), and
+/// `toUnixTimestamp`, `toUnixTimestamp64Milli`, `fromUnixTimestamp64Milli`
+/// are accepted (they were refused).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn times_in_views_as_clickhouse_writes_them() {
+    let setup = Setup::new("times", 1).await;
+    let client = &setup.client;
+    run(
+        client,
+        "CREATE TABLE dest (s String, ts DateTime, s_ts String, u UInt32, ms Int64, back DateTime64(3)) \
+         ENGINE = MergeTree ORDER BY u",
+    )
+    .await;
+    run(
+        client,
+        &format!(
+            "CREATE TABLE q (t DateTime('UTC')) ENGINE = Kafka('{}', 'times', 'g', 'JSONEachRow')",
+            setup.broker.bootstrap
+        ),
+    )
+    .await;
+    run(
+        client,
+        "CREATE MATERIALIZED VIEW mv TO dest AS SELECT toString(t) AS s, _timestamp AS ts, \
+         toString(_timestamp) AS s_ts, toUnixTimestamp(t) AS u, \
+         toUnixTimestamp64Milli(_timestamp_ms) AS ms, \
+         fromUnixTimestamp64Milli(toUnixTimestamp64Milli(_timestamp_ms)) AS back FROM q",
+    )
+    .await;
+    setup
+        .broker
+        .produce("times", 1, &[r#"{"t":"2020-01-01 00:00:01"}"#.to_string()])
+        .await;
+    let count = wait_for(client, "SELECT count() FROM dest", "1", WAIT).await;
+    assert_eq!(count, "1", "server log:\n{}", setup.server.log());
+    // The engine itself says how ClickHouse writes the same values.
+    let got = kafkahouse_tests::scalar(
+        client,
+        "SELECT concat(s, ' | ', toString(u), ' | ', toString(s_ts = toString(ts)), ' | ', \
+         toString(ms = toUnixTimestamp64Milli(back))) FROM dest",
+    )
+    .await;
+    assert_eq!(
+        got,
+        "2020-01-01 00:00:01 | 1577836801 | 1 | 1",
+        "server log:\n{}",
+        setup.server.log()
+    );
+}

@@ -3,7 +3,10 @@
 //! plans, so each is registered under its ClickHouse spelling and in lower
 //! case. Functions DataFusion already has with ClickHouse's meaning (lower,
 //! upper, concat, substring, coalesce, now) are left to it; `length` is
-//! replaced, since ClickHouse counts bytes.
+//! replaced, since ClickHouse counts bytes. Date and time conversions are
+//! in `time`.
+
+mod time;
 
 use std::sync::Arc;
 
@@ -104,6 +107,7 @@ pub fn register(ctx: &SessionContext) {
         names: Names::new("splitByChar"),
         signature: Signature::any(2, Volatility::Immutable),
     }));
+    time::register(ctx);
 }
 
 /// A ClickHouse name and its lower-case alias.
@@ -140,6 +144,14 @@ impl ScalarUDFImpl for Convert {
         let [value] = args.args.as_slice() else {
             return exec_err!("{} takes one argument", self.names.name);
         };
+        // A DateTime as text is ClickHouse's `2020-01-01 00:00:01`, not
+        // Arrow's ISO form.
+        if self.target == DataType::Utf8 {
+            let array = value.to_array(args.number_rows)?;
+            if let Some(text) = time::clickhouse_text(&array)? {
+                return Ok(ColumnarValue::Array(text));
+            }
+        }
         value.cast_to(&self.target, None)
     }
 }
