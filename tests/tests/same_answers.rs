@@ -471,3 +471,52 @@ async fn times_in_views_as_clickhouse_writes_them() {
         setup.server.log()
     );
 }
+
+/// TSKV, a ClickHouse input format, was refused for Kafka tables (Code 73).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tskv_messages_are_read() {
+    // The broken one (a number that is not) makes each message be parsed
+    // alone: good ones still are, without their line break.
+    let setup = consume_as(
+        "TSKV",
+        &["n=1\ts=one", "s=two\tn=2", "n=x", "n=3"],
+        " SETTINGS kafka_skip_broken_messages = 1",
+    )
+    .await;
+    let got = wait_for(
+        &setup.client,
+        "SELECT arrayStringConcat(groupArray(concat(toString(n), ':', s)), ',') FROM (SELECT * FROM dest ORDER BY n)",
+        "1:one,2:two,3:",
+        WAIT,
+    )
+    .await;
+    assert_eq!(got, "1:one,2:two,3:", "server log:\n{}", setup.server.log());
+}
+
+/// A table of `n UInt32, s String` in `format` read from `events` into
+/// `dest` by a view; `messages` produced to its one partition.
+async fn consume_as(format: &str, messages: &[&str], settings: &str) -> Setup {
+    let setup = Setup::new("events", 1).await;
+    let client = &setup.client;
+    run(
+        client,
+        "CREATE TABLE dest (n UInt32, s String) ENGINE = MergeTree ORDER BY n",
+    )
+    .await;
+    run(
+        client,
+        &format!(
+            "CREATE TABLE q (n UInt32, s String) ENGINE = Kafka('{}', 'events', 'g', '{format}'){settings}",
+            setup.broker.bootstrap
+        ),
+    )
+    .await;
+    run(
+        client,
+        "CREATE MATERIALIZED VIEW mv TO dest AS SELECT n, s FROM q",
+    )
+    .await;
+    let messages: Vec<String> = messages.iter().map(|m| m.to_string()).collect();
+    setup.broker.produce("events", 1, &messages).await;
+    setup
+}

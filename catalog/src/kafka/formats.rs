@@ -8,7 +8,7 @@ use crate::types::ChType;
 
 /// Input formats a Kafka table may have: ClickHouse's row formats that make
 /// sense for messages. Others are refused at CREATE time (Code 73).
-pub const SUPPORTED_FORMATS: [&str; 38] = [
+pub const SUPPORTED_FORMATS: [&str; 39] = [
     "JSONEachRow",
     "JSONLines",
     "NDJSON",
@@ -32,6 +32,7 @@ pub const SUPPORTED_FORMATS: [&str; 38] = [
     "TabSeparatedWithNames",
     "TSVWithNamesAndTypes",
     "TabSeparatedWithNamesAndTypes",
+    "TSKV",
     "CustomSeparated",
     "Values",
     "LineAsString",

@@ -212,7 +212,17 @@ impl EngineParser {
             }
             any = true;
             let path = dir.join(file_name(i));
-            std::fs::write(&path, &m.payload).map_err(|e| whole(io_error(&path, e)))?;
+            // A row format's last row ends with its line break, which a
+            // message may leave out (TSKV requires it).
+            let written =
+                if matches!(self.framing, Framing::Lines { .. }) && !m.payload.ends_with(b"\n") {
+                    let mut line = m.payload.clone();
+                    line.push(b'\n');
+                    std::fs::write(&path, line)
+                } else {
+                    std::fs::write(&path, &m.payload)
+                };
+            written.map_err(|e| whole(io_error(&path, e)))?;
         }
         if !any {
             return self

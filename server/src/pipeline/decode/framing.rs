@@ -64,7 +64,8 @@ impl Framing {
             "CSV" => lines(RowCount::Csv, 0),
             "CSVWithNames" => lines(RowCount::Csv, 1),
             "CSVWithNamesAndTypes" => lines(RowCount::Csv, 2),
-            "TSV" | "TabSeparated" | "TSVRaw" | "TabSeparatedRaw" => {
+            // TSKV needs each row's line break, which a message may lack.
+            "TSV" | "TabSeparated" | "TSVRaw" | "TabSeparatedRaw" | "TSKV" => {
                 lines(RowCount::NonEmptyLines, 0)
             }
             "TSVWithNames" | "TabSeparatedWithNames" => lines(RowCount::NonEmptyLines, 1),
