@@ -113,6 +113,9 @@ async fn run(sql: &str, name: &str, batch: RecordBatch) -> Result<ResultSet, ChE
     let mut config = SessionConfig::new().with_target_partitions(1);
     config.options_mut().sql_parser.enable_ident_normalization = false;
     let ctx = SessionContext::new_with_config(config);
+    // ClickHouse's functions with their meaning (`length` of an array is
+    // its elements, not the length of its text).
+    planner::functions::register(&ctx);
     if let Some(catalog) = ctx.catalog("datafusion") {
         catalog
             .register_schema("system", Arc::new(MemorySchemaProvider::new()))

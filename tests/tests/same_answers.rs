@@ -520,3 +520,22 @@ async fn consume_as(format: &str, messages: &[&str], settings: &str) -> Setup {
     setup.broker.produce("events", 1, &messages).await;
     setup
 }
+
+/// In `system.kafka_consumers`, `length()` of an array column counts its
+/// elements, as in ClickHouse: an empty `exceptions.text` had length 2
+/// (the text `[]`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn array_lengths_in_system_kafka_consumers() {
+    let setup = consume("", &[r#"{"n":1}"#]).await;
+    let client = &setup.client;
+    assert_eq!(wait_for(client, SUMMARY, "1/1", WAIT).await, "1/1");
+    let got = wait_for(
+        client,
+        "SELECT concat(toString(length(exceptions.text)), ' ', \
+         toString(length(assignments.partition_id))) FROM system.kafka_consumers",
+        "0 1",
+        WAIT,
+    )
+    .await;
+    assert_eq!(got, "0 1");
+}
