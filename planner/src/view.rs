@@ -225,6 +225,9 @@ fn syntax_error(e: impl std::fmt::Display) -> ViewError {
 
 /// Parses the SELECT's text (ClickHouse dialect).
 fn parse_select(select_sql: &str) -> Result<SqlStatement, ViewError> {
+    // ClickHouse's `c ? a : b`, which the SQL parser does not know.
+    let rewritten = crate::ternary::rewrite(select_sql);
+    let select_sql = rewritten.as_deref().unwrap_or(select_sql);
     let tokens = crate::tokens::significant(select_sql);
     if crate::tokens::nesting_depth(&tokens) > crate::tokens::MAX_SELECT_DEPTH {
         return Err(ViewError::new(

@@ -539,3 +539,48 @@ async fn array_lengths_in_system_kafka_consumers() {
     .await;
     assert_eq!(got, "0 1");
 }
+
+/// ClickHouse's conditional operator `c ? a : b` in a view (refused by the
+/// SQL parser before).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_conditional_operator_in_a_view() {
+    let setup = Setup::new("events", 1).await;
+    let client = &setup.client;
+    run(
+        client,
+        "CREATE TABLE dest (n UInt32, s String) ENGINE = MergeTree ORDER BY n",
+    )
+    .await;
+    run(
+        client,
+        &format!(
+            "CREATE TABLE q (n UInt32) ENGINE = Kafka('{}', 'events', 'g', 'JSONEachRow')",
+            setup.broker.bootstrap
+        ),
+    )
+    .await;
+    run(
+        client,
+        "CREATE MATERIALIZED VIEW mv TO dest AS \
+         SELECT n, n > 5 ? 'big' : n > 2 ? 'middle' : 'small' AS s FROM q",
+    )
+    .await;
+    let messages: Vec<String> = [1, 4, 9]
+        .iter()
+        .map(|n| format!(r#"{{"n":{n}}}"#))
+        .collect();
+    setup.broker.produce("events", 1, &messages).await;
+    let got = wait_for(
+        client,
+        "SELECT arrayStringConcat(groupArray(s), ',') FROM (SELECT s FROM dest ORDER BY n)",
+        "small,middle,big",
+        WAIT,
+    )
+    .await;
+    assert_eq!(
+        got,
+        "small,middle,big",
+        "server log:\n{}",
+        setup.server.log()
+    );
+}

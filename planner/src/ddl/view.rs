@@ -50,7 +50,11 @@ pub(crate) fn parse(sql: &str, tokens: &[Tok]) -> Result<CreateView, DdlError> {
                         .into_iter()
                         .next()
                         .map(|(name, _)| name),
-                    select: parse_select(select),
+                    select: match crate::ternary::rewrite(&sql[first.start..last.end]) {
+                        // ClickHouse's `c ? a : b`, which the parser does not know.
+                        Some(rewritten) => parse_select(&crate::tokens::significant(&rewritten)),
+                        None => parse_select(select),
+                    },
                 });
             }
             _ if depth == 0 && t.is_keyword(Keyword::TO) && to.is_none() => {
