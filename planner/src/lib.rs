@@ -8,6 +8,7 @@ pub mod ddl;
 pub mod functions;
 pub mod placeholders;
 pub mod split;
+mod spellings;
 pub mod ternary;
 pub mod tokens;
 pub mod view;

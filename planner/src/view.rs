@@ -183,7 +183,7 @@ impl ViewPlan {
             .map(|f| f.name().as_str())
             .filter(|n| !virtual_names.contains(n))
             .collect();
-        let statement = expand_select(clickhouse_spellings(statement, &schema), &columns)?;
+        let statement = expand_select(crate::spellings::rewrite(statement, &schema), &columns)?;
         let state = ctx.state();
         let logical = state
             .statement_to_plan(statement)
@@ -298,67 +298,6 @@ fn expand_select(mut statement: SqlStatement, columns: &[&str]) -> Result<DfStat
         select.projection = projection;
     }
     Ok(DfStatement::Statement(Box::new(statement)))
-}
-
-/// What ClickHouse reads differently from SQL, over the block's `schema`:
-/// `_headers.name` without quotes is one column (SQL would read column
-/// `name` of a table `_headers`), and a DateTime column compared with a
-/// number compares with that Unix time (`_timestamp = 0`), which
-/// DataFusion refuses between a timestamp and an integer.
-fn clickhouse_spellings(mut statement: SqlStatement, schema: &Schema) -> SqlStatement {
-    use std::ops::ControlFlow;
-    let is_time = |expr: &Expr| match expr {
-        Expr::Identifier(ident) => schema
-            .field_with_name(&ident.value)
-            .is_ok_and(|f| matches!(f.data_type(), DataType::Timestamp(..))),
-        _ => false,
-    };
-    let is_number = |expr: &Expr| matches!(expr, Expr::Value(v) if matches!(v.value, sqlparser::ast::Value::Number(..)));
-    let as_time = |number: &Expr| -> Option<Expr> {
-        sqlparser::parser::Parser::new(&ClickHouseDialect {})
-            .try_with_sql(&format!("toDateTime({number})"))
-            .ok()?
-            .parse_expr()
-            .ok()
-    };
-    let _ = sqlparser::ast::visit_expressions_mut(&mut statement, |expr| {
-        if let Expr::CompoundIdentifier(parts) = expr {
-            if let [a, b] = parts.as_slice() {
-                let joined = format!("{}.{}", a.value, b.value);
-                if schema.field_with_name(&joined).is_ok() {
-                    *expr = Expr::Identifier(Ident::with_quote('"', joined));
-                }
-            }
-        }
-        ControlFlow::<()>::Continue(())
-    });
-    // After the dotted names: `_timestamp` may be compared once it is one.
-    let _ = sqlparser::ast::visit_expressions_mut(&mut statement, |expr| {
-        if let Expr::BinaryOp { left, op, right } = expr {
-            let comparison = matches!(
-                op,
-                sqlparser::ast::BinaryOperator::Eq
-                    | sqlparser::ast::BinaryOperator::NotEq
-                    | sqlparser::ast::BinaryOperator::Lt
-                    | sqlparser::ast::BinaryOperator::LtEq
-                    | sqlparser::ast::BinaryOperator::Gt
-                    | sqlparser::ast::BinaryOperator::GtEq
-            );
-            if comparison {
-                if is_time(left) && is_number(right) {
-                    if let Some(t) = as_time(right) {
-                        **right = t;
-                    }
-                } else if is_number(left) && is_time(right) {
-                    if let Some(t) = as_time(left) {
-                        **left = t;
-                    }
-                }
-            }
-        }
-        ControlFlow::<()>::Continue(())
-    });
-    statement
 }
 
 /// `arrayJoin(x)` as a whole SELECT item is DataFusion's `unnest(x)`: one

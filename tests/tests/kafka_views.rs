@@ -126,7 +126,7 @@ async fn views_are_checked_when_created() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn view_functions_agree_with_clickhouse() {
     // (result type, expression): the same text is evaluated by both engines.
-    let functions: [(&str, &str); 27] = [
+    let functions: [(&str, &str); 60] = [
         ("String", "toString(n)"),
         ("String", "toString(t)"),
         ("UInt32", "toUnixTimestamp(t)"),
@@ -154,6 +154,39 @@ async fn view_functions_agree_with_clickhouse() {
         ("UInt8", "JSONExtractBool(j, 'b')"),
         ("String", "JSONExtractRaw(j, 'o')"),
         ("Array(String)", "splitByChar(',', csv)"),
+        ("Int64", "intDiv(n, 2)"),
+        ("Int64", "modulo(n, 2)"),
+        ("UInt8", "match(s, '^[A-Z]')"),
+        ("String", "replaceRegexpAll(s, '[aeiou]', '_')"),
+        ("String", "replaceRegexpOne(s, '[aeiou]', '_')"),
+        ("String", "extract(s, '[a-z]+')"),
+        ("Int64", "assumeNotNull(n)"),
+        ("String", "toLowCardinality(s)"),
+        ("UInt8", "startsWith(s, 'k')"),
+        ("UInt8", "endsWith(s, 'e')"),
+        ("String", "lowerUTF8(s)"),
+        ("String", "upperUTF8(s)"),
+        ("UInt8", "empty(csv)"),
+        ("UInt8", "notEmpty(csv)"),
+        ("UInt8", "has(splitByChar(',', csv), 'b')"),
+        ("String", "arrayStringConcat(splitByChar(',', csv), '+')"),
+        ("Array(String)", "splitByString(',', csv)"),
+        ("UInt16", "toYear(t)"),
+        ("UInt8", "toMonth(t)"),
+        ("UInt8", "toDayOfMonth(t)"),
+        ("UInt8", "toHour(t)"),
+        ("Date", "toStartOfMonth(t)"),
+        ("String", "visitParamExtractString(j, 'k')"),
+        ("Int64", "visitParamExtractInt(j, 'i')"),
+        ("Float64", "visitParamExtractFloat(j, 'f')"),
+        ("String", "visitParamExtractRaw(j, 'o')"),
+        ("String", "JSONExtract(j, 'k', 'String')"),
+        ("UInt32", "CAST(n AS UInt32)"),
+        ("Int8", "n::Int8"),
+        ("Decimal(18, 2)", "toDecimal64(n, 2)"),
+        ("Int64", "greatest(n, 3)"),
+        ("Int64", "least(n, 3)"),
+        ("Float64", "round(toFloat64(n) / 3, 2)"),
     ];
     let broker = Broker::start();
     broker.create_topic("inputs", 1);
