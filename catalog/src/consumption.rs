@@ -85,6 +85,7 @@ mod tests {
             columns: Vec::new(),
             settings: BTreeMap::new(),
             attached,
+            collection: None,
         })
     }
 

@@ -9,7 +9,8 @@ pub mod store;
 pub mod types;
 
 pub use store::{
-    Catalog, CatalogError, ColumnDef, Definition, KafkaTableDef, NamedCollection, QualifiedName,
+    Catalog, CatalogError, CollectionUse, ColumnDef, Definition, KafkaTableDef, NamedCollection,
+    QualifiedName,
     ViewDef,
 };
 pub use consumption::{Consumption, ProducingView};

@@ -54,6 +54,19 @@ pub struct KafkaTableDef {
     pub settings: BTreeMap<String, String>,
     /// `false` between `DETACH TABLE` and `ATTACH TABLE`.
     pub attached: bool,
+    /// `ENGINE = Kafka(collection, ...)`: how the table was written, for
+    /// `SHOW CREATE TABLE` (`settings` holds what it resolved to).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collection: Option<CollectionUse>,
+}
+
+/// A Kafka table written with a named collection: its name, the overrides
+/// in the engine's parentheses and the SETTINGS clause, as given.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CollectionUse {
+    pub name: String,
+    pub overrides: Vec<(String, String)>,
+    pub settings: Vec<(String, String)>,
 }
 
 impl KafkaTableDef {
@@ -70,25 +83,49 @@ impl KafkaTableDef {
             .iter()
             .map(|c| format!("    {} {}", crate::quote::identifier(&c.name), c.ty))
             .collect();
-        let settings: Vec<String> = self
-            .settings
-            .iter()
-            .map(|(k, v)| {
-                let shown = if crate::kafka::SECRET_SETTINGS.contains(&k.as_str()) {
-                    "[HIDDEN]".to_string()
-                } else {
-                    crate::kafka::without_url_password(v)
-                };
-                format!("{k} = {}", crate::quote::string(&shown))
-            })
-            .collect();
-        format!(
-            "CREATE TABLE {}.{}\n(\n{}\n)\nENGINE = Kafka\nSETTINGS {}",
+        let shown = |(k, v): (&String, &String)| {
+            let shown = if crate::kafka::SECRET_SETTINGS.contains(&k.as_str()) {
+                "[HIDDEN]".to_string()
+            } else {
+                crate::kafka::without_url_password(v)
+            };
+            format!("{k} = {}", crate::quote::string(&shown))
+        };
+        let head = format!(
+            "CREATE TABLE {}.{}\n(\n{}\n)\n",
             self.name.database,
             self.name.name,
             columns.join(",\n"),
-            settings.join(", ")
-        )
+        );
+        // Written with a collection: shown as written, as ClickHouse shows it
+        // (the collection's own values stay in the collection).
+        if let Some(used) = &self.collection {
+            let plain = used
+                .name
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && used
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_');
+            let name = if plain {
+                used.name.clone()
+            } else {
+                crate::quote::identifier(&used.name)
+            };
+            let mut engine = vec![name];
+            engine.extend(used.overrides.iter().map(|(k, v)| shown((k, v))));
+            let mut out = format!("{head}ENGINE = Kafka({})", engine.join(", "));
+            if !used.settings.is_empty() {
+                let settings: Vec<String> =
+                    used.settings.iter().map(|(k, v)| shown((k, v))).collect();
+                out.push_str(&format!("\nSETTINGS {}", settings.join(", ")));
+            }
+            return out;
+        }
+        let settings: Vec<String> = self.settings.iter().map(shown).collect();
+        format!("{head}ENGINE = Kafka\nSETTINGS {}", settings.join(", "))
     }
 }
 
@@ -410,6 +447,7 @@ mod tests {
                 ("kafka_topic_list".to_string(), "github".to_string()),
             ]),
             attached: true,
+            collection: None,
         })
     }
 

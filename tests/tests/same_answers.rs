@@ -329,6 +329,14 @@ async fn not_overridable_keys_of_a_named_collection_are_enforced() {
         e.contains("Override not allowed for 'kafka_group_name'"),
         "{e}"
     );
+    // SHOW CREATE shows the table as written, the collection by name (it
+    // showed every resolved setting).
+    let shown = http.run("SHOW CREATE TABLE q3 FORMAT TSVRaw").await;
+    assert!(
+        shown.contains("ENGINE = Kafka(kc, kafka_group_name = 'g3')")
+            && !shown.contains("127.0.0.1"),
+        "{shown}"
+    );
     // system.named_collections lists kafkahouse's, values hidden.
     assert_eq!(
         http.run("SELECT name, collection FROM system.named_collections FORMAT TSV").await,

@@ -101,6 +101,16 @@ impl KafkaStatements {
                 columns,
                 settings,
                 attached: true,
+                collection: ddl.collection.as_ref().map(|(collection, overrides)| {
+                    catalog::CollectionUse {
+                        name: collection.clone(),
+                        overrides: overrides
+                            .iter()
+                            .map(|s| (s.name.clone(), s.value.clone()))
+                            .collect(),
+                        settings: pairs.clone(),
+                    }
+                }),
             }))
             .map_err(catalog_error)?;
         tracing::info!(table = %name, topics = ?resolved.topics, group = %resolved.group_name, "Kafka table created");
