@@ -165,6 +165,10 @@ pub struct NamedCollection {
     /// Keys a table may not override (`NOT OVERRIDABLE`).
     #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
     pub not_overridable: std::collections::BTreeSet<String>,
+    /// Defined in kafkahouse's configuration file: immutable to queries,
+    /// replaced from the file at every start.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub from_config: bool,
 }
 
 /// Why a catalog operation failed.
@@ -310,6 +314,23 @@ impl Catalog {
 
     pub fn collection(&self, name: &str) -> Option<NamedCollection> {
         self.read().collections.get(name).cloned()
+    }
+
+    /// Makes the collections of the configuration file `from_config` the
+    /// catalog's: added, replaced (a query's collection of the same name
+    /// included: the file wins) or, when gone from the file, removed.
+    pub fn sync_config_collections(
+        &self,
+        from_config: Vec<NamedCollection>,
+    ) -> Result<(), CatalogError> {
+        self.change(|state| {
+            state.collections.retain(|_, c| !c.from_config);
+            for mut collection in from_config {
+                collection.from_config = true;
+                state.collections.insert(collection.name.clone(), collection);
+            }
+            Ok(())
+        })
     }
 
     /// Every named collection, by name.

@@ -1,6 +1,7 @@
 //! Configuration: command-line flags, `KAFKAHOUSE_*` environment variables and
 //! an optional TOML file, in that order of precedence.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -122,6 +123,78 @@ struct FileConfig {
     log_level: Option<String>,
     log_format: Option<LogFormat>,
     kafka_group_protocol: Option<KafkaGroupProtocol>,
+    /// `[named_collections.kc]` tables of `key = value`, as ClickHouse's
+    /// config.xml defines `<named_collections><kc>...`; a key
+    /// `not_overridable = ["k", ...]` locks keys as `NOT OVERRIDABLE` does.
+    named_collections: Option<BTreeMap<String, BTreeMap<String, toml::Value>>>,
+}
+
+/// The named collections of the configuration file. Their values may be
+/// passwords: shown in logs by name and keys only.
+#[derive(Clone, Default)]
+pub struct ConfigCollections(pub Vec<catalog::NamedCollection>);
+
+impl std::fmt::Debug for ConfigCollections {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(
+                self.0
+                    .iter()
+                    .map(|c| (&c.name, c.params.keys().collect::<Vec<_>>())),
+            )
+            .finish()
+    }
+}
+
+impl ConfigCollections {
+    fn from_file(
+        path: &Path,
+        tables: BTreeMap<String, BTreeMap<String, toml::Value>>,
+    ) -> Result<ConfigCollections, ConfigError> {
+        let invalid = |why: String| ConfigError::Collection {
+            path: path.to_path_buf(),
+            why,
+        };
+        let mut collections = Vec::new();
+        for (name, keys) in tables {
+            let mut collection = catalog::NamedCollection {
+                name: name.clone(),
+                ..Default::default()
+            };
+            for (key, value) in keys {
+                match (key.as_str(), value) {
+                    ("not_overridable", toml::Value::Array(locked)) => {
+                        for k in locked {
+                            let toml::Value::String(k) = k else {
+                                return Err(invalid(format!(
+                                    "named_collections.{name}.not_overridable holds key names (strings)"
+                                )));
+                            };
+                            collection.not_overridable.insert(k);
+                        }
+                    }
+                    (_, toml::Value::String(v)) => {
+                        collection.params.insert(key, v);
+                    }
+                    (
+                        _,
+                        v @ (toml::Value::Integer(_)
+                        | toml::Value::Float(_)
+                        | toml::Value::Boolean(_)),
+                    ) => {
+                        collection.params.insert(key, v.to_string());
+                    }
+                    (_, _) => {
+                        return Err(invalid(format!(
+                            "named_collections.{name}.{key} must be a string, number or boolean"
+                        )))
+                    }
+                }
+            }
+            collections.push(collection);
+        }
+        Ok(ConfigCollections(collections))
+    }
 }
 
 /// Where the ClickHouse side lives.
@@ -184,10 +257,13 @@ pub struct Config {
     pub log_level: String,
     pub log_format: LogFormat,
     pub kafka_group_protocol: KafkaGroupProtocol,
+    pub named_collections: ConfigCollections,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    #[error("config file {path}: {why}")]
+    Collection { path: PathBuf, why: String },
     #[error("cannot read config file {path}: {source}")]
     Read {
         path: PathBuf,
@@ -203,9 +279,13 @@ pub enum ConfigError {
 impl Config {
     /// Resolves flags and environment (already merged by clap) over the file.
     pub fn resolve(args: Args) -> Result<Config, ConfigError> {
-        let file = match &args.config {
+        let mut file = match &args.config {
             Some(path) => read_file(path)?,
             None => FileConfig::default(),
+        };
+        let named_collections = match (&args.config, file.named_collections.take()) {
+            (Some(path), Some(tables)) => ConfigCollections::from_file(path, tables)?,
+            _ => ConfigCollections::default(),
         };
         let data_dir = args
             .data_dir
@@ -278,6 +358,7 @@ impl Config {
             backend,
             format_engine,
             format_schema_path,
+            named_collections,
         })
     }
 }

@@ -174,6 +174,10 @@ async fn run(config: Config) -> Result<(), StartError> {
     let catalog_dir = config.data_dir.join("catalog");
     let catalog =
         Arc::new(Catalog::open(&catalog_dir).map_err(|e| StartError::Catalog(e.to_string()))?);
+    // The configuration file's collections, as it says now.
+    catalog
+        .sync_config_collections(config.named_collections.0.clone())
+        .map_err(|e| StartError::Catalog(e.to_string()))?;
     let parsing = Arc::new(pipeline::decode::Parsing {
         engine: chdb::Engine::new(
             config.format_engine.library.clone(),

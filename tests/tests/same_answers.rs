@@ -592,3 +592,60 @@ async fn the_conditional_operator_in_a_view() {
         setup.server.log()
     );
 }
+
+/// Named collections in the configuration file, as ClickHouse's guide
+/// defines them in config.xml: usable by tables, listed, immutable to
+/// queries (Code 671), locked keys enforced, secrets out of the log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn named_collections_from_the_configuration_file() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let config = dir.path().join("kafkahouse.toml");
+    std::fs::write(
+        &config,
+        "[named_collections.kc_conf]\n\
+         kafka_broker_list = '127.0.0.1:9'\n\
+         kafka_topic_list = 't'\n\
+         kafka_group_name = 'g'\n\
+         kafka_format = 'JSONEachRow'\n\
+         kafka_sasl_password = 'file secret'\n\
+         kafka_num_consumers = 1\n\
+         not_overridable = ['kafka_sasl_password']\n",
+    )
+    .expect("write the configuration");
+    let config = config.to_string_lossy().into_owned();
+    let server = Kafkahouse::start(&dir.path().join("data"), &["--config", &config]);
+    let http = ChHttp::new(&server);
+    http.run("CREATE TABLE q (a UInt8) ENGINE = Kafka(kc_conf)")
+        .await;
+    assert_eq!(http.run("EXISTS TABLE q").await, "1\n");
+    assert_eq!(
+        http.run("SELECT name FROM system.named_collections FORMAT TSV")
+            .await,
+        "kc_conf\n"
+    );
+    for sql in [
+        "DROP NAMED COLLECTION kc_conf",
+        "ALTER NAMED COLLECTION kc_conf SET kafka_format = 'CSV'",
+    ] {
+        let e = http.post_with(sql, Vec::new(), &[]).await.unwrap_err();
+        assert!(
+            e.contains(
+                "Code: 671. DB::Exception: Cannot get collection `kc_conf` for modification"
+            ),
+            "{sql}: {e}"
+        );
+    }
+    let e = http
+        .post_with(
+            "CREATE TABLE q2 (a UInt8) ENGINE = Kafka(kc_conf, kafka_sasl_password = 'mine')",
+            Vec::new(),
+            &[],
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        e.contains("Override not allowed for 'kafka_sasl_password'"),
+        "{e}"
+    );
+    assert!(!server.log().contains("file secret"), "{}", server.log());
+}

@@ -5,7 +5,7 @@ use planner::{NamedCollectionStatement, Setting};
 
 use super::errors::catalog_error;
 use super::KafkaStatements;
-use crate::error::ChError;
+use crate::error::{codes, ChError};
 use crate::result::{done, Outcome};
 
 impl KafkaStatements {
@@ -19,6 +19,19 @@ impl KafkaStatements {
                 .iter()
                 .map(|s| (s.name.clone(), s.value.clone()))
                 .collect()
+        };
+        // Collections of the configuration file are immutable, as
+        // ClickHouse's from config.xml.
+        let immutable = |name: &str| -> Result<(), ChError> {
+            match self.catalog.collection(name) {
+                Some(c) if c.from_config => Err(ChError::new(
+                    codes::NAMED_COLLECTION_IS_IMMUTABLE,
+                    format!(
+                        "Cannot get collection `{name}` for modification, because collection was defined as immutable"
+                    ),
+                )),
+                _ => Ok(()),
+            }
         };
         match statement {
             S::Create {
@@ -35,6 +48,7 @@ impl KafkaStatements {
                         name: name.clone(),
                         params: pairs(params).into_iter().collect(),
                         not_overridable: not_overridable.iter().cloned().collect(),
+                        from_config: false,
                     })
                     .map_err(catalog_error)?;
                 // Values may be secrets: only the keys are logged.
@@ -52,6 +66,7 @@ impl KafkaStatements {
                 if *if_exists && self.catalog.collection(name).is_none() {
                     return Ok(done("ALTER NAMED COLLECTION", None));
                 }
+                immutable(name)?;
                 self.catalog
                     .alter_collection(name, &pairs(set), delete, not_overridable)
                     .map_err(catalog_error)?;
@@ -62,6 +77,7 @@ impl KafkaStatements {
                 if *if_exists && self.catalog.collection(name).is_none() {
                     return Ok(done("DROP NAMED COLLECTION", None));
                 }
+                immutable(name)?;
                 self.catalog.drop_collection(name).map_err(catalog_error)?;
                 tracing::info!(collection = %name, "named collection dropped");
                 Ok(done("DROP NAMED COLLECTION", None))
