@@ -6,8 +6,6 @@
 //! replaced, since ClickHouse counts bytes. Date and time conversions are
 //! in `time`.
 
-mod time;
-
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, BooleanArray, UInt32Array};
@@ -34,6 +32,9 @@ macro_rules! names_and_signature {
         }
     };
 }
+
+// After the macro, which it uses.
+mod time;
 
 /// Registers every function of this module in `ctx`.
 pub fn register(ctx: &SessionContext) {

@@ -49,15 +49,7 @@ struct UnixTime {
 }
 
 impl ScalarUDFImpl for UnixTime {
-    fn name(&self) -> &str {
-        &self.names.name
-    }
-    fn aliases(&self) -> &[String] {
-        &self.names.aliases
-    }
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
+    names_and_signature!();
     fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
         Ok(match self.kind {
             Kind::UnixSeconds => DataType::UInt32,

@@ -32,6 +32,17 @@ pub async fn output_schema(
     sql: &str,
     parsing: &std::sync::Arc<Parsing>,
 ) -> Result<arrow::datatypes::SchemaRef, ChError> {
+    let (_, plan) = planned(table, settings, sql, parsing).await?;
+    Ok(plan.output_schema())
+}
+
+/// The table's decoder and `sql` planned over what it decodes.
+async fn planned(
+    table: &KafkaTableDef,
+    settings: &KafkaSettings,
+    sql: &str,
+    parsing: &std::sync::Arc<Parsing>,
+) -> Result<(BlockDecoder, ViewPlan), ChError> {
     let decoder = BlockDecoder::open(&table.columns, settings, parsing).await?;
     let plan = ViewPlan::over(
         sql,
@@ -41,7 +52,7 @@ pub async fn output_schema(
     )
     .await
     .map_err(|e| ChError::new(e.code, e.message))?;
-    Ok(plan.output_schema())
+    Ok((decoder, plan))
 }
 
 /// Reads up to `max_messages` available messages and runs `sql` over them.
@@ -90,15 +101,7 @@ pub async fn run(
         }
     }
 
-    let decoder = BlockDecoder::open(&table.columns, settings, parsing).await?;
-    let plan = ViewPlan::over(
-        sql,
-        &table.name.database,
-        &table.name.name,
-        decoder.schema(),
-    )
-    .await
-    .map_err(|e| ChError::new(e.code, e.message))?;
+    let (decoder, plan) = planned(table, settings, sql, parsing).await?;
     // Every partition's messages decoded, then one run of the SELECT over
     // all of them: an aggregate is over everything read, as in ClickHouse.
     let mut blocks = Vec::with_capacity(by_partition.len().max(1));

@@ -15,39 +15,17 @@ use super::typed::native_type;
 pub(super) fn readable_as_text(ty: &ChType) -> bool {
     match ty {
         ChType::LowCardinality(inner) => readable_as_text(inner),
-        ChType::Nullable(inner) => matches!(
-            inner.value_type(),
-            ChType::UInt16
-                | ChType::UInt32
-                | ChType::UInt64
-                | ChType::Int8
-                | ChType::Int16
-                | ChType::Int32
-                | ChType::Int64
-                | ChType::Float32
-                | ChType::Float64
-                | ChType::String
-                | ChType::Date
-                | ChType::DateTime { .. }
-        ),
-        ChType::Array(inner) => matches!(
-            inner.value_type(),
-            ChType::UInt16
-                | ChType::UInt32
-                | ChType::UInt64
-                | ChType::Int8
-                | ChType::Int16
-                | ChType::Int32
-                | ChType::Int64
-                | ChType::Float32
-                | ChType::Float64
-                | ChType::String
-                | ChType::Date
-                | ChType::DateTime { .. }
-        ),
+        ChType::Nullable(inner) | ChType::Array(inner) => typed_item(inner.value_type()),
         ChType::DateTime64 { .. } | ChType::FixedString(_) => false,
         other => native_type(other).is_some(),
     }
+}
+
+/// Items `text_cell` reads inside Nullable and Array: numbers (UInt8 is
+/// read as bytes there), strings, dates and times.
+fn typed_item(ty: &ChType) -> bool {
+    matches!(ty, ChType::String | ChType::Date | ChType::DateTime { .. })
+        || (crate::formats::is_number(Some(ty)) && *ty != ChType::UInt8)
 }
 
 /// One value of a client's typed block as TabSeparated text, for INSERTs

@@ -28,27 +28,6 @@ const BLOCK_INFO: [u8; 8] = [1, 0, 2, 0xff, 0xff, 0xff, 0xff, 0];
 /// time zone as the instant).
 pub(super) fn native_type(ty: &ChType) -> Option<String> {
     Some(match ty {
-        ChType::UInt8
-        | ChType::UInt16
-        | ChType::UInt32
-        | ChType::UInt64
-        | ChType::Int8
-        | ChType::Int16
-        | ChType::Int32
-        | ChType::Int64
-        | ChType::Float32
-        | ChType::Float64
-        | ChType::String
-        | ChType::FixedString(_)
-        | ChType::Date
-        | ChType::Uuid
-        | ChType::IPv4
-        | ChType::IPv6
-        | ChType::Enum8(_)
-        | ChType::Enum16(_) => ty.to_string(),
-        ChType::DateTime { .. } => "DateTime".to_string(),
-        ChType::DateTime64 { precision, .. } => format!("DateTime64({precision})"),
-        ChType::Decimal { precision, .. } if *precision <= 18 => ty.to_string(),
         ChType::LowCardinality(inner) => native_type(inner)?,
         ChType::Nullable(inner) if !matches!(inner.value_type(), ChType::Array(_)) => {
             format!("Nullable({})", native_type(inner)?)
@@ -56,6 +35,19 @@ pub(super) fn native_type(ty: &ChType) -> Option<String> {
         ChType::Array(inner) if array_item(inner).is_some() => {
             format!("Array({})", native_type(inner)?)
         }
+        ChType::Nullable(_) | ChType::Array(_) => return None,
+        ChType::DateTime { .. } => "DateTime".to_string(),
+        ChType::DateTime64 { precision, .. } => format!("DateTime64({precision})"),
+        ChType::Decimal { precision, .. } if *precision <= 18 => ty.to_string(),
+        ChType::String
+        | ChType::FixedString(_)
+        | ChType::Date
+        | ChType::Uuid
+        | ChType::IPv4
+        | ChType::IPv6
+        | ChType::Enum8(_)
+        | ChType::Enum16(_) => ty.to_string(),
+        _ if crate::formats::is_number(Some(ty)) => ty.to_string(),
         _ => return None,
     })
 }
@@ -66,17 +58,8 @@ fn array_item(ty: &ChType) -> Option<bool> {
     match ty {
         ChType::LowCardinality(inner) => array_item(inner),
         ChType::Nullable(_) | ChType::Array(_) => None,
-        ChType::Decimal { .. }
-        | ChType::UInt8
-        | ChType::UInt16
-        | ChType::UInt32
-        | ChType::UInt64
-        | ChType::Int8
-        | ChType::Int16
-        | ChType::Int32
-        | ChType::Int64
-        | ChType::Float32
-        | ChType::Float64 => Some(false),
+        ChType::Decimal { .. } => Some(false),
+        _ if crate::formats::is_number(Some(ty)) => Some(false),
         _ => native_type(ty).map(|_| true),
     }
 }
