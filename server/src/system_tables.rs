@@ -326,7 +326,9 @@ fn result_of(schema: &Schema, batches: &[RecordBatch]) -> Result<ResultSet, ChEr
 fn clickhouse_type(data_type: &DataType) -> ChType {
     match data_type {
         DataType::UInt8 => ChType::UInt8,
-        DataType::Boolean => ChType::Bool,
+        // A comparison, which ClickHouse answers as UInt8 (DataFusion's
+        // booleans come from comparisons and predicates).
+        DataType::Boolean => ChType::UInt8,
         DataType::Int32 => ChType::Int32,
         DataType::Int64 => ChType::Int64,
         DataType::UInt64 => ChType::UInt64,
@@ -360,6 +362,7 @@ fn text(array: &dyn Array, row: usize, quoted: bool) -> Option<String> {
     };
     Some(match array.data_type() {
         DataType::UInt8 => array.as_primitive::<UInt8Type>().value(row).to_string(),
+        DataType::Boolean => u8::from(array.as_boolean().value(row)).to_string(),
         DataType::Int32 => array.as_primitive::<Int32Type>().value(row).to_string(),
         DataType::Int64 => array.as_primitive::<Int64Type>().value(row).to_string(),
         DataType::UInt64 => array.as_primitive::<UInt64Type>().value(row).to_string(),

@@ -126,7 +126,7 @@ async fn views_are_checked_when_created() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn view_functions_agree_with_clickhouse() {
     // (result type, expression): the same text is evaluated by both engines.
-    let functions: [(&str, &str); 60] = [
+    let functions: [(&str, &str); 62] = [
         ("String", "toString(n)"),
         ("String", "toString(t)"),
         ("UInt32", "toUnixTimestamp(t)"),
@@ -187,6 +187,8 @@ async fn view_functions_agree_with_clickhouse() {
         ("Int64", "greatest(n, 3)"),
         ("Int64", "least(n, 3)"),
         ("Float64", "round(toFloat64(n) / 3, 2)"),
+        ("UInt8", "n IN (1, 5)"),
+        ("String", "coalesce(s, 'x')"),
     ];
     let broker = Broker::start();
     broker.create_topic("inputs", 1);
@@ -259,13 +261,14 @@ async fn view_functions_agree_with_clickhouse() {
     for (i, (_, expr)) in functions.iter().enumerate() {
         let wrong = scalar(
             &client,
-            &format!("SELECT countIf(r{i} != {expr}) FROM results"),
+            // Parenthesized: `r != n IN (1, 5)` would compare first.
+            &format!("SELECT countIf(r{i} != ({expr})) FROM results"),
         )
         .await;
         if wrong != "0" {
             let sample = scalar(
                 &client,
-                &format!("SELECT toString(tuple(r{i}, {expr})) FROM results WHERE r{i} != {expr} LIMIT 1"),
+                &format!("SELECT toString(tuple(r{i}, {expr})) FROM results WHERE r{i} != ({expr}) LIMIT 1"),
             )
             .await;
             disagreements.push(format!("{expr}: kafkahouse vs ClickHouse {sample}"));

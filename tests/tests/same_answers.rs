@@ -35,6 +35,15 @@ async fn a_direct_select_aggregates_over_every_partition() {
     )
     .await;
     assert_eq!(got, [["40", "780", "4"]]);
+    // A comparison is ClickHouse's UInt8, 1 or 0 (it printed true/false).
+    // Nothing was committed: the same messages are read again.
+    let compared = rows(
+        &client,
+        "SELECT max(n > 38) AS any_big, min(n > 38) AS all_big FROM q \
+         SETTINGS stream_like_engine_allow_direct_select = 1",
+    )
+    .await;
+    assert_eq!(compared, [["1", "0"]]);
 }
 
 /// Over the PostgreSQL extended protocol (Parse, Describe, Bind, Execute),
