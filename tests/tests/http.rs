@@ -314,7 +314,7 @@ async fn the_tutorial_over_http() {
         )])
         .await;
     assert_eq!(a.status, 200, "{}", a.body);
-    assert_eq!(a.body, "{\"table\":\"github_queue\",\"read\":true}\n");
+    assert_eq!(a.body, "{\"table\":\"github_queue\",\"read\":1}\n");
     let a = http
         .get(&[
             ("database", "KafkaEngine"),
