@@ -356,17 +356,12 @@ impl ClientSession {
             let query = planner::without_output_format(statement.sql);
             let sql = format!("DESCRIBE ({query})");
             if let Ok(out) = self.conn.execute(&sql, &self.state, RESULT_FORMAT).await {
-                if let Ok(table) = crate::backend::tsv::parse(&out.body) {
-                    let columns = table
-                        .rows
-                        .iter()
-                        .filter_map(|row| {
-                            let name = row.first().cloned().flatten()?;
-                            let ty = row.get(1).cloned().flatten();
-                            Some(crate::result::ResultColumn {
-                                name,
-                                ty: ty.and_then(|t| ChType::parse(&t).ok()),
-                            })
+                if let Ok(described) = crate::backend::described_columns(&out.body) {
+                    let columns = described
+                        .into_iter()
+                        .map(|(name, ty, _)| crate::result::ResultColumn {
+                            name,
+                            ty: ChType::parse(&ty).ok(),
                         })
                         .collect();
                     return Ok(Outcome::Rows(ResultSet {

@@ -110,23 +110,35 @@ pub async fn describe_table(
     let out = session
         .execute(&sql, &SessionState::new(database), RESULT_FORMAT)
         .await?;
-    let result = tsv::parse(&out.body)?;
     let mut columns = Vec::new();
-    for row in result.rows {
-        let (Some(Some(name)), Some(Some(type_name))) = (row.first(), row.get(1)) else {
-            continue;
-        };
-        let kind = row.get(2).cloned().flatten().unwrap_or_default();
+    for (name, type_name, kind) in described_columns(&out.body)? {
         if kind == "MATERIALIZED" || kind == "ALIAS" {
             continue;
         }
-        let ty = catalog::ChType::parse(type_name).map_err(|e| {
+        let ty = catalog::ChType::parse(&type_name).map_err(|e| {
             ChError::new(
                 crate::error::codes::NOT_IMPLEMENTED,
                 format!("Column {name} of {database}.{table}: {e}"),
             )
         })?;
-        columns.push((name.clone(), ty));
+        columns.push((name, ty));
     }
     Ok(columns)
+}
+
+/// The rows of a `DESCRIBE` answer in `RESULT_FORMAT`: each column's name,
+/// type as written, and default kind (`MATERIALIZED`, `ALIAS`, or empty).
+pub fn described_columns(body: &[u8]) -> Result<Vec<(String, String, String)>, ChError> {
+    let result = tsv::parse(body)?;
+    Ok(result
+        .rows
+        .into_iter()
+        .filter_map(|row| {
+            let mut cells = row.into_iter();
+            let name = cells.next().flatten()?;
+            let type_name = cells.next().flatten()?;
+            let kind = cells.next().flatten().unwrap_or_default();
+            Some((name, type_name, kind))
+        })
+        .collect())
 }
