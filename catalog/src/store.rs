@@ -323,12 +323,27 @@ impl Catalog {
         &self,
         from_config: Vec<NamedCollection>,
     ) -> Result<(), CatalogError> {
+        let wanted: BTreeMap<String, NamedCollection> = from_config
+            .into_iter()
+            .map(|mut c| {
+                c.from_config = true;
+                (c.name.clone(), c)
+            })
+            .collect();
+        // Unchanged since the last start: nothing to write.
+        let current: BTreeMap<String, NamedCollection> = self
+            .read()
+            .collections
+            .iter()
+            .filter(|(name, c)| c.from_config || wanted.contains_key(*name))
+            .map(|(name, c)| (name.clone(), c.clone()))
+            .collect();
+        if current == wanted {
+            return Ok(());
+        }
         self.change(|state| {
             state.collections.retain(|_, c| !c.from_config);
-            for mut collection in from_config {
-                collection.from_config = true;
-                state.collections.insert(collection.name.clone(), collection);
-            }
+            state.collections.extend(wanted);
             Ok(())
         })
     }
