@@ -4,6 +4,9 @@
 //! It is the only truth about these objects (ARCHITECTURE.md, invariant 5):
 //! every change is on disk before the call that made it returns.
 
+
+mod config_collections;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
@@ -314,38 +317,6 @@ impl Catalog {
 
     pub fn collection(&self, name: &str) -> Option<NamedCollection> {
         self.read().collections.get(name).cloned()
-    }
-
-    /// Makes the collections of the configuration file `from_config` the
-    /// catalog's: added, replaced (a query's collection of the same name
-    /// included: the file wins) or, when gone from the file, removed.
-    pub fn sync_config_collections(
-        &self,
-        from_config: Vec<NamedCollection>,
-    ) -> Result<(), CatalogError> {
-        let wanted: BTreeMap<String, NamedCollection> = from_config
-            .into_iter()
-            .map(|mut c| {
-                c.from_config = true;
-                (c.name.clone(), c)
-            })
-            .collect();
-        // Unchanged since the last start: nothing to write.
-        let current: BTreeMap<String, NamedCollection> = self
-            .read()
-            .collections
-            .iter()
-            .filter(|(name, c)| c.from_config || wanted.contains_key(*name))
-            .map(|(name, c)| (name.clone(), c.clone()))
-            .collect();
-        if current == wanted {
-            return Ok(());
-        }
-        self.change(|state| {
-            state.collections.retain(|_, c| !c.from_config);
-            state.collections.extend(wanted);
-            Ok(())
-        })
     }
 
     /// Every named collection, by name.
