@@ -138,7 +138,40 @@ struct Convert {
 
 impl ScalarUDFImpl for Convert {
     names_and_signature!();
-    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
+    /// Refuses, at planning, text from a type Arrow writes otherwise than
+    /// ClickHouse (a UUID, an array, a Decimal's trailing zeros): such a
+    /// view then runs in the embedded ClickHouse engine.
+    fn return_type(&self, args: &[DataType]) -> Result<DataType> {
+        if self.target == DataType::Utf8 {
+            if let Some(arg) = args.first() {
+                // Floats too: Arrow writes -0.0 and 1e15 as `-0.0` and
+                // `1000000000000000.0`, ClickHouse as `-0` and `1e15`.
+                let exact = arg.is_integer()
+                    || matches!(
+                        arg,
+                        DataType::Utf8
+                            | DataType::LargeUtf8
+                            | DataType::Utf8View
+                            | DataType::Boolean
+                            | DataType::Date32
+                            | DataType::Timestamp(..)
+                            | DataType::Null
+                    );
+                if !exact {
+                    return datafusion::common::plan_err!(
+                        "{} of {arg} is not written as ClickHouse writes it",
+                        self.names.name
+                    );
+                }
+            }
+        }
+        // A DateTime keeps its time zone (one without would be read as
+        // wall-clock time in the destination's).
+        if let (DataType::Timestamp(unit, None), Some(DataType::Timestamp(_, zone @ Some(_)))) =
+            (&self.target, args.first())
+        {
+            return Ok(DataType::Timestamp(*unit, zone.clone()));
+        }
         Ok(self.target.clone())
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
@@ -153,7 +186,7 @@ impl ScalarUDFImpl for Convert {
                 return Ok(ColumnarValue::Array(text));
             }
         }
-        value.cast_to(&self.target, None)
+        value.cast_to(args.return_type(), None)
     }
 }
 
@@ -167,36 +200,55 @@ struct StartOf {
 
 impl ScalarUDFImpl for StartOf {
     names_and_signature!();
-    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Timestamp(TimeUnit::Second, None))
+    /// A DateTime in the argument's time zone, as in ClickHouse (a
+    /// timestamp without one would be read as wall-clock time).
+    fn return_type(&self, args: &[DataType]) -> Result<DataType> {
+        Ok(match args.first() {
+            Some(DataType::Timestamp(_, zone)) => {
+                DataType::Timestamp(TimeUnit::Second, zone.clone())
+            }
+            _ => DataType::Timestamp(TimeUnit::Second, None),
+        })
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let rows = args.number_rows;
         let [value] = args.args.as_slice() else {
             return exec_err!("{} takes one argument", self.names.name);
         };
-        let seconds = cast(
-            &value.to_array(rows)?,
-            &DataType::Timestamp(TimeUnit::Second, None),
-        )?;
+        let array = value.to_array(rows)?;
+        // Rounded in the column's own time zone, as ClickHouse rounds it
+        // (an hour starts at :30 in UTC for Asia/Kolkata).
+        let zone = match array.data_type() {
+            DataType::Timestamp(_, Some(zone)) => zone.parse::<chrono_tz::Tz>().ok(),
+            _ => None,
+        };
+        let seconds = cast(&array, &DataType::Timestamp(TimeUnit::Second, None))?;
         let seconds = cast(&seconds, &DataType::Int64)?;
         let step = self.seconds;
+        let round = |v: i64| -> i64 {
+            let Some(zone) = zone else {
+                return v - v.rem_euclid(step);
+            };
+            let offset = chrono::DateTime::from_timestamp(v, 0)
+                .map(|t| {
+                    use chrono::Offset;
+                    i64::from(t.with_timezone(&zone).offset().fix().local_minus_utc())
+                })
+                .unwrap_or(0);
+            let local = v + offset;
+            v - local.rem_euclid(step)
+        };
         let values = seconds
             .as_any()
             .downcast_ref::<arrow::array::Int64Array>()
             .map(|a| {
-                arrow::compute::kernels::arity::unary::<_, _, arrow::datatypes::Int64Type>(a, |v| {
-                    v - v.rem_euclid(step)
-                })
+                arrow::compute::kernels::arity::unary::<_, _, arrow::datatypes::Int64Type>(a, round)
             });
         let Some(values) = values else {
             return exec_err!("{} expects a date or time", self.names.name);
         };
         let rounded: ArrayRef = Arc::new(values);
-        Ok(ColumnarValue::Array(cast(
-            &rounded,
-            &DataType::Timestamp(TimeUnit::Second, None),
-        )?))
+        Ok(ColumnarValue::Array(cast(&rounded, args.return_type())?))
     }
 }
 

@@ -82,18 +82,19 @@ impl ScalarUDFImpl for UnixTime {
 }
 
 /// `value` as text the way ClickHouse writes it when it is a DateTime or
-/// DateTime64 in UTC (or without a zone); `None` for anything else, which
-/// Arrow's cast writes.
+/// DateTime64 (in its own time zone, UTC without one); `None` for anything
+/// else, which Arrow's cast writes.
 pub(super) fn clickhouse_text(value: &ArrayRef) -> Result<Option<ArrayRef>> {
     let DataType::Timestamp(unit, zone) = value.data_type() else {
         return Ok(None);
     };
-    if !matches!(
-        zone.as_deref(),
-        None | Some("UTC" | "+00:00" | "Z" | "Etc/UTC")
-    ) {
-        return Ok(None);
-    }
+    let zone: chrono_tz::Tz = match zone.as_deref() {
+        None | Some("UTC" | "+00:00" | "Z" | "Etc/UTC") => chrono_tz::UTC,
+        Some(name) => match name.parse() {
+            Ok(zone) => zone,
+            Err(_) => return Ok(None),
+        },
+    };
     let (per_second, digits) = match unit {
         TimeUnit::Second => (1, 0),
         TimeUnit::Millisecond => (1_000, 3),
@@ -114,7 +115,10 @@ pub(super) fn clickhouse_text(value: &ArrayRef) -> Result<Option<ArrayRef>> {
             out.append_null();
             continue;
         };
-        let mut text = time.format("%Y-%m-%d %H:%M:%S").to_string();
+        let mut text = time
+            .with_timezone(&zone)
+            .format("%Y-%m-%d %H:%M:%S")
+            .to_string();
         if digits > 0 {
             text.push_str(&format!(".{fraction:0digits$}"));
         }
