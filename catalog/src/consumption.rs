@@ -95,6 +95,7 @@ mod tests {
             source: QualifiedName::new("default", source),
             destination: QualifiedName::new("default", destination),
             select_sql: "SELECT *".into(),
+            engine: Default::default(),
         })
     }
 

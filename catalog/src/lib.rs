@@ -7,6 +7,7 @@ pub mod kafka;
 pub mod quote;
 pub mod store;
 pub mod types;
+pub mod view_engine;
 
 pub use store::{
     Catalog, CatalogError, CollectionUse, ColumnDef, Definition, KafkaTableDef, NamedCollection,
@@ -16,3 +17,4 @@ pub use store::{
 pub use consumption::{Consumption, ProducingView};
 pub use error::ChError;
 pub use types::{ChType, TypeParseError};
+pub use view_engine::ViewEngine;

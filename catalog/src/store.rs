@@ -4,7 +4,6 @@
 //! It is the only truth about these objects (ARCHITECTURE.md, invariant 5):
 //! every change is on disk before the call that made it returns.
 
-
 mod config_collections;
 
 use std::collections::BTreeMap;
@@ -140,6 +139,9 @@ pub struct ViewDef {
     pub destination: QualifiedName,
     /// The SELECT as the user wrote it (never re-serialised).
     pub select_sql: String,
+    /// The engine that runs the SELECT, chosen at CREATE.
+    #[serde(default)]
+    pub engine: crate::ViewEngine,
 }
 
 /// Anything the catalog holds.
@@ -469,6 +471,7 @@ mod tests {
                 source: QualifiedName::new("KafkaEngine", "github_queue"),
                 destination: QualifiedName::new("KafkaEngine", "github"),
                 select_sql: "SELECT * FROM github_queue".into(),
+                engine: crate::ViewEngine::ClickHouse,
             }))
             .unwrap();
         drop(catalog);

@@ -5,6 +5,8 @@
 pub mod cut;
 pub use cut::insert_format_end;
 pub mod ddl;
+pub mod engine_sql;
+pub mod exact;
 pub mod functions;
 pub mod placeholders;
 pub mod split;

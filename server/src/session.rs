@@ -6,11 +6,17 @@ use std::collections::BTreeMap;
 /// Settings only kafkahouse reads: a `SET` of them is answered by
 /// kafkahouse, and they never reach the backend, whose ClickHouse would
 /// refuse a setting it does not know.
-pub const KAFKAHOUSE_SETTINGS: [&str; 1] = [REQUIRE_EXACTLY_ONCE];
+pub const KAFKAHOUSE_SETTINGS: [&str; 2] = [REQUIRE_EXACTLY_ONCE, VIEW_ENGINE];
 
 /// 1: a view that would deliver at least once is refused at CREATE instead
 /// of created with a warning.
 pub const REQUIRE_EXACTLY_ONCE: &str = "kafka_require_exactly_once";
+
+/// Which engine runs a view created in this session: `auto` (the default:
+/// DataFusion when everything the SELECT uses runs there exactly as in
+/// ClickHouse, else the embedded ClickHouse engine), `datafusion` or
+/// `clickhouse`.
+pub const VIEW_ENGINE: &str = "kafka_view_engine";
 
 /// Whether `name` is one of [`KAFKAHOUSE_SETTINGS`].
 pub fn is_kafkahouse_setting(name: &str) -> bool {
@@ -52,6 +58,13 @@ impl SessionState {
         self.kafkahouse_settings
             .get(name)
             .is_some_and(|v| v.trim() == "1" || v.trim().eq_ignore_ascii_case("true"))
+    }
+
+    /// kafkahouse's own setting `name` as set, trimmed and lower-cased.
+    pub fn kafkahouse_value(&self, name: &str) -> Option<String> {
+        self.kafkahouse_settings
+            .get(name)
+            .map(|v| v.trim().to_ascii_lowercase())
     }
 
     /// Whether the session is `readonly` (1 or 2, as ClickHouse counts it; a

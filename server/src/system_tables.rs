@@ -277,6 +277,7 @@ fn views_snapshot(views: &[(ViewDef, Guarantee)]) -> Result<RecordBatch, arrow::
         ("destination", column(&|v, _| v.destination.to_string())),
         ("guarantee", column(&|_, g| g.name().to_string())),
         ("reason", column(&|_, g| g.reason().to_string())),
+        ("engine", column(&|v, _| v.engine.name().to_string())),
     ];
     let schema = Schema::new(
         columns
@@ -479,6 +480,11 @@ mod tests {
             source: QualifiedName::new("db", "queue"),
             destination: QualifiedName::new("db", destination),
             select_sql: "SELECT * FROM queue".into(),
+            engine: if name == "b_mv" {
+                catalog::ViewEngine::ClickHouse
+            } else {
+                catalog::ViewEngine::DataFusion
+            },
         };
         let views = || {
             vec![
@@ -503,9 +509,12 @@ mod tests {
                 "source",
                 "destination",
                 "guarantee",
-                "reason"
+                "reason",
+                "engine"
             ]
         );
+        assert_eq!(all.rows[0][6].as_deref(), Some("DataFusion"));
+        assert_eq!(all.rows[1][6].as_deref(), Some("ClickHouse"));
         assert_eq!(all.rows[0][4].as_deref(), Some("exactly_once"));
         assert_eq!(all.rows[0][5].as_deref(), Some(""));
         let picked = query_kafka_views(

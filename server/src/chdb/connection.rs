@@ -1,11 +1,14 @@
 //! One chDB connection: opening and closing it, queries and their result
-//! buffers, and chDB's streaming insert.
+//! buffers, Arrow blocks read in place, and chDB's streaming insert.
 //!
-//! Uses only `super::library`, `crate::error` and the standard library. All
+//! Uses only `super::library`, `crate::error`, arrow and the standard library. All
 //! calls block: callers run them off the async workers.
 
 use std::ffi::{c_char, c_int, CStr, CString};
 use std::path::Path;
+
+use arrow::array::{Array, RecordBatch, StructArray};
+use arrow::ffi::{FFI_ArrowArray, FFI_ArrowSchema};
 
 use super::library::{ConnHandle, Library};
 use crate::error::{codes, ChError};
@@ -95,6 +98,48 @@ impl Connection {
             (api.destroy)(result);
             outcome
         }
+    }
+
+    /// Runs `sql` with `batch` readable in it as `arrowstream(name)` (no
+    /// copy into a file or a table: chDB reads the Arrow buffers through the
+    /// C data interface). `name` is registered for this query only and is
+    /// process-wide in chDB, so concurrent callers use different names.
+    pub fn query_over(
+        &self,
+        name: &str,
+        batch: &RecordBatch,
+        sql: &[u8],
+        format: &str,
+    ) -> Result<Output, ChError> {
+        let api = self.library;
+        let data = StructArray::from(batch.clone()).into_data();
+        let (mut array, mut schema) = arrow::ffi::to_ffi(&data)
+            .map_err(|e| ChError::new(codes::UNKNOWN_EXCEPTION, e.to_string()))?;
+        let name = CString::new(name)
+            .map_err(|e| ChError::new(codes::BAD_ARGUMENTS, format!("Invalid table name: {e}")))?;
+        // SAFETY: the connection is open; `schema` and `array` are valid C
+        // data interface structs that outlive the registration (they are
+        // dropped, and released by arrow, only after it is removed below):
+        // chDB reads them through copies whose release functions free nothing.
+        let registered = unsafe {
+            (api.arrow_array_scan)(
+                *self.handle,
+                name.as_ptr(),
+                (&mut schema as *mut FFI_ArrowSchema).cast(),
+                (&mut array as *mut FFI_ArrowArray).cast(),
+            )
+        };
+        if registered != 0 {
+            return Err(ChError::new(
+                codes::UNKNOWN_EXCEPTION,
+                "The embedded ClickHouse could not read the block (chdb_arrow_array_scan failed)",
+            ));
+        }
+        let outcome = self.query(sql, format);
+        // SAFETY: as above; the name was registered by this call.
+        unsafe { (api.arrow_unregister)(*self.handle, name.as_ptr()) };
+        drop((array, schema));
+        outcome
     }
 
     /// An INSERT (`sql` without FORMAT) through chDB's streaming insert: the

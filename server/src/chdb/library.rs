@@ -37,6 +37,11 @@ type StreamAppendFn = unsafe extern "C" fn(InsertStreamHandle, *const c_void, us
 type StreamDoneFn = unsafe extern "C" fn(InsertStreamHandle) -> ResultHandle;
 type StreamErrorFn = unsafe extern "C" fn(InsertStreamHandle) -> *const c_char;
 type StreamDestroyFn = unsafe extern "C" fn(InsertStreamHandle);
+/// `chdb_arrow_array_scan(conn, name, ArrowSchema*, ArrowArray*)`: the
+/// array becomes readable as `arrowstream(name)`, borrowed, not owned.
+type ArrowArrayScanFn =
+    unsafe extern "C" fn(ConnHandle, *const c_char, *mut c_void, *mut c_void) -> c_int;
+type ArrowUnregisterFn = unsafe extern "C" fn(ConnHandle, *const c_char) -> c_int;
 
 /// libchdb, loaded, with its C API resolved. Only ever handed out as
 /// `&'static`: it is never dropped, so the library is never unloaded.
@@ -54,6 +59,8 @@ pub struct Library {
     pub(super) stream_done: StreamDoneFn,
     pub(super) stream_error: StreamErrorFn,
     pub(super) stream_destroy: StreamDestroyFn,
+    pub(super) arrow_array_scan: ArrowArrayScanFn,
+    pub(super) arrow_unregister: ArrowUnregisterFn,
     /// Held, never dropped (see `LOADED`): dropping it would `dlclose`.
     _handle: libloading::Library,
 }
@@ -112,6 +119,8 @@ impl Library {
                 stream_done: *symbol(&handle, b"chdb_stream_done\0")?,
                 stream_error: *symbol(&handle, b"chdb_stream_insert_error\0")?,
                 stream_destroy: *symbol(&handle, b"chdb_destroy_insert_stream\0")?,
+                arrow_array_scan: *symbol(&handle, b"chdb_arrow_array_scan\0")?,
+                arrow_unregister: *symbol(&handle, b"chdb_arrow_unregister_table\0")?,
                 _handle: handle,
             };
             // ClickHouse otherwise installs process-wide signal handlers, which

@@ -6,7 +6,7 @@
 //! the pipelines' view sink, producing checks and guarantee, and the backend
 //! session (to check the destination).
 
-use catalog::{Definition, ViewDef};
+use catalog::{Definition, KafkaTableDef, ViewDef, ViewEngine};
 use planner::{CreateView, ViewPlan};
 
 use super::errors::{already_exists, catalog_error, settings_error};
@@ -17,7 +17,7 @@ use crate::pipeline::guarantee::{self, Guarantee};
 use crate::pipeline::producing;
 use crate::pipeline::sink::ViewSink;
 use crate::result::{done, done_with_warnings, Outcome};
-use crate::session::REQUIRE_EXACTLY_ONCE;
+use crate::session::{REQUIRE_EXACTLY_ONCE, VIEW_ENGINE};
 
 /// Why a view into a Kafka table is at least once: Kafka keeps no record
 /// of what a client's retried INSERT into the view's source produced.
@@ -60,23 +60,21 @@ impl KafkaStatements {
         let select_sql = ddl.select_sql.clone();
         let view = match (source_table, destination_table) {
             (Some(table), None) => {
-                let view = ViewDef {
+                let mut view = ViewDef {
                     name: name.clone(),
                     source: table.name.clone(),
                     destination: s.qualify(to),
                     select_sql,
+                    engine: ViewEngine::DataFusion,
                 };
-                // Plans the SELECT (as the planner parsed it) and checks it
-                // against the destination's columns exactly as the pipeline
-                // will, so mistakes show up here.
+                // Plans the SELECT (as the planner parsed it) in the engine
+                // that will run it and checks it against the destination's
+                // columns exactly as the pipeline will, so mistakes show up here.
                 let stream_errors = table.settings().map_err(settings_error)?.error_mode()
                     == catalog::kafka::ErrorMode::Stream;
-                let schema = planner::source_schema(&table.columns, stream_errors);
-                let plan =
-                    ViewPlan::over_parsed(&ddl.select, &table.name.database, &table.name.name, schema)
-                        .await
-                        .map_err(|e| ChError::new(e.code, e.message))?;
-                ViewSink::with_plan(&view, plan, s.conn, self.insert_format).await?;
+                view.engine = self
+                    .plan_view(s, ddl, &view, &table, stream_errors)
+                    .await?;
                 view
             }
             (None, Some(table)) => {
@@ -92,6 +90,7 @@ impl KafkaStatements {
                     source,
                     destination: table.name.clone(),
                     select_sql,
+                    engine: ViewEngine::DataFusion,
                 }
             }
             _ => {
@@ -117,16 +116,91 @@ impl KafkaStatements {
                 "{name} delivers at least once, not exactly once: {reason}"
             ));
         }
-        let source = view.source.clone();
+        let (source, engine) = (view.source.clone(), view.engine);
         self.catalog
             .create(Definition::View(view))
             .map_err(catalog_error)?;
-        tracing::info!(view = %name, %source, guarantee = guarantee.name(), "materialized view created");
+        tracing::info!(view = %name, %source, guarantee = guarantee.name(), engine = engine.name(), "materialized view created");
         self.pipelines.reconcile().await;
         Ok(Some(done_with_warnings(
             "CREATE MATERIALIZED VIEW",
             warnings,
         )))
+    }
+
+    /// Plans `view` (reading `table`) in the engine `kafka_view_engine`
+    /// asks for and checks it against its destination; returns that engine.
+    /// `auto` runs it in DataFusion when everything it uses runs there
+    /// exactly as in ClickHouse (`planner::exact`), else in the embedded
+    /// ClickHouse engine, whose errors are then ClickHouse's own.
+    async fn plan_view(
+        &self,
+        s: &mut Session<'_>,
+        ddl: &CreateView,
+        view: &ViewDef,
+        table: &KafkaTableDef,
+        stream_errors: bool,
+    ) -> Result<ViewEngine, ChError> {
+        let choice = s.state.kafkahouse_value(VIEW_ENGINE);
+        let schema = planner::source_schema(&table.columns, stream_errors);
+        let inexact = match choice.as_deref() {
+            None | Some("auto") => {
+                let planned =
+                    ViewPlan::over_parsed(&ddl.select, &table.name.database, &table.name.name, schema.clone())
+                        .await;
+                let inexact = match &ddl.select {
+                    Ok(statement) => planner::exact::inexact_parts(statement),
+                    Err(_) => vec!["syntax kafkahouse's SQL parser does not read".to_string()],
+                };
+                match planned {
+                    Ok(plan) if inexact.is_empty() => {
+                        ViewSink::with_plan(view, plan, s.conn, self.insert_format).await?;
+                        return Ok(ViewEngine::DataFusion);
+                    }
+                    Err(e) if e.code == codes::TOO_DEEP_RECURSION => {
+                        return Err(ChError::new(e.code, e.message))
+                    }
+                    Ok(_) => inexact,
+                    Err(e) if inexact.is_empty() => vec![e.message],
+                    Err(_) => inexact,
+                }
+            }
+            Some("datafusion") => {
+                let plan =
+                    ViewPlan::over_parsed(&ddl.select, &table.name.database, &table.name.name, schema)
+                        .await
+                        .map_err(|e| ChError::new(e.code, e.message))?;
+                ViewSink::with_plan(view, plan, s.conn, self.insert_format).await?;
+                return Ok(ViewEngine::DataFusion);
+            }
+            Some("clickhouse") => vec![format!("{VIEW_ENGINE} = 'clickhouse'")],
+            Some(other) => {
+                return Err(ChError::new(
+                    codes::BAD_ARGUMENTS,
+                    format!("Unknown {VIEW_ENGINE} '{other}': expected 'auto', 'datafusion' or 'clickhouse'"),
+                ))
+            }
+        };
+        let parsing = self.pipelines.parsing();
+        ViewSink::in_engine(view, table, schema, stream_errors, s.conn, parsing)
+            .await
+            .map_err(|e| {
+                if e.message.contains("libchdb") {
+                    ChError::new(
+                        e.code,
+                        format!(
+                            "{} uses {}, which kafkahouse runs only in the embedded ClickHouse engine, and that engine is not available: {}",
+                            view.name,
+                            inexact.join(", "),
+                            e.message
+                        ),
+                    )
+                } else {
+                    e
+                }
+            })?;
+        tracing::info!(view = %view.name, because = %inexact.join(", "), "the view's SELECT runs in the embedded ClickHouse engine");
+        Ok(ViewEngine::ClickHouse)
     }
 
     /// The delivery guarantee of `view`: a view into a Kafka table produces

@@ -10,6 +10,7 @@ pub mod kafka_config;
 pub mod dead_letters;
 pub mod decode;
 pub mod direct_select;
+pub mod engine_view;
 pub mod guarantee;
 pub mod producer;
 pub mod producing;

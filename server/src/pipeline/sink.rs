@@ -1,5 +1,6 @@
-//! One view of a Kafka table: its SELECT over a block, the result cast to
-//! the destination's types, and one insert per block.
+//! One view of a Kafka table: its SELECT over a block (in DataFusion, or in
+//! the embedded ClickHouse engine: `engine_view`), the result cast to the
+//! destination's types, and one insert per block.
 
 use std::sync::Arc;
 
@@ -7,9 +8,11 @@ use arrow::array::{ArrayRef, RecordBatch};
 use arrow::compute::{cast, concat_batches};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
-use catalog::{KafkaTableDef, ViewDef};
+use catalog::{KafkaTableDef, ViewDef, ViewEngine};
 use planner::ViewPlan;
 
+use super::decode::Parsing;
+use super::engine_view::{EngineView, Shape, OUTPUT_FORMAT};
 use super::guarantee::Guarantee;
 use crate::backend::{describe_table, BackendSession, InsertFormat};
 use crate::error::{codes, ChError};
@@ -24,13 +27,21 @@ pub struct Encoded {
     pub rows: usize,
 }
 
+/// What runs a view's SELECT over a block.
+enum Runner {
+    DataFusion {
+        plan: ViewPlan,
+        /// The destination's schema for what the view produces, in its order.
+        target: SchemaRef,
+        format: InsertFormat,
+    },
+    ClickHouse(EngineView),
+}
+
 /// A view ready to write blocks.
 pub struct ViewSink {
     pub view: ViewDef,
-    plan: ViewPlan,
-    /// The destination's schema for what the view produces, in its order.
-    target: SchemaRef,
-    format: InsertFormat,
+    runner: Runner,
     insert_sql: String,
     /// `(a, b, ...)`: the destination columns the view fills.
     columns_sql: String,
@@ -40,14 +51,20 @@ pub struct ViewSink {
 }
 
 impl ViewSink {
-    /// Plans the view and checks it against its destination's columns.
+    /// Plans the view in the engine the catalog says runs it and checks it
+    /// against its destination's columns.
     pub async fn prepare(
         view: &ViewDef,
         table: &KafkaTableDef,
         source: SchemaRef,
         session: &mut dyn BackendSession,
         format: InsertFormat,
+        parsing: &Arc<Parsing>,
     ) -> Result<ViewSink, ChError> {
+        if view.engine == ViewEngine::ClickHouse {
+            let stream_errors = source.field_with_name("_error").is_ok();
+            return Self::in_engine(view, table, source, stream_errors, session, parsing).await;
+        }
         let plan = ViewPlan::over(
             &view.select_sql,
             &table.name.database,
@@ -57,6 +74,59 @@ impl ViewSink {
         .await
         .map_err(|e| ChError::new(e.code, e.message))?;
         Self::with_plan(view, plan, session, format).await
+    }
+
+    /// Prepares the view to run in the embedded ClickHouse engine over
+    /// blocks with `schema`, checked against its destination's columns.
+    pub async fn in_engine(
+        view: &ViewDef,
+        table: &KafkaTableDef,
+        schema: SchemaRef,
+        stream_errors: bool,
+        session: &mut dyn BackendSession,
+        parsing: &Arc<Parsing>,
+    ) -> Result<ViewSink, ChError> {
+        let destination =
+            describe_table(session, &view.destination.database, &view.destination.name).await?;
+        let runner = EngineView::prepare(
+            Shape {
+                select_sql: &view.select_sql,
+                database: &table.name.database,
+                table: &table.name.name,
+                source: planner::engine_sql::source_columns(&table.columns, stream_errors),
+                schema,
+                table_columns: table.columns.iter().map(|c| c.name.clone()).collect(),
+                destination: &destination,
+                destination_name: &view.destination.to_string(),
+            },
+            parsing,
+        )
+        .await?;
+        let columns = runner.columns.clone();
+        Ok(Self::with_runner(
+            view,
+            Runner::ClickHouse(runner),
+            &columns,
+        ))
+    }
+
+    fn with_runner(view: &ViewDef, runner: Runner, columns: &[String]) -> ViewSink {
+        let columns: Vec<String> = columns.iter().map(|n| quote::identifier(n)).collect();
+        let columns_sql = format!("({})", columns.join(", "));
+        let insert_sql = format!(
+            "INSERT INTO {}.{} {columns_sql}",
+            quote::identifier(&view.destination.database),
+            quote::identifier(&view.destination.name),
+        );
+        ViewSink {
+            view: view.clone(),
+            runner,
+            insert_sql,
+            columns_sql,
+            guarantee: Guarantee::AtLeastOnce {
+                reason: "not checked yet".to_string(),
+            },
+        }
     }
 
     /// Checks a planned view against its destination's columns.
@@ -80,24 +150,16 @@ impl ViewSink {
                 .map(|(name, ty)| Field::new(name, ty.clone(), true))
                 .collect::<Vec<_>>(),
         ));
-        let columns: Vec<String> = matched.iter().map(|(n, _)| quote::identifier(n)).collect();
-        let columns_sql = format!("({})", columns.join(", "));
-        let insert_sql = format!(
-            "INSERT INTO {}.{} {columns_sql}",
-            quote::identifier(&view.destination.database),
-            quote::identifier(&view.destination.name),
-        );
-        Ok(ViewSink {
-            view: view.clone(),
-            plan,
-            target,
-            format,
-            insert_sql,
-            columns_sql,
-            guarantee: Guarantee::AtLeastOnce {
-                reason: "not checked yet".to_string(),
+        let columns: Vec<String> = matched.iter().map(|(n, _)| n.clone()).collect();
+        Ok(Self::with_runner(
+            view,
+            Runner::DataFusion {
+                plan,
+                target,
+                format,
             },
-        })
+            &columns,
+        ))
     }
 
     /// `(a, b, ...)`: the destination columns the view fills, for inserting
@@ -151,19 +213,36 @@ impl ViewSink {
     /// The view's output for `block`, cast to the destination's types and
     /// encoded for the backend.
     async fn encode(&self, block: &RecordBatch) -> Result<Option<Encoded>, ChError> {
-        let out =
-            self.plan.run(block.clone()).await.map_err(|e| {
-                ChError::new(e.code, format!("view {}: {}", self.view.name, e.message))
-            })?;
+        let (plan, target, format) = match &self.runner {
+            Runner::DataFusion {
+                plan,
+                target,
+                format,
+            } => (plan, target, format),
+            Runner::ClickHouse(engine) => {
+                let (data, rows) = engine.run(block).await.map_err(|e| {
+                    ChError::new(e.code, format!("view {}: {}", self.view.name, e.message))
+                })?;
+                return Ok((rows > 0).then_some(Encoded {
+                    format: OUTPUT_FORMAT,
+                    data,
+                    rows,
+                }));
+            }
+        };
+        let out = plan
+            .run(block.clone())
+            .await
+            .map_err(|e| ChError::new(e.code, format!("view {}: {}", self.view.name, e.message)))?;
         let rows: usize = out.iter().map(RecordBatch::num_rows).sum();
         if rows == 0 {
             return Ok(None);
         }
-        let batch = concat_batches(&self.plan.output_schema(), &out).map_err(internal)?;
+        let batch = concat_batches(&plan.output_schema(), &out).map_err(internal)?;
         let columns = batch
             .columns()
             .iter()
-            .zip(self.target.fields())
+            .zip(target.fields())
             .map(|(array, field)| cast(array, field.data_type()))
             .collect::<Result<Vec<ArrayRef>, _>>()
             .map_err(|e| {
@@ -172,8 +251,8 @@ impl ViewSink {
                     format!("view {}: {e}", self.view.name),
                 )
             })?;
-        let batch = RecordBatch::try_new(self.target.clone(), columns).map_err(internal)?;
-        let (format, data) = match self.format {
+        let batch = RecordBatch::try_new(target.clone(), columns).map_err(internal)?;
+        let (format, data) = match format {
             InsertFormat::ArrowStream => ("ArrowStream", arrow_stream(&batch)?),
             InsertFormat::JsonEachRow => ("JSONEachRow", json_rows(&batch)?),
         };

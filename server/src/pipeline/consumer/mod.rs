@@ -137,6 +137,7 @@ impl ConsumerTask {
                 decoder.schema(),
                 session.as_mut(),
                 self.backend.insert_format(),
+                &self.parsing,
             )
             .await?;
             // On the embedded engine this gives a MergeTree destination its

@@ -159,6 +159,7 @@ mod tests {
             source: catalog::QualifiedName::new("db", "q"),
             destination: catalog::QualifiedName::new("db", destination),
             select_sql: select.to_string(),
+            engine: Default::default(),
         }
     }
 
