@@ -82,7 +82,6 @@ const EXACT_FUNCTIONS: &[&str] = &[
     "substring",
     "coalesce",
     "length",
-    "now",
     "count",
     "uniqexact",
     "arrayjoin",

@@ -110,6 +110,9 @@ pub async fn query_named_collections(
 
 /// Runs `sql` in DataFusion with `batch` as `system.<name>`.
 async fn run(sql: &str, name: &str, batch: RecordBatch) -> Result<ResultSet, ChError> {
+    // `arr[i]` out of range is the type's default in ClickHouse, not NULL.
+    let defaults = planner::functions::with_subscript_defaults(sql);
+    let sql = defaults.as_deref().unwrap_or(sql);
     let mut config = SessionConfig::new().with_target_partitions(1);
     config.options_mut().sql_parser.enable_ident_normalization = false;
     let ctx = SessionContext::new_with_config(config);
@@ -470,6 +473,21 @@ mod tests {
         assert_eq!(
             picked.columns[1].ty,
             Some(ChType::Array(Box::new(ChType::Int64)))
+        );
+        // Out of range, an element is its type's default, as in ClickHouse.
+        let last = query_kafka_consumers(
+            "SELECT exceptions.text[-1], exceptions.text[5], assignments.lag[9] FROM system.kafka_consumers",
+            consumers(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            last.rows,
+            vec![vec![
+                Some("it's broken".into()),
+                Some(String::new()),
+                Some("0".into())
+            ]]
         );
     }
 

@@ -33,8 +33,11 @@ macro_rules! names_and_signature {
     };
 }
 
-// After the macro, which it uses.
+// After the macro, which they use.
+mod defaults;
 mod time;
+
+pub use defaults::with_subscript_defaults;
 
 /// Registers every function of this module in `ctx`.
 pub fn register(ctx: &SessionContext) {
@@ -109,6 +112,7 @@ pub fn register(ctx: &SessionContext) {
         signature: Signature::any(2, Volatility::Immutable),
     }));
     time::register(ctx);
+    ctx.register_udf(ScalarUDF::new_from_impl(defaults::DefaultIfNull::new()));
 }
 
 /// A ClickHouse name and its lower-case alias.
