@@ -63,7 +63,6 @@ const EXACT_FUNCTIONS: &[&str] = &[
     "modulo",
     "greatest",
     "least",
-    "round",
     "ifnull",
     "nullif",
     "assumenotnull",
