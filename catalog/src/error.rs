@@ -23,6 +23,7 @@ pub mod codes {
     pub const NAMED_COLLECTION_DOESNT_EXIST: i32 = 669;
     pub const NAMED_COLLECTION_ALREADY_EXISTS: i32 = 670;
     pub const NAMED_COLLECTION_IS_IMMUTABLE: i32 = 671;
+    pub const NAMED_COLLECTION_IS_USED: i32 = 769;
     pub const UNKNOWN_TYPE: i32 = 50;
     pub const TOO_DEEP_RECURSION: i32 = 306;
     pub const LOGICAL_ERROR: i32 = 49;

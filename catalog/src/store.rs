@@ -5,6 +5,9 @@
 //! every change is on disk before the call that made it returns.
 
 mod config_collections;
+mod errors;
+
+pub use errors::CatalogError;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -176,34 +179,6 @@ pub struct NamedCollection {
     pub from_config: bool,
 }
 
-/// Why a catalog operation failed.
-#[derive(Debug, thiserror::Error)]
-pub enum CatalogError {
-    #[error("Table {0} already exists")]
-    AlreadyExists(QualifiedName),
-    #[error("Table {0} does not exist")]
-    NotFound(QualifiedName),
-    #[error("A named collection `{0}` already exists")]
-    CollectionExists(String),
-    #[error("There is no named collection `{0}`")]
-    NoCollection(String),
-    #[error("cannot read catalog {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("catalog {path} is corrupt: {source}")]
-    Corrupt {
-        path: PathBuf,
-        source: serde_json::Error,
-    },
-    #[error("cannot write catalog {path}: {source}")]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-}
-
 #[derive(Serialize, Deserialize)]
 struct CatalogFile {
     version: u32,
@@ -369,8 +344,32 @@ impl Catalog {
         })
     }
 
+    /// Drops collection `name`, unless a Kafka table (attached or not) was
+    /// created from it: its definition names the collection.
     pub fn drop_collection(&self, name: &str) -> Result<(), CatalogError> {
         self.change(|state| {
+            let users = |attached: bool| -> Vec<String> {
+                state
+                    .definitions
+                    .values()
+                    .filter_map(|d| match d {
+                        Definition::KafkaTable(t) => Some(t),
+                        Definition::View(_) => None,
+                    })
+                    .filter(|t| t.attached == attached)
+                    .filter(|t| t.collection.as_ref().is_some_and(|c| c.name == name))
+                    .map(|t| t.name.to_string())
+                    .collect()
+            };
+            for (attached, tables) in [(true, users(true)), (false, users(false))] {
+                if !tables.is_empty() {
+                    return Err(CatalogError::CollectionInUse {
+                        name: name.to_string(),
+                        tables,
+                        detached: !attached,
+                    });
+                }
+            }
             state
                 .collections
                 .remove(name)

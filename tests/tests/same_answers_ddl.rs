@@ -97,7 +97,8 @@ async fn column_expressions_on_a_kafka_table_are_refused_as_clickhouse_refuses_t
 
 /// `NOT OVERRIDABLE` keys of a named collection cannot be overridden by a
 /// table (ClickHouse: Code 36, "Override not allowed for '...'"); they were
-/// accepted and ignored. kafkahouse also refuses them in SETTINGS.
+/// accepted and ignored. kafkahouse also refuses them in SETTINGS. A
+/// collection in use is not dropped.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn not_overridable_keys_of_a_named_collection_are_enforced() {
     let dir = tempfile::tempdir().expect("temporary directory");
@@ -158,6 +159,23 @@ async fn not_overridable_keys_of_a_named_collection_are_enforced() {
             "{table}"
         );
     }
+    // A collection tables use is not dropped (Code 769, as ClickHouse);
+    // a detached table holds it too: its ATTACH reads it again.
+    let e = refused("DROP NAMED COLLECTION kc").await;
+    assert!(
+        e.contains("Code: 769. DB::Exception: Named collection `kc` is used by tables: default.q3, default.q4"),
+        "{e}"
+    );
+    http.run("DROP TABLE q3").await;
+    http.run("DETACH TABLE q4").await;
+    let e = refused("DROP NAMED COLLECTION IF EXISTS kc").await;
+    assert!(
+        e.contains("Code: 769.") && e.contains("may still be used by detached tables: default.q4"),
+        "{e}"
+    );
+    http.run("DROP TABLE q4").await;
+    http.run("DROP NAMED COLLECTION kc").await;
+    assert_eq!(http.run("SELECT count() FROM system.named_collections").await, "0\n");
 }
 
 /// Named collections in the configuration file, as ClickHouse's guide

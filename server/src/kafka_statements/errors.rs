@@ -34,6 +34,10 @@ pub(super) fn catalog_error(e: catalog::CatalogError) -> ChError {
                 "A named collection `{name}` already exists. (NAMED_COLLECTION_ALREADY_EXISTS)"
             ),
         ),
+        e @ catalog::CatalogError::CollectionInUse { .. } => ChError::new(
+            codes::NAMED_COLLECTION_IS_USED,
+            format!("{e}. (NAMED_COLLECTION_IS_USED)"),
+        ),
         other => ChError::new(codes::UNKNOWN_EXCEPTION, other.to_string()),
     }
 }
