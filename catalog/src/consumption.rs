@@ -21,6 +21,9 @@ pub struct Consumption {
     /// Views into Kafka tables reading the destinations of `views`: they
     /// fire on every block the pipeline inserts there.
     pub chained: Vec<ProducingView>,
+    /// Views reading the table into other Kafka tables: they run over every
+    /// block and produce their rows.
+    pub producing: Vec<ProducingView>,
 }
 
 /// Views whose destination is a Kafka table and whose source is `source`.
@@ -52,18 +55,26 @@ pub fn consumptions(definitions: &[Definition]) -> Vec<Consumption> {
                 table: t.clone(),
                 views: Vec::new(),
                 chained: Vec::new(),
+                producing: producing_views(definitions, &t.name),
             }),
             _ => None,
         })
         .collect();
+    let is_kafka_table = |name: &QualifiedName| {
+        definitions
+            .iter()
+            .any(|d| matches!(d, Definition::KafkaTable(t) if &t.name == name))
+    };
     for d in definitions {
         if let Definition::View(v) = d {
             if let Some(c) = found.iter_mut().find(|c| c.table.name == v.source) {
-                c.views.push(v.clone());
+                if !is_kafka_table(&v.destination) {
+                    c.views.push(v.clone());
+                }
             }
         }
     }
-    found.retain(|c| !c.views.is_empty());
+    found.retain(|c| !c.views.is_empty() || !c.producing.is_empty());
     for c in &mut found {
         c.chained = c
             .views
@@ -118,5 +129,21 @@ mod tests {
         assert_eq!(found[0].chained[0].table.name.name, "out");
         let t = QualifiedName::new("default", "t");
         assert_eq!(producing_views(&definitions, &t).len(), 1);
+        assert!(found[0].producing.is_empty());
+    }
+
+    #[test]
+    fn a_view_from_a_kafka_table_into_another_produces() {
+        let definitions = vec![
+            table("q", true),
+            table("out", true),
+            view("relay", "q", "out"),
+        ];
+        let found = consumptions(&definitions);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].table.name.name, "q");
+        assert!(found[0].views.is_empty());
+        assert_eq!(found[0].producing.len(), 1);
+        assert_eq!(found[0].producing[0].table.name.name, "out");
     }
 }

@@ -24,6 +24,10 @@ use crate::session::{REQUIRE_EXACTLY_ONCE, VIEW_ENGINE};
 const INTO_KAFKA: &str =
     "views into Kafka tables produce at least once: a retried INSERT into the source produces its messages again";
 
+/// Why a view from a Kafka table into another is at least once.
+const BETWEEN_KAFKA: &str =
+    "views from a Kafka table into another produce at least once: a block replayed after a restart or rebalance is produced again";
+
 impl KafkaStatements {
     /// A view over or into a Kafka table is kafkahouse's; any other goes to
     /// the backend (`None`).
@@ -72,9 +76,7 @@ impl KafkaStatements {
                 // columns exactly as the pipeline will, so mistakes show up here.
                 let stream_errors = table.settings().map_err(settings_error)?.error_mode()
                     == catalog::kafka::ErrorMode::Stream;
-                view.engine = self
-                    .plan_view(s, ddl, &view, &table, stream_errors)
-                    .await?;
+                view.engine = self.plan_view(s, ddl, &view, &table, stream_errors).await?;
                 view
             }
             (None, Some(table)) => {
@@ -93,12 +95,29 @@ impl KafkaStatements {
                     engine: ViewEngine::DataFusion,
                 }
             }
-            _ => {
-                return Err(ChError::new(
-                    codes::NOT_IMPLEMENTED,
-                    "A materialized view from a Kafka table into a Kafka table is not supported yet: go through a table",
-                ))
+            (Some(table), Some(destination)) => {
+                // The backend runs the SELECT over each block, staged with
+                // the source's columns, as ClickHouse would.
+                let stream_errors = table.settings().map_err(settings_error)?.error_mode()
+                    == catalog::kafka::ErrorMode::Stream;
+                producing::check_view_between_kafka_tables(
+                    s.conn,
+                    s.state,
+                    &select_sql,
+                    &table,
+                    stream_errors,
+                    &destination,
+                )
+                .await?;
+                ViewDef {
+                    name: name.clone(),
+                    source: table.name.clone(),
+                    destination: destination.name.clone(),
+                    select_sql,
+                    engine: ViewEngine::ClickHouse,
+                }
             }
+            (None, None) => return Ok(None),
         };
         // On the embedded engine this gives a MergeTree destination its
         // deduplication window now, so that SHOW CREATE TABLE shows it as
@@ -214,8 +233,13 @@ impl KafkaStatements {
         may_set_window: bool,
     ) -> Result<Guarantee, ChError> {
         if self.kafka_table(&view.destination).is_some() {
+            let reason = if self.kafka_table(&view.source).is_some() {
+                BETWEEN_KAFKA
+            } else {
+                INTO_KAFKA
+            };
             return Ok(Guarantee::AtLeastOnce {
-                reason: INTO_KAFKA.to_string(),
+                reason: reason.to_string(),
             });
         }
         guarantee::prepare(s.conn, &view.destination, may_set_window).await

@@ -185,6 +185,7 @@ impl Pipelines {
                     index,
                     status: status.clone(),
                     chained: spec.chained.clone(),
+                    producing: spec.producing.clone(),
                     producers: producers.clone(),
                     parsing: parsing.clone(),
                     group_assigned: group_assigned.clone(),

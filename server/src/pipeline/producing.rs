@@ -227,6 +227,30 @@ impl Stage {
         Ok(Stage { name })
     }
 
+    /// A temporary table with `columns` (a Kafka table's, with its virtual
+    /// columns), for a block read from that table.
+    pub async fn with_columns(
+        conn: &mut dyn BackendSession,
+        state: &SessionState,
+        columns: &[(String, catalog::ChType)],
+    ) -> Result<Stage, ChError> {
+        let name = staging_name("block");
+        let columns: Vec<String> = columns
+            .iter()
+            .map(|(n, t)| format!("{} {t}", quote::identifier(n)))
+            .collect();
+        conn.execute(
+            &format!(
+                "CREATE TEMPORARY TABLE {name} ({}) ENGINE = Memory",
+                columns.join(", ")
+            ),
+            state,
+            RESULT_FORMAT,
+        )
+        .await?;
+        Ok(Stage { name })
+    }
+
     /// Drops the stage without running anything over it.
     pub async fn drop(self, conn: &mut dyn BackendSession, state: &SessionState) {
         let _ = drop_after(conn, state, &self.name, Ok(())).await;
@@ -277,6 +301,26 @@ fn pointed_at(select: &str, source: &QualifiedName, stage: &str) -> String {
     }
     out.push_str(&select[at..]);
     out
+}
+
+/// `CREATE MATERIALIZED VIEW ... TO kafka_table AS SELECT ... FROM
+/// kafka_source`: the SELECT is checked over an empty stage with the source's
+/// columns and virtual columns, as it will run over each block.
+pub async fn check_view_between_kafka_tables(
+    conn: &mut dyn BackendSession,
+    state: &SessionState,
+    select: &str,
+    source: &KafkaTableDef,
+    stream_errors: bool,
+    destination: &KafkaTableDef,
+) -> Result<(), ChError> {
+    let columns = planner::engine_sql::source_columns(&source.columns, stream_errors);
+    let stage = Stage::with_columns(conn, state, &columns).await?;
+    let pointed = pointed_at(select, &source.name, &stage.name);
+    let checked = check_producing_view(conn, state, &pointed, destination)
+        .await
+        .map_err(|e| ChError::new(e.code, e.message.replace(&stage.name, &source.name.name)));
+    drop_after(conn, state, &stage.name, checked).await
 }
 
 /// `CREATE MATERIALIZED VIEW ... TO kafka_table AS SELECT ... FROM t`: the

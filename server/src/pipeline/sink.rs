@@ -252,12 +252,20 @@ impl ViewSink {
                 )
             })?;
         let batch = RecordBatch::try_new(target.clone(), columns).map_err(internal)?;
-        let (format, data) = match format {
-            InsertFormat::ArrowStream => ("ArrowStream", arrow_stream(&batch)?),
-            InsertFormat::JsonEachRow => ("JSONEachRow", json_rows(&batch)?),
-        };
+        let (format, data) = encode_batch(&batch, *format)?;
         Ok(Some(Encoded { format, data, rows }))
     }
+}
+
+/// `batch` in the backend's insert `format`: its name and bytes.
+pub fn encode_batch(
+    batch: &RecordBatch,
+    format: InsertFormat,
+) -> Result<(&'static str, Vec<u8>), ChError> {
+    Ok(match format {
+        InsertFormat::ArrowStream => ("ArrowStream", arrow_stream(batch)?),
+        InsertFormat::JsonEachRow => ("JSONEachRow", json_rows(batch)?),
+    })
 }
 
 fn arrow_stream(batch: &RecordBatch) -> Result<Vec<u8>, ChError> {

@@ -55,6 +55,8 @@ pub struct ConsumerTask {
     pub status: Arc<ConsumerStatus>,
     /// Views into Kafka tables that read the destinations of `views`.
     pub chained: Vec<ProducingView>,
+    /// Views from this table into other Kafka tables.
+    pub producing: Vec<ProducingView>,
     pub producers: Arc<Producers>,
     pub parsing: Arc<Parsing>,
     /// Set once any of the table's consumers got partitions: under KIP-848

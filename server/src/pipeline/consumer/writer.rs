@@ -1,6 +1,7 @@
 //! The writing half of a consumer: decodes the reader's blocks, inserts each
 //! through every view (retrying with backoff until it is in), writes broken
-//! messages to the dead letter queue, fires views into Kafka tables, and
+//! messages to the dead letter queue, fires views into Kafka tables, runs
+//! views into other Kafka tables and produces their rows, and
 //! commits a block's offsets only after all of that succeeded.
 //!
 //! Uses the decoder, the view sinks, the dead letter queue, producing views,
@@ -26,7 +27,7 @@ use crate::pipeline::dead_letters;
 use crate::pipeline::decode::{BlockDecoder, Decoded};
 use crate::pipeline::guarantee::Guarantee;
 use crate::pipeline::producing::{ProducingView, Stage};
-use crate::pipeline::sink::{Encoded, ViewSink};
+use crate::pipeline::sink::{encode_batch, Encoded, ViewSink};
 use crate::pipeline::status::now;
 use crate::session::SessionState;
 
@@ -287,6 +288,8 @@ impl ConsumerTask {
                     .collect()
             })
             .collect();
+        // Per view into another Kafka table: produced.
+        let mut produced = vec![false; self.producing.len()];
         // Inserting failures are a new run: they start from the first delay.
         backoff.reset();
         loop {
@@ -336,7 +339,23 @@ impl ConsumerTask {
                     _ => fired[i] = true,
                 }
             }
-            if inserted.iter().all(Option::is_some) && fired.iter().all(|f| *f) {
+            for (i, view) in self.producing.iter().enumerate() {
+                if produced[i] {
+                    continue;
+                }
+                match self.produce(&batch, view, session).await {
+                    Ok(()) => produced[i] = true,
+                    Err(e) => {
+                        tracing::error!(view = %view.view.name, topic, partition, first, last, error = %e, "producing failed; will retry");
+                        self.status
+                            .exception(format!("view {}: {e}", view.view.name));
+                    }
+                }
+            }
+            if inserted.iter().all(Option::is_some)
+                && fired.iter().all(|f| *f)
+                && produced.iter().all(|p| *p)
+            {
                 return Ok(());
             }
             backoff.wait(stop).await?;
@@ -384,6 +403,51 @@ impl ConsumerTask {
                 }
             }
         }
+    }
+
+    /// Runs `view`, from this Kafka table into another, over `batch` (staged
+    /// in the backend, which runs the SELECT as ClickHouse) and produces its
+    /// rows in the other table's format.
+    async fn produce(
+        &self,
+        batch: &arrow::array::RecordBatch,
+        view: &ProducingView,
+        session: &mut dyn BackendSession,
+    ) -> Result<(), ChError> {
+        let state = SessionState::new(&self.table.name.database);
+        let stream_errors = batch.schema().field_with_name("_error").is_ok();
+        let columns = planner::engine_sql::source_columns(&self.table.columns, stream_errors);
+        let stage = Stage::with_columns(session, &state, &columns).await?;
+        let names: Vec<String> = columns
+            .iter()
+            .map(|(n, _)| catalog::quote::identifier(n))
+            .collect();
+        let staged = match encode_batch(batch, self.backend.insert_format()) {
+            Ok((format, data)) => {
+                session
+                    .insert(
+                        &format!("INSERT INTO {} ({})", stage.name, names.join(", ")),
+                        format,
+                        data,
+                        &state,
+                    )
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(e) = staged {
+            stage.drop(session, &state).await;
+            return Err(e);
+        }
+        stage
+            .fire_and_drop(
+                session,
+                &state,
+                &self.table.name,
+                std::slice::from_ref(view),
+                &self.producers,
+            )
+            .await
     }
 
     /// Runs the views into Kafka tables that read `sink`'s destination over
