@@ -16,10 +16,6 @@ use crate::pipeline::Pipelines;
 use crate::result::{done, formatted_lines, typed_result, Formatted, Outcome, ResultSet};
 use crate::session::SessionState;
 
-
-
-
-
 /// What every session shares: the backend, the catalog of Kafka tables and
 /// views, the running pipelines, and the defaults new sessions get.
 pub struct Executor {
@@ -106,7 +102,44 @@ impl ClientSession {
         contain_panic(self.run(statement)).await
     }
 
+    /// Runs one statement for a client that takes the backend's Native
+    /// blocks as they are (the native protocol): a forwarded query without a
+    /// FORMAT of its own comes back as the backend's Native bytes; anything
+    /// else as from [`Self::execute`].
+    pub async fn execute_native(
+        &mut self,
+        statement: &Statement<'_>,
+    ) -> Result<NativeAnswer, ChError> {
+        tracing::debug!(kind = statement.kind.name(), "statement");
+        refuse_oversized(statement)?;
+        contain_panic(async {
+            if let Some(outcome) = self.kafka_outcome(statement).await? {
+                return Ok(NativeAnswer::Outcome(outcome));
+            }
+            if statement.kind.returns_rows() && statement.output_format().is_none() {
+                let out = self.forward(statement.sql, "Native").await?;
+                return Ok(NativeAnswer::Native(out.body));
+            }
+            self.run_forwarded(statement)
+                .await
+                .map(NativeAnswer::Outcome)
+        })
+        .await
+    }
+
     async fn run(&mut self, statement: &Statement<'_>) -> Result<Outcome, ChError> {
+        match self.kafka_outcome(statement).await? {
+            Some(outcome) => Ok(outcome),
+            None => self.run_forwarded(statement).await,
+        }
+    }
+
+    /// kafkahouse's own answer to `statement`, rendered in the statement's
+    /// FORMAT; `None` for a statement the backend answers.
+    async fn kafka_outcome(
+        &mut self,
+        statement: &Statement<'_>,
+    ) -> Result<Option<Outcome>, ChError> {
         if let Some(outcome) = self.kafka_statement(statement).await? {
             // Asked for in a FORMAT: one text row per line, as for the
             // backend's formatted answers.
@@ -119,10 +152,15 @@ impl ClientSession {
             ) = (&outcome, &statement.kind)
             {
                 let body = crate::formats::render(result, format)?;
-                return Ok(Outcome::Rows(formatted_lines(format, &body)));
+                return Ok(Some(Outcome::Rows(formatted_lines(format, &body))));
             }
-            return Ok(outcome);
+            return Ok(Some(outcome));
         }
+        Ok(None)
+    }
+
+    /// A statement the backend answers.
+    async fn run_forwarded(&mut self, statement: &Statement<'_>) -> Result<Outcome, ChError> {
         match &statement.kind {
             Kind::Use { database } => {
                 self.forward(statement.sql, RESULT_FORMAT).await?;
@@ -235,8 +273,9 @@ impl ClientSession {
     ) -> Result<Vec<u8>, ChError> {
         let text = crate::formats::render(result, "TabSeparatedWithNamesAndTypes")?;
         let literal = quote::string(&String::from_utf8_lossy(&text));
-        let sql =
-            format!("SELECT * FROM format(TabSeparatedWithNamesAndTypes, {literal}) FORMAT {format}");
+        let sql = format!(
+            "SELECT * FROM format(TabSeparatedWithNamesAndTypes, {literal}) FORMAT {format}"
+        );
         Ok(self.forward(&sql, format).await?.body)
     }
 
@@ -275,7 +314,10 @@ impl ClientSession {
                 }
             })
             .boxed();
-        let out = self.conn.insert_stream(&sql, format, data, &self.state).await;
+        let out = self
+            .conn
+            .insert_stream(&sql, format, data, &self.state)
+            .await;
         let failure = first_failure
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -321,7 +363,10 @@ impl ClientSession {
     }
 
     /// Runs `statement` if it is a Kafka statement.
-    async fn kafka_statement(&mut self, statement: &Statement<'_>) -> Result<Option<Outcome>, ChError> {
+    async fn kafka_statement(
+        &mut self,
+        statement: &Statement<'_>,
+    ) -> Result<Option<Outcome>, ChError> {
         let kafka = self.kafka.clone();
         kafka.run(&mut self.kafka_session(), statement).await
     }
@@ -390,6 +435,13 @@ impl ClientSession {
     }
 }
 
+/// What a statement answers a native-protocol client with.
+pub enum NativeAnswer {
+    /// The backend's answer in the Native format, as it wrote it.
+    Native(Vec<u8>),
+    Outcome(Outcome),
+}
+
 /// A statement that panics ends with an error for its client, never the
 /// process: ClickHouse's LOGICAL_ERROR, which says a bug was hit.
 async fn contain_panic<T>(
@@ -427,9 +479,6 @@ fn refuse_oversized(statement: &Statement<'_>) -> Result<(), ChError> {
     }
 }
 
-
-
-
 /// `CREATE TABLE`, `ALTER TABLE`, `INSERT`, `OPTIMIZE`...: the words a client
 /// shows as the command's completion.
 fn command_tag(sql: &str) -> String {
@@ -448,7 +497,6 @@ fn command_tag(sql: &str) -> String {
         _ => first,
     }
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -2,6 +2,7 @@
 
 mod backend;
 mod chdb;
+mod compression;
 mod config;
 mod error;
 mod executor;

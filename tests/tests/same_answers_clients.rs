@@ -1,5 +1,6 @@
 //! The same answers as ClickHouse for drivers and producing (issue 14):
-//! clickhouse-driver sends and receives typed values, into the embedded
+//! clickhouse-driver sends and receives typed values (every type it reads),
+//! into the embedded
 //! engine, through 18.16 and into a Kafka table; produced messages take their
 //! key and timestamp from `_key` and `_timestamp` in every format.
 
@@ -42,6 +43,23 @@ async fn clickhouse_driver_gets_and_sends_types() {
     let server = Kafkahouse::embedded(&dir.path().join("data"));
     let out = driver("clickhouse_driver_types.py", &server, &[]).await;
     assert_eq!(out, TYPED_ROUND_TRIP);
+}
+
+/// Every type reaches clickhouse-driver as ClickHouse sends it: the
+/// backend's Native blocks are passed through (Map, Tuple, Bool and Int128
+/// and wider arrived as text), compressed or not, in as many blocks as the
+/// backend wrote.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clickhouse_driver_reads_every_type() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let server = Kafkahouse::embedded(&dir.path().join("data"));
+    let out = driver("clickhouse_driver_result_types.py", &server, &[]).await;
+    assert_eq!(
+        out,
+        "m True dict\nt True tuple\nb True bool\ni128 True int\nu256 True int\n\
+         d64 True datetime\ndec True Decimal\nip6 True IPv6Address\nlcn True str\n\
+         nested True dict\nu True UUID\nd32 True date\nrows 300000\n"
+    );
 }
 
 /// The same against ClickHouse 18.16, which takes LowCardinality columns

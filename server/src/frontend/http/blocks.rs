@@ -4,8 +4,8 @@
 //! CityHash128 (v1.0.2) checksum of the rest, a method byte (0x82 LZ4,
 //! 0x90 ZSTD, 0x02 none), the compressed size with this 9-byte header, the
 //! decompressed size, then the data. Sizes are checked against ClickHouse's
-//! own limit before anything is allocated. Uses lz4_flex, zstd and
-//! naive-cityhash (the hash opensrv-clickhouse checks native blocks with).
+//! own limit before anything is allocated. Uses `crate::compression` (the
+//! block layout and compressing), lz4_flex, zstd and naive-cityhash.
 
 use axum::body::{Body, Bytes};
 use bytes::{Buf as _, BytesMut};
@@ -13,39 +13,7 @@ use futures::{StreamExt as _, TryStreamExt as _};
 
 use crate::error::{codes, ChError};
 
-/// ClickHouse's DBMS_MAX_COMPRESSED_SIZE: no block, either way, is larger.
-const MAX_BLOCK: usize = 1 << 30;
-/// The checksum, then method, compressed size and decompressed size.
-const CHECKSUM: usize = 16;
-const HEADER: usize = 9;
-/// How much of an answer goes in one block (ClickHouse's buffer size).
-const ANSWER_BLOCK: usize = 1 << 20;
-
-const LZ4: u8 = 0x82;
-const ZSTD: u8 = 0x90;
-const NONE: u8 = 0x02;
-
-/// How an answer is compressed (`network_compression_method`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Method {
-    Lz4,
-    Zstd,
-}
-
-impl Method {
-    /// The method a request asks for with `network_compression_method`
-    /// (LZ4 by default, as in ClickHouse).
-    pub(super) fn named(name: Option<&str>) -> Result<Method, ChError> {
-        match name.map(|n| n.trim().to_ascii_lowercase()).as_deref() {
-            None | Some("lz4") | Some("lz4hc") => Ok(Method::Lz4),
-            Some("zstd") => Ok(Method::Zstd),
-            Some(other) => Err(ChError::new(
-                codes::UNKNOWN_COMPRESSION_METHOD,
-                format!("Unknown compression method: {other}"),
-            )),
-        }
-    }
-}
+use crate::compression::{CHECKSUM, HEADER, LZ4, MAX_BLOCK, NONE, ZSTD};
 
 /// `body` (compressed blocks) as the data they hold, block by block.
 pub(super) fn decompress(body: Body) -> Body {
@@ -127,34 +95,10 @@ fn bad(what: String) -> ChError {
     )
 }
 
-/// `data` as compressed blocks of at most 1 MiB each.
-pub(super) fn compress(data: &[u8], method: Method) -> Vec<u8> {
-    let mut out = Vec::with_capacity(data.len() / 2 + 64);
-    for chunk in data.chunks(ANSWER_BLOCK) {
-        let (byte, packed) = match method {
-            Method::Lz4 => (LZ4, lz4_flex::block::compress(chunk)),
-            // A zstd failure (none is expected in memory) sends it as is.
-            Method::Zstd => match zstd::bulk::compress(chunk, 1) {
-                Ok(packed) => (ZSTD, packed),
-                Err(_) => (NONE, chunk.to_vec()),
-            },
-        };
-        let start = out.len();
-        out.resize(start + CHECKSUM, 0);
-        out.push(byte);
-        out.extend_from_slice(&((packed.len() + HEADER) as u32).to_le_bytes());
-        out.extend_from_slice(&(chunk.len() as u32).to_le_bytes());
-        out.extend_from_slice(&packed);
-        let hash = naive_cityhash::cityhash128(&out[start + CHECKSUM..]);
-        out[start..start + 8].copy_from_slice(&hash.lo.to_le_bytes());
-        out[start + 8..start + CHECKSUM].copy_from_slice(&hash.hi.to_le_bytes());
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::compression::{compress, Method};
 
     async fn read(body: Body) -> Result<Vec<u8>, String> {
         axum::body::to_bytes(body, usize::MAX)

@@ -115,7 +115,7 @@ async fn query(
     let flag = |name: &str| params.get(name).is_some_and(|v| v.trim() == "1");
     let blocks_in = flag("decompress");
     let blocks_out = if flag("compress") {
-        match blocks::Method::named(params.get("network_compression_method").map(String::as_str)) {
+        match crate::compression::Method::named(params.get("network_compression_method").map(String::as_str)) {
             Ok(method) => Some(method),
             Err(e) => return error_response(&e, &query_id),
         }
@@ -145,7 +145,7 @@ async fn query(
         // compresses them): compressed whole.
         let (parts, body) = response.into_parts();
         let compressed = match axum::body::to_bytes(body, usize::MAX).await {
-            Ok(bytes) => blocks::compress(&bytes, method),
+            Ok(bytes) => crate::compression::compress(&bytes, method),
             Err(e) => {
                 let e = ChError::new(
                     codes::UNKNOWN_EXCEPTION,

@@ -3,9 +3,12 @@
 //! native-protocol clients connect, run statements and see results as
 //! blocks and errors as ClickHouse exceptions.
 //!
-//! Results travel as blocks of their ClickHouse types where
-//! opensrv-clickhouse can carry them (`typed`: numbers, dates and times,
-//! enums, decimals, UUIDs, addresses, arrays, Nullable), as text otherwise.
+//! The backend's answers travel as the backend's own Native blocks
+//! (`passthrough`), so every type arrives as ClickHouse sends it;
+//! kafkahouse's own answers (system tables, direct SELECTs) as blocks of
+//! their ClickHouse types where opensrv-clickhouse can carry them (`typed`:
+//! numbers, dates and times, enums, decimals, UUIDs, addresses, arrays,
+//! Nullable), as text otherwise.
 //! Rows a client sends as blocks (`INSERT ... VALUES` typed into
 //! clickhouse-client, a driver's typed insert) are announced with the
 //! destination's types and passed on as Native; into Kafka tables (and
@@ -15,6 +18,7 @@
 
 mod cells;
 mod inserts;
+mod passthrough;
 mod typed;
 
 use std::sync::Arc;
@@ -31,7 +35,7 @@ use tokio::sync::{mpsc, Mutex};
 use catalog::ChType;
 
 use crate::error::{codes, ChError};
-use crate::executor::{ClientSession, Executor};
+use crate::executor::{ClientSession, Executor, NativeAnswer};
 use crate::result::{Outcome, ResultSet};
 
 /// The server's answer to a client's ping.
@@ -136,7 +140,7 @@ impl ClickHouseSession for NativeSession {
             // runs: its packets are read meanwhile (reading is cancel-safe:
             // a packet is taken off the buffer only when whole).
             let outcome = {
-                let run = session.execute(&statement);
+                let run = session.execute_native(&statement);
                 tokio::pin!(run);
                 loop {
                     tokio::select! {
@@ -162,12 +166,39 @@ impl ClickHouseSession for NativeSession {
                     tracing::info!("query cancelled by the client");
                     return Ok(());
                 }
-                Some(Ok(Outcome::Rows(result))) => {
+                Some(Ok(NativeAnswer::Native(body))) => {
+                    match passthrough::blocks(&body) {
+                        Some(blocks) => {
+                            let compress = ctx.state.compression > 0;
+                            for block in blocks {
+                                connection
+                                    .write_bytes(passthrough::data_packet(
+                                        block,
+                                        ctx.client_revision,
+                                        compress,
+                                    ))
+                                    .await?;
+                            }
+                        }
+                        // A type not read here: the query again, as text
+                        // (a query that returns rows only reads).
+                        None => match session.execute(&statement).await {
+                            Ok(Outcome::Rows(result)) => {
+                                let block =
+                                    typed::block(&result).unwrap_or_else(|| block_of(&result));
+                                connection.write_block(&block).await?;
+                            }
+                            Ok(Outcome::Done { .. }) => {}
+                            Err(e) => return self.fail(ctx, connection, &e).await,
+                        },
+                    }
+                }
+                Some(Ok(NativeAnswer::Outcome(Outcome::Rows(result)))) => {
                     // Typed columns where the types allow, text otherwise.
                     let block = typed::block(&result).unwrap_or_else(|| block_of(&result));
                     connection.write_block(&block).await?;
                 }
-                Some(Ok(Outcome::Done { warnings, .. })) => {
+                Some(Ok(NativeAnswer::Outcome(Outcome::Done { warnings, .. }))) => {
                     if ctx.client_revision >= DBMS_MIN_REVISION_WITH_SERVER_LOGS {
                         for warning in &warnings {
                             connection
