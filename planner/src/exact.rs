@@ -197,6 +197,23 @@ fn shadowing_aliases(select: &sqlparser::ast::Select) -> Vec<String> {
     found
 }
 
+/// [`inexact_parts`] of a SELECT's text; a text the SQL parser does not
+/// read (or nests too deep to read) is inexact as a whole.
+pub fn inexact_in_text(select_sql: &str) -> Vec<String> {
+    let unread = || vec!["syntax kafkahouse's SQL parser does not read".to_string()];
+    let rewritten = crate::ternary::rewrite(select_sql);
+    let sql = rewritten.as_deref().unwrap_or(select_sql);
+    if crate::tokens::nesting_depth(&crate::tokens::significant(sql))
+        > crate::tokens::MAX_SELECT_DEPTH
+    {
+        return unread();
+    }
+    match sqlparser::parser::Parser::parse_sql(&sqlparser::dialect::ClickHouseDialect {}, sql) {
+        Ok(statements) if statements.len() == 1 => inexact_parts(&statements[0]),
+        _ => unread(),
+    }
+}
+
 /// Why `expr` itself (not its arguments, visited on their own) is not exact.
 fn inexact(expr: &Expr) -> Option<String> {
     match expr {

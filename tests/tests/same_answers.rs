@@ -1,6 +1,7 @@
 //! The same answers as ClickHouse in consumption and views, one scenario
 //! per difference issue 14 found (each would have caught it): a direct
-//! SELECT aggregates over every partition it read and Describe does not run
+//! SELECT aggregates over every partition it read (in the embedded engine
+//! when DataFusion lacks what it uses) and Describe does not run
 //! it, `kafka_skip_broken_messages` counts per message, broken JSON split over
 //! two messages stays broken, TSKV is read, times and functions in views are
 //! written as ClickHouse writes them. Statements and named collections are in
@@ -44,6 +45,15 @@ async fn a_direct_select_aggregates_over_every_partition() {
     )
     .await;
     assert_eq!(compared, [["1", "0"]]);
+    // Functions DataFusion lacks run in the embedded engine, as in views.
+    let engine = rows(
+        &client,
+        "SELECT formatDateTime(toDateTime(max(n), 'UTC'), '%F %T') AS f, \
+         arrayMap(x -> x * 2, [min(n)]) AS a FROM q \
+         SETTINGS stream_like_engine_allow_direct_select = 1",
+    )
+    .await;
+    assert_eq!(engine, [["1970-01-01 00:00:39", "[0]"]]);
 }
 
 /// Over the PostgreSQL extended protocol (Parse, Describe, Bind, Execute),
@@ -64,7 +74,9 @@ async fn describe_does_not_run_a_direct_select() {
         ),
     )
     .await;
-    let select = "SELECT count() AS c, toInt64(sum(n)) AS s FROM take \
+    // count() is ClickHouse's UInt64 (numeric over PostgreSQL): read as
+    // Int64 here.
+    let select = "SELECT toInt64(count()) AS c, toInt64(sum(n)) AS s FROM take \
                   SETTINGS stream_like_engine_allow_direct_select = 1";
     // tokio-postgres's query() is the extended protocol.
     let row = client

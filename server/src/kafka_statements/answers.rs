@@ -11,6 +11,7 @@ use super::errors::settings_error;
 use super::{KafkaStatements, Session};
 use crate::backend::RESULT_FORMAT;
 use crate::error::{codes, ChError};
+use crate::pipeline::direct_select::DirectAnswer;
 use crate::result::{typed_result, Outcome, ResultColumn, ResultSet};
 
 /// The setting that lets a SELECT read a Kafka table directly.
@@ -52,9 +53,7 @@ impl KafkaStatements {
     ) -> Result<Option<Outcome>, ChError> {
         let out = s.backend(statement.sql, RESULT_FORMAT).await?;
         let mut result = typed_result(&out.body)?;
-        let database = database
-            .clone()
-            .unwrap_or_else(|| s.state.database.clone());
+        let database = database.clone().unwrap_or_else(|| s.state.database.clone());
         for definition in self.catalog.list() {
             if definition.name().database == database {
                 result.rows.push(vec![Some(definition.name().name.clone())]);
@@ -88,29 +87,28 @@ impl KafkaStatements {
                 ));
             }
             let table_settings = table.settings().map_err(settings_error)?;
-            if s.describing {
-                let schema = crate::pipeline::direct_select::output_schema(
+            let answer = if s.describing {
+                crate::pipeline::direct_select::describe(
                     &table,
                     &table_settings,
                     statement.sql,
                     self.pipelines.parsing(),
                 )
-                .await?;
-                let empty = arrow::array::RecordBatch::new_empty(schema);
-                return Ok(Some(Outcome::Rows(crate::system_tables::to_result(&[
-                    empty,
-                ])?)));
-            }
-            let batches = crate::pipeline::direct_select::run(
-                &table,
-                &table_settings,
-                statement.sql,
-                self.pipelines.parsing(),
-            )
-            .await?;
-            return Ok(Some(Outcome::Rows(crate::system_tables::to_result(
-                &batches,
-            )?)));
+                .await?
+            } else {
+                crate::pipeline::direct_select::run(
+                    &table,
+                    &table_settings,
+                    statement.sql,
+                    self.pipelines.parsing(),
+                )
+                .await?
+            };
+            let result = match answer {
+                DirectAnswer::Batches(batches) => crate::system_tables::to_result(&batches)?,
+                DirectAnswer::Text(body) => crate::result::typed_result(&body)?,
+            };
+            return Ok(Some(Outcome::Rows(result)));
         }
         if crate::system_tables::reads_kafka_consumers(tables) {
             // A FORMAT clause is applied by the frontend's rendering.

@@ -1,10 +1,13 @@
 //! `SELECT ... FROM kafka_table` with `stream_like_engine_allow_direct_select
 //! = 1`: reads what the topic has for the table's group, runs the SELECT over
-//! it with DataFusion, and commits the offsets only with
-//! `kafka_commit_on_select = 1` (ClickHouse's behaviour: otherwise the
-//! messages are read again later).
+//! it (with DataFusion when everything it uses runs there exactly as in
+//! ClickHouse, else in the embedded ClickHouse engine, as views choose), and
+//! commits the offsets only with `kafka_commit_on_select = 1` (ClickHouse's
+//! behaviour: otherwise the messages are read again later).
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arrow::array::RecordBatch;
@@ -18,31 +21,52 @@ use planner::ViewPlan;
 
 use super::decode::{BlockDecoder, Message, Parsing};
 use super::kafka_config::{consumer_config, kafka_error};
-use crate::error::ChError;
+use crate::error::{codes, ChError};
 
 /// How long a direct SELECT waits for the first message (a group join
 /// alone takes seconds).
 const FIRST_MESSAGE_WAIT: Duration = Duration::from_secs(15);
 
+/// A direct SELECT's answer: DataFusion's batches, or the engine's rows
+/// as `TabSeparatedWithNamesAndTypes`.
+pub enum DirectAnswer {
+    Batches(Vec<RecordBatch>),
+    Text(Vec<u8>),
+}
+
+/// What runs the SELECT.
+enum Runner {
+    DataFusion(ViewPlan),
+    /// The SELECT's text, for the embedded engine.
+    ClickHouse(String),
+}
+
 /// The columns `sql` gives over the table, planned without reading a
 /// message (a client's Describe of a direct SELECT).
-pub async fn output_schema(
+pub async fn describe(
     table: &KafkaTableDef,
     settings: &KafkaSettings,
     sql: &str,
-    parsing: &std::sync::Arc<Parsing>,
-) -> Result<arrow::datatypes::SchemaRef, ChError> {
-    let (_, plan) = planned(table, settings, sql, parsing).await?;
-    Ok(plan.output_schema())
+    parsing: &Arc<Parsing>,
+) -> Result<DirectAnswer, ChError> {
+    let (decoder, runner) = planned(table, settings, sql, parsing).await?;
+    let empty = RecordBatch::new_empty(decoder.schema());
+    match runner {
+        Runner::DataFusion(plan) => Ok(DirectAnswer::Batches(vec![RecordBatch::new_empty(
+            plan.output_schema(),
+        )])),
+        // Over no rows: only the header comes back.
+        Runner::ClickHouse(sql) => in_engine(table, &sql, empty, parsing).await,
+    }
 }
 
-/// The table's decoder and `sql` planned over what it decodes.
+/// The table's decoder and what runs `sql` over what it decodes.
 async fn planned(
     table: &KafkaTableDef,
     settings: &KafkaSettings,
     sql: &str,
-    parsing: &std::sync::Arc<Parsing>,
-) -> Result<(BlockDecoder, ViewPlan), ChError> {
+    parsing: &Arc<Parsing>,
+) -> Result<(BlockDecoder, Runner), ChError> {
     let decoder = BlockDecoder::open(&table.columns, settings, parsing).await?;
     let plan = ViewPlan::over(
         sql,
@@ -50,9 +74,51 @@ async fn planned(
         &table.name.name,
         decoder.schema(),
     )
+    .await;
+    let inexact = planner::exact::inexact_in_text(sql);
+    let runner = match plan {
+        Ok(plan) if inexact.is_empty() => Runner::DataFusion(plan),
+        Err(e) if e.code == codes::TOO_DEEP_RECURSION => {
+            return Err(ChError::new(e.code, e.message))
+        }
+        _ => Runner::ClickHouse(sql.to_string()),
+    };
+    Ok((decoder, runner))
+}
+
+/// `sql` run by the embedded engine over `block` (the table's columns and
+/// virtual columns).
+async fn in_engine(
+    table: &KafkaTableDef,
+    sql: &str,
+    block: RecordBatch,
+    parsing: &Arc<Parsing>,
+) -> Result<DirectAnswer, ChError> {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let stream = format!("kafkahouse_select_{}", NEXT.fetch_add(1, Ordering::Relaxed));
+    let stream_errors = block.schema().field_with_name("_error").is_ok();
+    let source = planner::engine_sql::source_columns(&table.columns, stream_errors);
+    let names: Vec<String> = table.columns.iter().map(|c| c.name.clone()).collect();
+    let sql = planner::engine_sql::over_block(
+        planner::without_output_format(sql),
+        &table.name.database,
+        &table.name.name,
+        &names,
+        &planner::engine_sql::block_source(&source, &stream),
+    );
+    let parsing = parsing.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        let connection = parsing.engine.connect()?;
+        connection.query_over(
+            &stream,
+            &block,
+            sql.as_bytes(),
+            crate::backend::RESULT_FORMAT,
+        )
+    })
     .await
-    .map_err(|e| ChError::new(e.code, e.message))?;
-    Ok((decoder, plan))
+    .map_err(|e| ChError::new(codes::UNKNOWN_EXCEPTION, e.to_string()))??;
+    Ok(DirectAnswer::Text(out.body))
 }
 
 /// Reads up to `max_messages` available messages and runs `sql` over them.
@@ -60,8 +126,8 @@ pub async fn run(
     table: &KafkaTableDef,
     settings: &KafkaSettings,
     sql: &str,
-    parsing: &std::sync::Arc<Parsing>,
-) -> Result<Vec<RecordBatch>, ChError> {
+    parsing: &Arc<Parsing>,
+) -> Result<DirectAnswer, ChError> {
     let consumer: StreamConsumer =
         consumer_config(settings, &format!("kafkahouse-{}-select", table.name))
             // A short-lived member: if it cannot leave cleanly, it should not
@@ -101,7 +167,7 @@ pub async fn run(
         }
     }
 
-    let (decoder, plan) = planned(table, settings, sql, parsing).await?;
+    let (decoder, runner) = planned(table, settings, sql, parsing).await?;
     // Every partition's messages decoded, then one run of the SELECT over
     // all of them: an aggregate is over everything read, as in ClickHouse.
     let mut blocks = Vec::with_capacity(by_partition.len().max(1));
@@ -114,12 +180,16 @@ pub async fn run(
         blocks.push(decoder.decode("", 0, &[])?.batch);
     }
     let all = arrow::compute::concat_batches(&decoder.schema(), &blocks)
-        .map_err(|e| ChError::new(crate::error::codes::UNKNOWN_EXCEPTION, e.to_string()))?;
+        .map_err(|e| ChError::new(codes::UNKNOWN_EXCEPTION, e.to_string()))?;
     drop(blocks);
-    let out = plan
-        .run(all)
-        .await
-        .map_err(|e| ChError::new(e.code, e.message))?;
+    let out = match runner {
+        Runner::DataFusion(plan) => DirectAnswer::Batches(
+            plan.run(all)
+                .await
+                .map_err(|e| ChError::new(e.code, e.message))?,
+        ),
+        Runner::ClickHouse(sql) => in_engine(table, &sql, all, parsing).await?,
+    };
 
     if settings.commit_on_select && !by_partition.is_empty() {
         let mut list = TopicPartitionList::new();
