@@ -38,3 +38,21 @@ for (name, (_, value)), got in zip(expected.items(), row):
     print(name, same, type(got).__name__ if same else repr(got))
 # Many rows, in several blocks.
 print("rows", len(client.execute("SELECT number, toString(number) FROM numbers(300000)")))
+# And the other way: a typed INSERT of those types (announced as they are,
+# passed to the engine as the driver's Native blocks).
+client.execute(
+    "CREATE TABLE modern (id UInt32, m Map(String, UInt64), t Tuple(a UInt8, b String), "
+    "b Bool, i Int128, u UInt256, d Decimal(40, 2), lc LowCardinality(Nullable(String)), "
+    "am Array(Map(String, Nullable(Int32)))) ENGINE = MergeTree ORDER BY id"
+)
+rows = [
+    (1, {"a": 1}, (2, "x"), True, -(2**127), 2**256 - 1,
+     decimal.Decimal("12345678901234567890123456789012345678.50"), None, [{"k": None}, {}]),
+    (2, {}, (0, ""), False, 5, 0, decimal.Decimal("0.01"), "lc", []),
+]
+print("inserted", client.execute("INSERT INTO modern VALUES", rows))
+print("same", client.execute("SELECT * FROM modern ORDER BY id") == rows)
+many = [(i, {"k": i}, (i % 256, str(i)), i % 2 == 0, i, i, decimal.Decimal(i), None, [])
+        for i in range(3, 100003)]
+print("inserted", client.execute("INSERT INTO modern VALUES", many))
+print("sum", client.execute("SELECT count(), sum(i) FROM modern")[0])

@@ -88,6 +88,9 @@ impl Cmd {
                     connection.write_end_of_stream().await?;
                 }
             }
+            // Read only while the session asked for raw blocks, by the
+            // session itself.
+            Packet::RawData(_) => {}
             Packet::Data(block) => {
                 if block.is_empty() {
                     match ctx.state.stage {

@@ -42,6 +42,12 @@ use crate::types::Progress;
 use crate::CHContext;
 use crate::ClickHouseSession;
 
+/// Reads one Data packet's block from the (decompressed) packet bytes and
+/// returns its Native bytes, `BlockInfo` left out; an `UnexpectedEof` or
+/// `WouldBlock` error means the bytes are not all there yet.
+pub type RawBlockReader =
+    Arc<dyn Fn(&mut dyn std::io::Read) -> std::io::Result<Vec<u8>> + Send + Sync>;
+
 /// Send and receive `Packet` values from a remote peer.
 ///
 /// When implementing networking protocols, a message on that protocol is
@@ -80,9 +86,18 @@ pub struct Connection {
     /// parsed. The server sends it before it closes the connection, also
     /// when the read that failed was the session's own.
     pending_exception: Option<ServerError>,
+    /// Set while Data packets are read as bytes (`Packet::RawData`).
+    raw_blocks: Option<RawBlockReader>,
 }
 
 impl Connection {
+    /// Reads the Data packets that follow as bytes, with `reader`, until
+    /// called again with `None`: for blocks of types this library does not
+    /// parse, passed on as they are.
+    pub fn read_raw_blocks(&mut self, reader: Option<RawBlockReader>) {
+        self.raw_blocks = reader;
+    }
+
     /// Create a new `Connection`, backed by `socket`. Read and write buffers
     /// are initialized.
     pub fn new(
@@ -103,6 +118,7 @@ impl Connection {
             need: 0,
             attempted: 0,
             pending_exception: None,
+            raw_blocks: None,
         })
     }
 
@@ -224,7 +240,7 @@ impl Connection {
         // which provides a number of helpful utilities for working
         // with bytes.
         let mut buf = Cursor::new(&self.buffer[..]);
-        let mut parser = Parser::new(&mut buf, self.tz);
+        let mut parser = Parser::new(&mut buf, self.tz).with_raw_blocks(self.raw_blocks.clone());
 
         let hello = ctx.hello.clone();
         let packet = parser.parse_packet(&hello, self.compress);

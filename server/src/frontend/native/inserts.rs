@@ -7,7 +7,9 @@
 //!   tables whose types travel as they are, or any on the embedded engine);
 //! - typed header, blocks read back as text (Kafka tables, ClickHouse 18.x
 //!   tables with LowCardinality or a DateTime with a zone);
-//! - text header (types opensrv-clickhouse cannot carry: Map, Int128, ...).
+//! - header with the real types, blocks read as bytes and passed on as
+//!   Native (types opensrv-clickhouse cannot carry: Map, Int128, ...);
+//! - text header (those types into a Kafka table).
 //!
 //! Uses the frontend's typed columns, the session and the planner.
 
@@ -18,7 +20,7 @@ use opensrv_clickhouse::CHContext;
 
 use catalog::ChType;
 
-use super::{cells, typed, Failure};
+use super::{cells, passthrough, typed, Failure};
 use crate::error::{codes, ChError};
 use crate::executor::ClientSession;
 
@@ -213,6 +215,9 @@ pub(super) async fn insert_client_data(
             return insert_rows(session, statement, table, &insert, tsv).await;
         }
     }
+    if typed::header(&typed).is_none() && !session.handles_inserts_into(table) {
+        return insert_raw(session, ctx, connection, &insert, &typed).await;
+    }
     let columns: Vec<(String, Wire)> = typed
         .iter()
         .map(|(name, ty)| (name.clone(), wire_of(ty)))
@@ -256,6 +261,75 @@ pub(super) async fn insert_client_data(
         insert.push_str(" SETTINGS input_format_tsv_empty_as_default = 1");
     }
     insert_rows(session, statement, table, &insert, tsv).await
+}
+
+/// Types opensrv-clickhouse cannot carry (Map, Tuple, Bool, Int128 ...)
+/// into a ClickHouse table: the header announces them as they are, and the
+/// client's blocks are read as bytes and passed to the backend as Native.
+async fn insert_raw(
+    session: &mut ClientSession,
+    ctx: &mut CHContext,
+    connection: &mut Connection,
+    insert: &str,
+    columns: &[(String, ChType)],
+) -> Result<(), Failure> {
+    let (revision, compress) = (ctx.client_revision, ctx.state.compression > 0);
+    let header = passthrough::header(columns);
+    connection
+        .write_bytes(passthrough::data_packet(&header, revision, compress))
+        .await?;
+    let with_info = passthrough::has_block_info(revision);
+    connection.read_raw_blocks(Some(std::sync::Arc::new(
+        move |from: &mut dyn std::io::Read| passthrough::read_block(from, with_info),
+    )));
+    let read = read_raw_blocks(ctx, connection).await;
+    connection.read_raw_blocks(None);
+    let native = read?;
+    if !native.is_empty() {
+        session.insert_data(insert, "Native", native).await?;
+    }
+    Ok(())
+}
+
+/// The client's blocks as Native bytes, as `read_blocks` reads them (the
+/// end of its external tables may have been parsed before).
+async fn read_raw_blocks(
+    ctx: &mut CHContext,
+    connection: &mut Connection,
+) -> Result<Vec<u8>, Failure> {
+    use opensrv_clickhouse::protocols::Packet;
+    let mut native = Vec::new();
+    let mut empty_blocks = 0;
+    while empty_blocks < 2 {
+        let rows = match connection.read_packet(ctx).await? {
+            Some(Packet::RawData(block)) => {
+                let rows = passthrough::rows_of(&block);
+                if rows > 0 {
+                    native.extend(block);
+                }
+                rows
+            }
+            Some(Packet::Data(block)) => block.row_count() as u64,
+            Some(_) => {
+                return Err(Failure::Query(ChError::new(
+                    codes::UNEXPECTED_PACKET_FROM_CLIENT,
+                    "Unexpected packet from the client while it was sending INSERT data",
+                )))
+            }
+            None => {
+                return Err(Failure::Connection(NativeError::IO(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "the client left in the middle of its INSERT data",
+                ))))
+            }
+        };
+        if rows == 0 {
+            empty_blocks += 1;
+        } else {
+            empty_blocks = empty_blocks.max(1);
+        }
+    }
+    Ok(native)
 }
 
 /// The client's blocks after the header: first the (empty) end of its

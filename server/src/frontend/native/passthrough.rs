@@ -7,6 +7,8 @@
 //! not read) returns `None`, and the caller answers the typed text way.
 //! Uses the catalog's types and `crate::compression`.
 
+use std::io::{self, Read};
+
 use catalog::ChType;
 
 /// A block's `BlockInfo` as the protocol writes it before the columns.
@@ -23,29 +25,89 @@ const WITH_BLOCK_INFO: u64 = 51903;
 /// the flags say there is one; then the block's own keys.
 const NEED_GLOBAL_DICTIONARY: u64 = 1 << 8;
 const HAS_ADDITIONAL_KEYS: u64 = 1 << 9;
+/// How much of a length read from the wire is taken at a time.
+const STEP: usize = 64 << 10;
 
 /// The blocks of a Native-format stream, each as its bytes; `None` when a
 /// column's type is not read here or the bytes end early.
 pub(super) fn blocks(body: &[u8]) -> Option<Vec<&[u8]>> {
     let mut found = Vec::new();
-    let mut r = Reader { bytes: body, at: 0 };
-    while r.at < body.len() {
-        let start = r.at;
-        let columns = r.varint()?;
-        let rows = usize::try_from(r.varint()?).ok()?;
-        for _ in 0..columns {
-            r.string()?;
-            let ty = std::str::from_utf8(r.string()?).ok()?;
-            let ty = ChType::parse(ty).ok()?;
-            // No rows, no data: ClickHouse writes nothing for them.
-            if rows > 0 {
-                r.prefix(&ty)?;
-                r.skip(&ty, rows)?;
-            }
-        }
-        found.push(&body[start..r.at]);
+    let mut cursor = std::io::Cursor::new(body);
+    let mut at = 0;
+    while at < body.len() {
+        let block = read_block(&mut cursor, false).ok()?;
+        found.push(&body[at..at + block.len()]);
+        at += block.len();
     }
     Some(found)
+}
+
+/// Reads one block of the Native format from `from` (after its protocol
+/// `BlockInfo` when `with_info`, which is read and left out) and returns
+/// its bytes. Bytes are taken as they come, so a length read from the
+/// wire allocates only what arrived. Errors: `UnexpectedEof` when the
+/// bytes end early, `InvalidData` for a type not read here.
+pub(super) fn read_block(from: &mut dyn Read, with_info: bool) -> io::Result<Vec<u8>> {
+    if with_info {
+        // Fields: 1 is_overflows (UInt8), 2 bucket_num (Int32), 0 ends.
+        let mut info = Reader::new(from);
+        loop {
+            match info.varint()? {
+                0 => break,
+                1 => info.take(1)?,
+                2 => info.take(4)?,
+                field => return Err(invalid(format!("unknown BlockInfo field {field}"))),
+            }
+        }
+    }
+    let mut r = Reader::new(from);
+    let columns = r.varint()?;
+    let rows = usize::try_from(r.varint()?).map_err(|_| invalid("too many rows"))?;
+    for _ in 0..columns {
+        r.string()?;
+        r.string()?;
+        let ty = std::str::from_utf8(r.last(r.last_len))
+            .ok()
+            .and_then(|t| ChType::parse(t).ok())
+            .ok_or_else(|| invalid("a column type not read here"))?;
+        // No rows, no data: ClickHouse writes nothing for them.
+        if rows > 0 {
+            r.prefix(&ty)?;
+            r.skip(&ty, rows)?;
+        }
+    }
+    Ok(r.kept)
+}
+
+fn invalid(what: impl Into<String>) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, what.into())
+}
+
+/// The empty Native block that announces `columns` with their types.
+pub(super) fn header(columns: &[(String, ChType)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    put_varint(&mut out, columns.len() as u64);
+    put_varint(&mut out, 0);
+    for (name, ty) in columns {
+        let ty = ty.to_string();
+        put_varint(&mut out, name.len() as u64);
+        out.extend_from_slice(name.as_bytes());
+        put_varint(&mut out, ty.len() as u64);
+        out.extend_from_slice(ty.as_bytes());
+    }
+    out
+}
+
+/// Whether a client of `revision` puts a `BlockInfo` before each block.
+pub(super) fn has_block_info(revision: u64) -> bool {
+    revision >= WITH_BLOCK_INFO
+}
+
+/// The rows a block read by [`read_block`] holds.
+pub(super) fn rows_of(block: &[u8]) -> u64 {
+    let mut cursor = std::io::Cursor::new(block);
+    let mut r = Reader::new(&mut cursor);
+    r.varint().and_then(|_| r.varint()).unwrap_or(0)
 }
 
 /// One Data packet with `block` for a client of `revision`, its body
@@ -72,43 +134,75 @@ pub(super) fn data_packet(block: &[u8], revision: u64, compress: bool) -> Vec<u8
     out
 }
 
+/// Reads from a byte source, keeping every byte read.
 struct Reader<'a> {
-    bytes: &'a [u8],
-    at: usize,
+    from: &'a mut dyn Read,
+    kept: Vec<u8>,
+    /// The length of the last string read (its bytes end `kept`).
+    last_len: usize,
 }
 
-impl Reader<'_> {
-    fn take(&mut self, n: usize) -> Option<&[u8]> {
-        let end = self.at.checked_add(n)?;
-        let taken = self.bytes.get(self.at..end)?;
-        self.at = end;
-        Some(taken)
+impl<'a> Reader<'a> {
+    fn new(from: &'a mut dyn Read) -> Reader<'a> {
+        Reader {
+            from,
+            kept: Vec::new(),
+            last_len: 0,
+        }
     }
 
-    fn varint(&mut self) -> Option<u64> {
+    /// Keeps the next `n` bytes, read in steps so that a length from the
+    /// wire allocates only what arrived.
+    fn take(&mut self, n: usize) -> io::Result<()> {
+        let mut left = n;
+        while left > 0 {
+            let step = left.min(STEP);
+            let at = self.kept.len();
+            self.kept.resize(at + step, 0);
+            self.from.read_exact(&mut self.kept[at..])?;
+            left -= step;
+        }
+        Ok(())
+    }
+
+    fn last(&self, n: usize) -> &[u8] {
+        &self.kept[self.kept.len() - n..]
+    }
+
+    fn varint(&mut self) -> io::Result<u64> {
         let mut value = 0u64;
         for shift in (0..64).step_by(7) {
-            let byte = *self.take(1)?.first()?;
+            self.take(1)?;
+            let byte = self.last(1)[0];
             value |= u64::from(byte & 0x7f) << shift;
             if byte & 0x80 == 0 {
-                return Some(value);
+                return Ok(value);
             }
         }
-        None
+        Err(invalid("a varint longer than 64 bits"))
     }
 
-    fn u64(&mut self) -> Option<u64> {
-        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    fn u64(&mut self) -> io::Result<u64> {
+        self.take(8)?;
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(self.last(8));
+        Ok(u64::from_le_bytes(bytes))
     }
 
-    fn string(&mut self) -> Option<&[u8]> {
-        let n = usize::try_from(self.varint()?).ok()?;
-        self.take(n)
+    fn count(&mut self) -> io::Result<usize> {
+        usize::try_from(self.u64()?).map_err(|_| invalid("a count past the address space"))
+    }
+
+    fn string(&mut self) -> io::Result<()> {
+        let n = usize::try_from(self.varint()?).map_err(|_| invalid("a string too long"))?;
+        self.take(n)?;
+        self.last_len = n;
+        Ok(())
     }
 
     /// A column's serialization prefix: LowCardinality's keys version,
     /// wherever one is nested.
-    fn prefix(&mut self, ty: &ChType) -> Option<()> {
+    fn prefix(&mut self, ty: &ChType) -> io::Result<()> {
         match ty {
             ChType::LowCardinality(_) => self.u64().map(|_| ()),
             ChType::Nullable(t) | ChType::Array(t) => self.prefix(t),
@@ -117,19 +211,18 @@ impl Reader<'_> {
                 self.prefix(v)
             }
             ChType::Tuple(elements) => elements.iter().try_for_each(|(_, t)| self.prefix(t)),
-            _ => Some(()),
+            _ => Ok(()),
         }
     }
 
     /// Moves past `rows` values of `ty`.
-    fn skip(&mut self, ty: &ChType, rows: usize) -> Option<()> {
-        let fixed = |size: usize| rows.checked_mul(size);
+    fn skip(&mut self, ty: &ChType, rows: usize) -> io::Result<()> {
         match ty {
             ChType::String => {
                 for _ in 0..rows {
                     self.string()?;
                 }
-                Some(())
+                Ok(())
             }
             ChType::Nullable(inner) => {
                 self.take(rows)?;
@@ -147,36 +240,45 @@ impl Reader<'_> {
             ChType::Tuple(elements) => elements.iter().try_for_each(|(_, t)| self.skip(t, rows)),
             ChType::LowCardinality(inner) => {
                 let flags = self.u64()?;
-                let key_size = 1usize.checked_shl(u32::try_from(flags & 0xff).ok()?)?;
+                let key_size = match flags & 0xff {
+                    width @ 0..=3 => 1usize << width,
+                    _ => return Err(invalid("an unknown LowCardinality index type")),
+                };
                 let keys = match inner.as_ref() {
                     ChType::Nullable(t) => t.as_ref(),
                     t => t,
                 };
                 if flags & NEED_GLOBAL_DICTIONARY != 0 {
-                    let n = usize::try_from(self.u64()?).ok()?;
+                    let n = self.count()?;
                     self.skip(keys, n)?;
                 }
                 if flags & HAS_ADDITIONAL_KEYS != 0 {
-                    let n = usize::try_from(self.u64()?).ok()?;
+                    let n = self.count()?;
                     self.skip(keys, n)?;
                 }
-                let n = usize::try_from(self.u64()?).ok()?;
-                self.take(n.checked_mul(key_size)?).map(|_| ())
+                let n = self.count()?;
+                self.take(
+                    n.checked_mul(key_size)
+                        .ok_or_else(|| invalid("too many rows"))?,
+                )
             }
             other => {
-                let size = width(other)?;
-                self.take(fixed(size)?).map(|_| ())
+                let size = width(other).ok_or_else(|| invalid("a column type not read here"))?;
+                self.take(
+                    rows.checked_mul(size)
+                        .ok_or_else(|| invalid("too many rows"))?,
+                )
             }
         }
     }
 
     /// An array column's offsets; returns its items' count (the last).
-    fn offsets(&mut self, rows: usize) -> Option<usize> {
+    fn offsets(&mut self, rows: usize) -> io::Result<usize> {
         let mut last = 0;
         for _ in 0..rows {
-            last = self.u64()?;
+            last = self.count()?;
         }
-        usize::try_from(last).ok()
+        Ok(last)
     }
 }
 
@@ -272,6 +374,45 @@ mod tests {
         let mut unknown = vec![1, 1];
         column(&mut unknown, "v", "Variant(String, UInt8)", &[0]);
         assert_eq!(blocks(&unknown), None);
+    }
+
+    #[test]
+    fn hostile_blocks_end_in_errors_not_allocations() {
+        let read = |bytes: &[u8], info: bool| read_block(&mut std::io::Cursor::new(bytes), info);
+        // A string announced at 1 TiB with 3 bytes there: more bytes are
+        // awaited, and only what arrived was kept.
+        let mut huge = vec![1, 1];
+        column(&mut huge, "s", "String", &[]);
+        put_varint(&mut huge, 1 << 40);
+        huge.extend_from_slice(b"abc");
+        let e = read(&huge, false).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof);
+        // Rows past the address space, a type nested past the parser's
+        // depth, an unknown BlockInfo field: refused.
+        let mut many = vec![1];
+        put_varint(&mut many, u64::MAX);
+        column(&mut many, "n", "UInt64", &[]);
+        assert_eq!(
+            read(&many, false).unwrap_err().kind(),
+            io::ErrorKind::InvalidData
+        );
+        let deep = format!("{}UInt8{}", "Array(".repeat(5000), ")".repeat(5000));
+        let mut nested = vec![1, 1];
+        column(&mut nested, "a", &deep, &[]);
+        assert_eq!(
+            read(&nested, false).unwrap_err().kind(),
+            io::ErrorKind::InvalidData
+        );
+        assert_eq!(
+            read(&[7, 0], true).unwrap_err().kind(),
+            io::ErrorKind::InvalidData
+        );
+        // A client's block: BlockInfo left out, rows counted.
+        let mut block = vec![1, 2];
+        column(&mut block, "b", "Bool", &[1, 0]);
+        let sent = [&BLOCK_INFO[..], &block].concat();
+        assert_eq!(read(&sent, true).unwrap(), block);
+        assert_eq!(rows_of(&block), 2);
     }
 
     #[test]

@@ -16,14 +16,19 @@ use std::io::Read;
 
 use chrono_tz::Tz;
 
+use crate::binary::read_ex;
 use crate::binary::ReadEx;
+use crate::connection::RawBlockReader;
+use crate::error_codes;
 use crate::errors::DriverError;
 use crate::errors::Error;
 use crate::errors::Result;
+use crate::limits;
 use crate::protocols::HelloRequest;
 use crate::protocols::Packet;
 use crate::protocols::QueryRequest;
 use crate::protocols::{self};
+use crate::types::compressed;
 use crate::types::Block;
 
 /// The internal clickhouse client request parser.
@@ -31,16 +36,29 @@ pub struct Parser<T> {
     reader: T,
 
     tz: Tz,
+
+    /// Reads Data packets' blocks as bytes instead (see `Packet::RawData`).
+    raw: Option<RawBlockReader>,
 }
 
 /// The parser can be used to parse clickhouse client requests
-impl<T: Read> Parser<T> {
+impl<T: Read + ReadEx> Parser<T> {
     /// Creates a new parser that parses the data behind the reader.  More
     /// than one value can be behind the reader in which case the parser can
     /// be invoked multiple times.  In other words: the stream does not have
     /// to be terminated.
     pub(crate) fn new(reader: T, tz: Tz) -> Parser<T> {
-        Self { reader, tz }
+        Self {
+            reader,
+            tz,
+            raw: None,
+        }
+    }
+
+    /// Data packets' blocks read by `raw` as bytes, when set.
+    pub(crate) fn with_raw_blocks(mut self, raw: Option<RawBlockReader>) -> Parser<T> {
+        self.raw = raw;
+        self
     }
 
     pub(crate) fn parse_packet(
@@ -79,6 +97,25 @@ impl<T: Read> Parser<T> {
 
     fn parse_data(&mut self, _scalar: bool, compress: bool) -> Result<Packet> {
         let _temporary_table = self.reader.read_string()?;
+        if let Some(raw) = self.raw.clone() {
+            let read = if compress {
+                raw(&mut compressed::make(&mut self.reader))
+            } else {
+                raw(&mut self.reader)
+            };
+            return match read {
+                Ok(bytes) => Ok(Packet::RawData(bytes)),
+                // Out of buffered bytes: the connection waits for more.
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                    Err(read_ex::would_block(1, false))
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Err(Error::IO(e)),
+                Err(e) => Err(limits::exception(
+                    error_codes::INCORRECT_DATA,
+                    format!("Cannot read the client's block: {e}"),
+                )),
+            };
+        }
         let block = Block::load(&mut self.reader, self.tz, compress)?;
         Ok(Packet::Data(block))
     }

@@ -31,6 +31,10 @@ pub enum Packet {
     Hello(HelloRequest),
     Query(QueryRequest),
     Data(Block),
+    /// A Data packet's block as its Native bytes (its `BlockInfo` left out),
+    /// read by the connection's [`crate::connection::RawBlockReader`]
+    /// instead of being parsed into a [`Block`].
+    RawData(Vec<u8>),
 }
 
 #[derive(Debug, Default)]

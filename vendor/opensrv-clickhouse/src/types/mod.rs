@@ -24,6 +24,7 @@ use chrono_tz::Tz;
 use hostname::get;
 use once_cell::sync::Lazy;
 
+pub(crate) use self::block::compressed;
 pub use self::block::decompress_buffer;
 pub use self::block::Block;
 pub use self::block::RCons;

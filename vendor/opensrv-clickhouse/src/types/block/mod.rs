@@ -59,7 +59,7 @@ use crate::types::SqlType;
 mod block_info;
 mod builder;
 mod chunk_iterator;
-mod compressed;
+pub(crate) mod compressed;
 mod row;
 
 const INSERT_BLOCK_SIZE: usize = 1_048_576;
