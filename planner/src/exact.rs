@@ -67,9 +67,6 @@ const EXACT_FUNCTIONS: &[&str] = &[
     "nullif",
     "assumenotnull",
     "tolowcardinality",
-    "todecimal32",
-    "todecimal64",
-    "todecimal128",
     "toyear",
     "tomonth",
     "todayofmonth",
@@ -78,7 +75,6 @@ const EXACT_FUNCTIONS: &[&str] = &[
     "lower",
     "upper",
     "concat",
-    "substring",
     "coalesce",
     "length",
     "count",
@@ -222,8 +218,7 @@ fn inexact(expr: &Expr) -> Option<String> {
         | Expr::Value(_)
         | Expr::Nested(_)
         | Expr::IsNull(_)
-        | Expr::IsNotNull(_)
-        | Expr::Substring { .. } => None,
+        | Expr::IsNotNull(_) => None,
         Expr::InList { list, .. } if !list.is_empty() => None,
         Expr::UnaryOp {
             op: UnaryOperator::Not,

@@ -113,7 +113,6 @@ fn function(expr: &Expr) -> Option<Expr> {
     let name = f.name.to_string();
     let u8 = |inner: String| format!("CAST({inner} AS TINYINT UNSIGNED)");
     let text = match (name.to_ascii_lowercase().as_str(), args.as_slice()) {
-        ("intdiv", [a, b]) => format!("CAST(trunc(CAST({a} AS DOUBLE) / CAST({b} AS DOUBLE)) AS BIGINT)"),
         ("modulo", [a, b]) => format!("({a}) % ({b})"),
         ("match", [s, p]) => u8(format!("regexp_like({s}, {p})")),
         ("replaceregexpall", [s, p, r]) => format!("regexp_replace({s}, {p}, {r}, 'g')"),
@@ -122,8 +121,6 @@ fn function(expr: &Expr) -> Option<Expr> {
         ("assumenotnull" | "tolowcardinality", [x]) => x.clone(),
         ("startswith", [s, p]) => u8(format!("starts_with({s}, {p})")),
         ("endswith", [s, p]) => u8(format!("ends_with({s}, {p})")),
-        ("lowerutf8", [s]) => format!("lower({s})"),
-        ("upperutf8", [s]) => format!("upper({s})"),
         ("empty", [x]) => u8(format!("length({x}) = 0")),
         ("notempty", [x]) => u8(format!("length({x}) > 0")),
         ("has", [a, x]) => u8(format!("array_has({a}, {x})")),
@@ -215,7 +212,7 @@ mod tests {
         assert_eq!(
             rewritten("SELECT match(s, '^a'), CAST(n AS UInt32), n::Int8, intDiv(n, 2) FROM q"),
             "SELECT CAST(regexp_like(s, '^a') AS TINYINT UNSIGNED), toUInt32(n), toInt8(n), \
-             CAST(trunc(CAST(n AS DOUBLE) / CAST(2 AS DOUBLE)) AS BIGINT) FROM q"
+             intDiv(n, 2) FROM q"
         );
         // Unknown names and shapes are left for the planner to judge.
         assert_eq!(

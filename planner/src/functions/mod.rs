@@ -1,10 +1,10 @@
 //! ClickHouse functions that views commonly use, as DataFusion functions
 //! with ClickHouse's names. DataFusion lower-cases function names when it
 //! plans, so each is registered under its ClickHouse spelling and in lower
-//! case. Functions DataFusion already has with ClickHouse's meaning (lower,
-//! upper, concat, substring, coalesce, now) are left to it; `length` is
-//! replaced, since ClickHouse counts bytes. Date and time conversions are
-//! in `time`.
+//! case. Functions DataFusion already has with ClickHouse's meaning
+//! (concat, coalesce) are left to it; `length`, `lower` and `upper` are
+//! replaced, since ClickHouse counts and converts bytes (`text`). Date and
+//! time conversions are in `time`, integer ones in `numbers`.
 
 use std::sync::Arc;
 
@@ -35,6 +35,8 @@ macro_rules! names_and_signature {
 
 // After the macro, which they use.
 mod defaults;
+mod numbers;
+mod text;
 mod time;
 
 pub use defaults::with_subscript_defaults;
@@ -113,6 +115,10 @@ pub fn register(ctx: &SessionContext) {
     }));
     time::register(ctx);
     ctx.register_udf(ScalarUDF::new_from_impl(defaults::DefaultIfNull::new()));
+    ctx.register_udf(ScalarUDF::new_from_impl(numbers::IntDiv::new()));
+    for case in text::Case::all() {
+        ctx.register_udf(ScalarUDF::new_from_impl(case));
+    }
 }
 
 /// A ClickHouse name and its lower-case alias.
@@ -188,6 +194,12 @@ impl ScalarUDFImpl for Convert {
             let array = value.to_array(args.number_rows)?;
             if let Some(text) = time::clickhouse_text(&array)? {
                 return Ok(ColumnarValue::Array(text));
+            }
+        }
+        // Integers narrowed wrap, as ClickHouse converts them.
+        if let ColumnarValue::Array(array) = value {
+            if let Some(wrapped) = numbers::wrapping_cast(array, args.return_type())? {
+                return Ok(ColumnarValue::Array(wrapped));
             }
         }
         value.cast_to(args.return_type(), None)
@@ -450,10 +462,12 @@ impl ScalarUDFImpl for JsonExtract {
             JsonKind::Bool => {
                 let mut b = UInt8Builder::new();
                 for i in 0..rows {
-                    b.append_value(u8::from(matches!(
-                        lookup(i),
-                        Some(serde_json::Value::Bool(true))
-                    )));
+                    // A number is true unless it is 0, as in ClickHouse.
+                    b.append_value(u8::from(match lookup(i) {
+                        Some(serde_json::Value::Bool(v)) => v,
+                        Some(serde_json::Value::Number(n)) => n.as_f64().is_some_and(|n| n != 0.0),
+                        _ => false,
+                    }));
                 }
                 Arc::new(b.finish())
             }
