@@ -248,6 +248,23 @@ async fn both_engines_write_the_same_rows() {
             &format!("CREATE MATERIALIZED VIEW {engine}_mv TO by_{engine} AS {select}"),
         )
         .await;
+        // Aggregates (per block, as a ClickHouse view) and arrayJoin.
+        for sql in [
+            format!("CREATE TABLE agg_{engine} (c UInt64, u UInt64) ENGINE = MergeTree ORDER BY c"),
+            format!(
+                "CREATE MATERIALIZED VIEW agg_{engine}_mv TO agg_{engine} AS \
+                 SELECT count() AS c, uniqExact(lc) AS u FROM edges_queue"
+            ),
+            format!(
+                "CREATE TABLE items_{engine} (id UInt32, item String) ENGINE = MergeTree ORDER BY (id, item)"
+            ),
+            format!(
+                "CREATE MATERIALIZED VIEW items_{engine}_mv TO items_{engine} AS \
+                 SELECT id, arrayJoin(arr) AS item FROM edges_queue"
+            ),
+        ] {
+            run(&client, &sql).await;
+        }
     }
     // Text that Arrow writes otherwise than ClickHouse is refused in
     // DataFusion, and by default runs in the engine.
@@ -277,8 +294,12 @@ async fn both_engines_write_the_same_rows() {
         )
         .await,
         [
+            ["agg_clickhouse_mv", "ClickHouse"],
+            ["agg_datafusion_mv", "DataFusion"],
             ["clickhouse_mv", "ClickHouse"],
             ["datafusion_mv", "DataFusion"],
+            ["items_clickhouse_mv", "ClickHouse"],
+            ["items_datafusion_mv", "DataFusion"],
             ["texts_mv", "ClickHouse"]
         ]
     );
@@ -302,6 +323,35 @@ async fn both_engines_write_the_same_rows() {
     let datafusion = rows(&client, "SELECT * FROM by_datafusion ORDER BY id").await;
     let clickhouse = rows(&client, "SELECT * FROM by_clickhouse ORDER BY id").await;
     assert_eq!(datafusion, clickhouse);
+    for table in ["agg", "items"] {
+        let (ordered, expected) = match table {
+            "agg" => ("c", "1"),
+            _ => ("id, item", "4"),
+        };
+        for engine in ["datafusion", "clickhouse"] {
+            let got = wait_for(
+                &client,
+                &format!("SELECT count() FROM {table}_{engine}"),
+                expected,
+                WAIT,
+            )
+            .await;
+            assert_eq!(got, expected, "{table}_{engine}");
+        }
+        assert_eq!(
+            rows(
+                &client,
+                &format!("SELECT * FROM {table}_datafusion ORDER BY {ordered}")
+            )
+            .await,
+            rows(
+                &client,
+                &format!("SELECT * FROM {table}_clickhouse ORDER BY {ordered}")
+            )
+            .await,
+            "{table}"
+        );
+    }
     assert_eq!(
         wait_for(&client, "SELECT count() FROM texts", "3", WAIT).await,
         "3"
