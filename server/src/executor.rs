@@ -345,6 +345,22 @@ impl ClientSession {
 
     /// Whether kafkahouse itself runs INSERTs into `table` (a Kafka table,
     /// or the source of views into Kafka tables) instead of the backend.
+    /// Rows a client sent as data in `format` for `INSERT INTO table
+    /// columns_sql` into a table whose INSERTs kafkahouse runs itself
+    /// ([`Self::handles_inserts_into`]): produced, or staged for the views
+    /// into Kafka tables that read it.
+    pub async fn insert_rows_into(
+        &mut self,
+        table: &ObjectName,
+        columns_sql: &str,
+        format: &str,
+        data: Vec<u8>,
+    ) -> Result<Outcome, ChError> {
+        let kafka = self.kafka.clone();
+        let mut session = self.kafka_session();
+        contain_panic(kafka.insert_data(&mut session, table, columns_sql, format, data)).await
+    }
+
     pub fn handles_inserts_into(&self, table: &ObjectName) -> bool {
         self.kafka.handles_inserts_into(&self.state, table)
     }

@@ -38,14 +38,42 @@ impl KafkaStatements {
                 "Syntax error: cannot find the INSERT's table",
             )
         })?;
+        let source = producing::InsertSource::Sql {
+            sql: statement.sql,
+            target: span,
+        };
         let outcome = match kafka_table {
-            Some(table) => self.insert_into_kafka(s, statement.sql, span, &table).await?,
-            None => {
-                self.insert_firing_views(s, statement.sql, span, &name, &views)
-                    .await?
-            }
+            Some(table) => self.insert_into_kafka(s, source, &table).await?,
+            None => self.insert_firing_views(s, source, &name, &views).await?,
         };
         Ok(Some(outcome))
+    }
+
+    /// Rows a client sent as data in `format` for `INSERT INTO table
+    /// columns_sql`, where `table` is one whose INSERTs kafkahouse runs
+    /// (`handles_inserts_into`).
+    pub async fn insert_data(
+        &self,
+        s: &mut Session<'_>,
+        table: &ObjectName,
+        columns_sql: &str,
+        format: &str,
+        data: Vec<u8>,
+    ) -> Result<Outcome, ChError> {
+        let name = s.qualify(table);
+        s.check_writable()?;
+        let source = producing::InsertSource::Data {
+            columns_sql,
+            format,
+            data,
+        };
+        match self.kafka_table(&name) {
+            Some(table) => self.insert_into_kafka(s, source, &table).await,
+            None => {
+                let views = self.producing_views(&name);
+                self.insert_firing_views(s, source, &name, &views).await
+            }
+        }
     }
 
     /// `INSERT INTO kafka_table ...` (VALUES, FORMAT with data, SELECT):
@@ -54,19 +82,12 @@ impl KafkaStatements {
     async fn insert_into_kafka(
         &self,
         s: &mut Session<'_>,
-        sql: &str,
-        span: Range<usize>,
+        source: producing::InsertSource<'_>,
         table: &KafkaTableDef,
     ) -> Result<Outcome, ChError> {
-        let rows = producing::produce_insert(
-            s.conn,
-            s.state,
-            table,
-            sql,
-            span,
-            self.pipelines.producers(),
-        )
-        .await?;
+        let rows =
+            producing::produce_insert(s.conn, s.state, table, source, self.pipelines.producers())
+                .await?;
         Ok(done("INSERT", Some(rows as u64)))
     }
 
@@ -76,15 +97,13 @@ impl KafkaStatements {
     async fn insert_firing_views(
         &self,
         s: &mut Session<'_>,
-        sql: &str,
-        span: Range<usize>,
+        source: producing::InsertSource<'_>,
         target: &QualifiedName,
         views: &[ProducingView],
     ) -> Result<Outcome, ChError> {
         let stage = producing::Stage::create(s.conn, s.state, target).await?;
-        let redirected = format!("{}{}{}", &sql[..span.start], stage.name, &sql[span.end..]);
         let inserted = async {
-            let out = s.backend(&redirected, RESULT_FORMAT).await?;
+            let written = source.fill(s.conn, s.state, &stage.name).await?;
             s.backend(
                 &format!(
                     "INSERT INTO {} SELECT * FROM {}",
@@ -94,7 +113,7 @@ impl KafkaStatements {
                 RESULT_FORMAT,
             )
             .await?;
-            Ok(out.written_rows)
+            Ok(written)
         }
         .await;
         let rows = match inserted {

@@ -60,14 +60,60 @@ async fn drop_after<T>(
     result
 }
 
-/// Runs `insert_sql`, an INSERT whose target (at `target` in the text) is
-/// the Kafka table `table`, and produces the rows; returns how many.
+/// Where the rows of an INSERT kafkahouse runs itself come from.
+pub enum InsertSource<'a> {
+    /// An INSERT statement (VALUES, FORMAT with its data, SELECT) whose
+    /// target table is at `target` in the text.
+    Sql { sql: &'a str, target: Range<usize> },
+    /// Data a client sent in `format` for the columns `columns_sql`
+    /// (`(a, b)`): Native blocks of the native protocol.
+    Data {
+        columns_sql: &'a str,
+        format: &'a str,
+        data: Vec<u8>,
+    },
+}
+
+impl InsertSource<'_> {
+    /// Puts the rows into the staging table `stage`.
+    pub async fn fill(
+        self,
+        conn: &mut dyn BackendSession,
+        state: &SessionState,
+        stage: &str,
+    ) -> Result<Option<u64>, ChError> {
+        match self {
+            InsertSource::Sql { sql, target } => {
+                let redirected = format!("{}{stage}{}", &sql[..target.start], &sql[target.end..]);
+                Ok(conn
+                    .execute(&redirected, state, RESULT_FORMAT)
+                    .await?
+                    .written_rows)
+            }
+            InsertSource::Data {
+                columns_sql,
+                format,
+                data,
+            } => Ok(conn
+                .insert(
+                    &format!("INSERT INTO {stage} {columns_sql}"),
+                    format,
+                    data,
+                    state,
+                )
+                .await?
+                .written_rows),
+        }
+    }
+}
+
+/// Puts the rows of `source` (an INSERT into the Kafka table `table`) into
+/// a staging table and produces them; returns how many.
 pub async fn produce_insert(
     conn: &mut dyn BackendSession,
     state: &SessionState,
     table: &KafkaTableDef,
-    insert_sql: &str,
-    target: Range<usize>,
+    source: InsertSource<'_>,
     producers: &Producers,
 ) -> Result<usize, ChError> {
     let settings = table
@@ -85,11 +131,6 @@ pub async fn produce_insert(
         RESULT_FORMAT,
     )
     .await?;
-    let redirected = format!(
-        "{}{staging}{}",
-        &insert_sql[..target.start],
-        &insert_sql[target.end..]
-    );
     // `_key`, `_timestamp` and `_headers.*` columns of the Kafka table set
     // each message's key, timestamp and headers, whatever its format.
     let metadata: Vec<&str> = table
@@ -105,7 +146,7 @@ pub async fn produce_insert(
         .collect();
     let with_metadata = !metadata.is_empty();
     let read = async {
-        conn.execute(&redirected, state, RESULT_FORMAT).await?;
+        source.fill(conn, state, &staging).await?;
         let in_rows = settings.format == "JSONEachRow";
         let (mut messages, rows) =
             render_messages(conn, state, &staging, &settings, with_metadata && in_rows).await?;
@@ -272,7 +313,11 @@ impl Stage {
                 let target = "_kafkahouse_target_";
                 let sql = format!("INSERT INTO {target} {select}");
                 let span = "INSERT INTO ".len().."INSERT INTO ".len() + target.len();
-                produce_insert(conn, state, &v.table, &sql, span, producers)
+                let source = InsertSource::Sql {
+                    sql: &sql,
+                    target: span,
+                };
+                produce_insert(conn, state, &v.table, source, producers)
                     .await
                     .map_err(|e| {
                         ChError::new(e.code, format!("view {}: {}", v.view.name, e.message))

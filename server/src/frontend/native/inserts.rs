@@ -8,8 +8,8 @@
 //! - typed header, blocks read back as text (Kafka tables, ClickHouse 18.x
 //!   tables with LowCardinality or a DateTime with a zone);
 //! - header with the real types, blocks read as bytes and passed on as
-//!   Native (types opensrv-clickhouse cannot carry: Map, Int128, ...);
-//! - text header (those types into a Kafka table).
+//!   Native (types opensrv-clickhouse cannot carry: Map, Int128, ...),
+//!   into a table or, staged, into a Kafka table.
 //!
 //! Uses the frontend's typed columns, the session and the planner.
 
@@ -215,8 +215,8 @@ pub(super) async fn insert_client_data(
             return insert_rows(session, statement, table, &insert, tsv).await;
         }
     }
-    if typed::header(&typed).is_none() && !session.handles_inserts_into(table) {
-        return insert_raw(session, ctx, connection, &insert, &typed).await;
+    if typed::header(&typed).is_none() {
+        return insert_raw(session, ctx, connection, (table, &insert), &typed).await;
     }
     let columns: Vec<(String, Wire)> = typed
         .iter()
@@ -270,7 +270,7 @@ async fn insert_raw(
     session: &mut ClientSession,
     ctx: &mut CHContext,
     connection: &mut Connection,
-    insert: &str,
+    (table, insert): (&planner::ObjectName, &str),
     columns: &[(String, ChType)],
 ) -> Result<(), Failure> {
     let (revision, compress) = (ctx.client_revision, ctx.state.compression > 0);
@@ -285,7 +285,20 @@ async fn insert_raw(
     let read = read_raw_blocks(ctx, connection).await;
     connection.read_raw_blocks(None);
     let native = read?;
-    if !native.is_empty() {
+    if native.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<String> = columns
+        .iter()
+        .map(|(n, _)| catalog::quote::identifier(n))
+        .collect();
+    let columns_sql = format!("({})", names.join(", "));
+    if session.handles_inserts_into(table) {
+        // A Kafka table (produced) or the source of views into one.
+        session
+            .insert_rows_into(table, &columns_sql, "Native", native)
+            .await?;
+    } else {
         session.insert_data(insert, "Native", native).await?;
     }
     Ok(())
