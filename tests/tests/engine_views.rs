@@ -48,7 +48,7 @@ async fn disagreements(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_datafusion_cannot_run_exactly_runs_in_the_engine() {
     // (result type, expression): none of these runs exactly in DataFusion.
-    let functions: [(&str, &str); 14] = [
+    let functions: [(&str, &str); 17] = [
         ("String", "formatDateTime(t, '%Y-%m-%d %H:%i:%S')"),
         ("Nullable(DateTime)", "parseDateTimeBestEffortOrNull(s)"),
         ("DateTime", "parseDateTimeBestEffort(ts)"),
@@ -66,6 +66,9 @@ async fn what_datafusion_cannot_run_exactly_runs_in_the_engine() {
         ("Float64", "n / 2"),
         ("DateTime64(3)", "toDateTime64(t, 3)"),
         ("UInt16", "toUInt8(n) + toUInt8(250)"),
+        ("Array(String)", "JSONExtractArrayRaw(concat('[', j, ']'))"),
+        ("Float64", "round(n / 2)"),
+        ("String", "substring(s, 2, 3)"),
     ];
     let broker = Broker::start();
     broker.create_topic("inputs", 1);
