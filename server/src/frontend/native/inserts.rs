@@ -323,18 +323,7 @@ async fn read_raw_blocks(
                 rows
             }
             Some(Packet::Data(block)) => block.row_count() as u64,
-            Some(_) => {
-                return Err(Failure::Query(ChError::new(
-                    codes::UNEXPECTED_PACKET_FROM_CLIENT,
-                    "Unexpected packet from the client while it was sending INSERT data",
-                )))
-            }
-            None => {
-                return Err(Failure::Connection(NativeError::IO(std::io::Error::new(
-                    std::io::ErrorKind::UnexpectedEof,
-                    "the client left in the middle of its INSERT data",
-                ))))
-            }
+            other => return Err(not_data(other.is_some())),
         };
         if rows == 0 {
             empty_blocks += 1;
@@ -343,6 +332,22 @@ async fn read_raw_blocks(
         }
     }
     Ok(native)
+}
+
+/// What a packet other than Data in the middle of INSERT data is: another
+/// packet (`other`), or the client gone.
+fn not_data(other: bool) -> Failure {
+    if other {
+        Failure::Query(ChError::new(
+            codes::UNEXPECTED_PACKET_FROM_CLIENT,
+            "Unexpected packet from the client while it was sending INSERT data",
+        ))
+    } else {
+        Failure::Connection(NativeError::IO(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "the client left in the middle of its INSERT data",
+        )))
+    }
 }
 
 /// The client's blocks after the header: first the (empty) end of its
@@ -365,18 +370,7 @@ async fn read_blocks(
                 empty_blocks = empty_blocks.max(1);
                 take(&block)?;
             }
-            Some(_) => {
-                return Err(Failure::Query(ChError::new(
-                    codes::UNEXPECTED_PACKET_FROM_CLIENT,
-                    "Unexpected packet from the client while it was sending INSERT data",
-                )))
-            }
-            None => {
-                return Err(Failure::Connection(NativeError::IO(std::io::Error::new(
-                    std::io::ErrorKind::UnexpectedEof,
-                    "the client left in the middle of its INSERT data",
-                ))))
-            }
+            other => return Err(not_data(other.is_some())),
         }
     }
     Ok(())

@@ -89,11 +89,8 @@ pub(super) fn header(columns: &[(String, ChType)]) -> Vec<u8> {
     put_varint(&mut out, columns.len() as u64);
     put_varint(&mut out, 0);
     for (name, ty) in columns {
-        let ty = ty.to_string();
-        put_varint(&mut out, name.len() as u64);
-        out.extend_from_slice(name.as_bytes());
-        put_varint(&mut out, ty.len() as u64);
-        out.extend_from_slice(ty.as_bytes());
+        super::typed::put_string(&mut out, name.as_bytes());
+        super::typed::put_string(&mut out, ty.to_string().as_bytes());
     }
     out
 }
@@ -307,7 +304,8 @@ fn width(ty: &ChType) -> Option<usize> {
     })
 }
 
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+/// A varint (LEB128) as the protocol writes lengths and counts.
+pub(super) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     loop {
         let byte = (v & 0x7f) as u8;
         v >>= 7;

@@ -15,6 +15,7 @@ use catalog::ChType;
 use chrono::{NaiveDate, NaiveDateTime, TimeZone as _};
 use opensrv_clickhouse::types::Block;
 
+use super::passthrough::put_varint;
 use crate::result::ResultSet;
 
 /// A block's `BlockInfo` as the TCP protocol writes it before the columns
@@ -336,19 +337,8 @@ fn enum_value<T: Copy + Ord>(values: &[(String, T)], text: Option<&str>) -> Opti
     }
 }
 
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    loop {
-        let byte = (v & 0x7f) as u8;
-        v >>= 7;
-        if v == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
-}
-
-fn put_string(out: &mut Vec<u8>, s: &[u8]) {
+/// A string as the Native format writes it: its length, then its bytes.
+pub(super) fn put_string(out: &mut Vec<u8>, s: &[u8]) {
     put_varint(out, s.len() as u64);
     out.extend_from_slice(s);
 }
