@@ -89,8 +89,8 @@ pub(super) fn header(columns: &[(String, ChType)]) -> Vec<u8> {
     put_varint(&mut out, columns.len() as u64);
     put_varint(&mut out, 0);
     for (name, ty) in columns {
-        super::typed::put_string(&mut out, name.as_bytes());
-        super::typed::put_string(&mut out, ty.to_string().as_bytes());
+        put_string(&mut out, name.as_bytes());
+        put_string(&mut out, ty.to_string().as_bytes());
     }
     out
 }
@@ -302,6 +302,12 @@ fn width(ty: &ChType) -> Option<usize> {
         },
         _ => return None,
     })
+}
+
+/// A string as the Native format writes it: its length, then its bytes.
+pub(super) fn put_string(out: &mut Vec<u8>, s: &[u8]) {
+    put_varint(out, s.len() as u64);
+    out.extend_from_slice(s);
 }
 
 /// A varint (LEB128) as the protocol writes lengths and counts.

@@ -15,7 +15,7 @@ use catalog::ChType;
 use chrono::{NaiveDate, NaiveDateTime, TimeZone as _};
 use opensrv_clickhouse::types::Block;
 
-use super::passthrough::put_varint;
+use super::passthrough::{put_string, put_varint};
 use crate::result::ResultSet;
 
 /// A block's `BlockInfo` as the TCP protocol writes it before the columns
@@ -335,12 +335,6 @@ fn enum_value<T: Copy + Ord>(values: &[(String, T)], text: Option<&str>) -> Opti
         Some(name) => values.iter().find(|(n, _)| n == name).map(|(_, v)| *v),
         None => values.iter().map(|(_, v)| *v).min(),
     }
-}
-
-/// A string as the Native format writes it: its length, then its bytes.
-pub(super) fn put_string(out: &mut Vec<u8>, s: &[u8]) {
-    put_varint(out, s.len() as u64);
-    out.extend_from_slice(s);
 }
 
 #[cfg(test)]
