@@ -1,8 +1,9 @@
 //! A view's SELECT as the embedded ClickHouse engine runs it over one block:
 //! the user's text as written, with each reference to the Kafka table
 //! pointed at the block (registered as `arrowstream(name)`), its columns
-//! converted back from their Arrow form to the types the table declares.
-//! Uses the planner's token readers and the catalog's types and quoting.
+//! converted back from their Arrow form to the types the table declares;
+//! and the engine's errors put back in the user's terms. Uses the
+//! planner's token readers and the catalog's types and quoting.
 
 use sqlparser::keywords::Keyword;
 use sqlparser::tokenizer::Token;
@@ -29,9 +30,48 @@ pub fn source_columns(columns: &[ColumnDef], stream_errors: bool) -> Vec<(String
     all
 }
 
+/// `select_sql`, a SELECT over the Kafka table `database.table` with
+/// `columns`, as the engine runs it over a block of that table registered
+/// as `stream` (with `_raw_message` and `_error` when `stream_errors`).
+pub fn over_kafka_block(
+    select_sql: &str,
+    (database, table): (&str, &str),
+    columns: &[ColumnDef],
+    stream_errors: bool,
+    stream: &str,
+) -> String {
+    let names: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
+    let block = block_source(&source_columns(columns, stream_errors), stream);
+    over_block(select_sql, database, table, &names, &block)
+}
+
+/// `message`, an error of the engine about a query made by
+/// [`over_kafka_block`], as the user wrote the query: ClickHouse quotes the
+/// query it ran (in its own formatting), in which each `(SELECT ... FROM
+/// arrowstream(...))` stands where the user named `table`.
+pub fn as_written(message: &str, table: &str) -> String {
+    let mut message = message.to_string();
+    while let Some(at) = message.find("arrowstream(") {
+        let Some(open) = message[..at].rfind("(SELECT ") else {
+            break;
+        };
+        let Some(close) = message[at..].find("))").map(|i| at + i + 2) else {
+            break;
+        };
+        let mut end = close;
+        for alias in [format!(" AS {table}"), format!(" AS `{table}`")] {
+            if message[close..].starts_with(&alias) {
+                end = close + alias.len();
+            }
+        }
+        message.replace_range(open..end, table);
+    }
+    message
+}
+
 /// The block registered as `stream`, as a subquery with `columns` in the
 /// types the table declares.
-pub fn block_source(columns: &[(String, ChType)], stream: &str) -> String {
+fn block_source(columns: &[(String, ChType)], stream: &str) -> String {
     let conversions: Vec<String> = columns
         .iter()
         .map(|(name, ty)| format!("{} AS {}", from_arrow(name, ty), quote::identifier(name)))
@@ -48,7 +88,7 @@ pub fn block_source(columns: &[(String, ChType)], stream: &str) -> String {
 /// unless the user gave it an alias; and `*` (or `alias.*`) in the SELECT
 /// list spelled as the table's own `columns`, which is what ClickHouse's `*`
 /// means for a Kafka table (the block also carries the virtual columns).
-pub fn over_block(
+fn over_block(
     select_sql: &str,
     database: &str,
     table: &str,
@@ -211,6 +251,17 @@ mod tests {
             format!("SELECT `x`.`n`, `x`.`t` FROM {BLOCK} x WHERE n IN (SELECT 1)")
         );
         assert_eq!(over("SELECT n * 2 FROM q").matches("n * 2").count(), 1);
+    }
+
+    #[test]
+    fn errors_name_the_table_not_the_block() {
+        let ran = "Code: 46. Unknown function nosuch. In scope SELECT nosuch(n) FROM \
+                   (SELECT CAST(n, 'UInt32') AS n FROM arrowstream(s1)) AS q. (UNKNOWN_FUNCTION)";
+        assert_eq!(
+            as_written(ran, "q"),
+            "Code: 46. Unknown function nosuch. In scope SELECT nosuch(n) FROM q. (UNKNOWN_FUNCTION)"
+        );
+        assert_eq!(as_written("no query here", "q"), "no query here");
     }
 
     #[test]

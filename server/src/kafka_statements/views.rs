@@ -165,7 +165,7 @@ impl KafkaStatements {
         let inexact = match choice.as_deref() {
             None | Some("auto") => {
                 let planned =
-                    ViewPlan::over_parsed(&ddl.select, &table.name.database, &table.name.name, schema.clone())
+                    ViewPlan::over_parsed(&ddl.select, &table.name.database, &table.name.name, schema)
                         .await;
                 let inexact = match &ddl.select {
                     Ok(statement) => planner::exact::inexact_parts(statement),
@@ -201,7 +201,7 @@ impl KafkaStatements {
             }
         };
         let parsing = self.pipelines.parsing();
-        ViewSink::in_engine(view, table, schema, stream_errors, s.conn, parsing)
+        ViewSink::in_engine(view, table, stream_errors, s.conn, parsing)
             .await
             .map_err(|e| {
                 if e.message.contains("libchdb") {

@@ -6,7 +6,6 @@
 //! behaviour: otherwise the messages are read again later).
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -94,31 +93,11 @@ async fn in_engine(
     block: RecordBatch,
     parsing: &Arc<Parsing>,
 ) -> Result<DirectAnswer, ChError> {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let stream = format!("kafkahouse_select_{}", NEXT.fetch_add(1, Ordering::Relaxed));
-    let stream_errors = block.schema().field_with_name("_error").is_ok();
-    let source = planner::engine_sql::source_columns(&table.columns, stream_errors);
-    let names: Vec<String> = table.columns.iter().map(|c| c.name.clone()).collect();
-    let sql = planner::engine_sql::over_block(
-        planner::without_output_format(sql),
-        &table.name.database,
-        &table.name.name,
-        &names,
-        &planner::engine_sql::block_source(&source, &stream),
-    );
-    let parsing = parsing.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        let connection = parsing.engine.connect()?;
-        connection.query_over(
-            &stream,
-            &block,
-            sql.as_bytes(),
-            crate::backend::RESULT_FORMAT,
-        )
-    })
-    .await
-    .map_err(|e| ChError::new(codes::UNKNOWN_EXCEPTION, e.to_string()))??;
-    Ok(DirectAnswer::Text(out.body))
+    let sql = planner::without_output_format(sql);
+    let body =
+        super::engine_view::run_once(parsing, table, sql, block, crate::backend::RESULT_FORMAT)
+            .await?;
+    Ok(DirectAnswer::Text(body))
 }
 
 /// Reads up to `max_messages` available messages and runs `sql` over them.

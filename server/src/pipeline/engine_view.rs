@@ -4,7 +4,8 @@
 //! already converted to the destination's column types, as TabSeparated
 //! (ClickHouse's own text, read back exactly by every version) for the
 //! backend's insert. Used for views that use something DataFusion does not
-//! run exactly as ClickHouse (`planner::exact`).
+//! run exactly as ClickHouse (`planner::exact`), and once per direct SELECT
+//! of the same kind (`run_once`).
 //!
 //! Uses the chDB binding, the backend's DESCRIBE reading and the planner.
 
@@ -12,9 +13,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use arrow::array::RecordBatch;
-use arrow::datatypes::SchemaRef;
 
-use catalog::{quote, ChType};
+use catalog::{quote, ChType, KafkaTableDef};
 
 use super::decode::Parsing;
 use crate::backend::described_columns;
@@ -36,57 +36,62 @@ pub struct EngineView {
     sql: Arc<[u8]>,
     /// The destination columns the view fills, in the order of its rows.
     pub columns: Vec<String>,
-    shown: Shown,
+    /// The Kafka table's name, which errors show for the block.
+    table: String,
 }
 
 /// What the prepared view needs to know about its source and destination.
 pub struct Shape<'a> {
     pub select_sql: &'a str,
-    /// The Kafka table, as `database` and `table`.
-    pub database: &'a str,
-    pub table: &'a str,
-    /// The block's columns in ClickHouse types
-    /// (`planner::engine_sql::source_columns`) and in Arrow (the decoder's
-    /// schema), in the same order.
-    pub source: Vec<(String, ChType)>,
-    pub schema: SchemaRef,
-    /// The table's own columns: what `*` means.
-    pub table_columns: Vec<String>,
+    /// The Kafka table it reads, whose blocks carry `_raw_message` and
+    /// `_error` when `stream_errors`.
+    pub table: &'a KafkaTableDef,
+    pub stream_errors: bool,
     pub destination: &'a [(String, ChType)],
     pub destination_name: &'a str,
 }
 
-/// Errors as the user wrote the SELECT: ClickHouse quotes the query it ran
-/// (in its own formatting), in which the block stands where the user named
-/// the table; each `(SELECT ... FROM arrowstream(...))` is put back as the
-/// table's name.
-struct Shown {
-    table: String,
+/// A fresh name to register a block under: chDB's names are process-wide.
+fn stream_name() -> String {
+    format!(
+        "kafkahouse_block_{}",
+        NEXT_STREAM.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
-impl Shown {
-    fn error(&self, e: ChError) -> ChError {
-        let mut message = e.message;
-        while let Some(at) = message.find("arrowstream(") {
-            let Some(open) = message[..at].rfind("(SELECT ") else {
-                break;
-            };
-            let Some(close) = message[at..].find("))").map(|i| at + i + 2) else {
-                break;
-            };
-            let mut end = close;
-            for alias in [
-                format!(" AS {}", self.table),
-                format!(" AS `{}`", self.table),
-            ] {
-                if message[close..].starts_with(&alias) {
-                    end = close + alias.len();
-                }
-            }
-            message.replace_range(open..end, &self.table);
-        }
-        ChError::new(e.code, message)
-    }
+/// `select_sql` over the Kafka table `table` run once by the engine over
+/// `block` (a direct SELECT), its rows in `format`.
+pub async fn run_once(
+    parsing: &Arc<Parsing>,
+    table: &KafkaTableDef,
+    select_sql: &str,
+    block: RecordBatch,
+    format: &'static str,
+) -> Result<Vec<u8>, ChError> {
+    let stream = stream_name();
+    let stream_errors = block.schema().field_with_name("_error").is_ok();
+    let sql = planner::engine_sql::over_kafka_block(
+        select_sql,
+        (&table.name.database, &table.name.name),
+        &table.columns,
+        stream_errors,
+        &stream,
+    );
+    let parsing = parsing.clone();
+    let name = table.name.name.clone();
+    tokio::task::spawn_blocking(move || {
+        let connection = parsing.engine.connect()?;
+        connection.query_over(&stream, &block, sql.as_bytes(), format)
+    })
+    .await
+    .map_err(|e| ChError::new(codes::UNKNOWN_EXCEPTION, e.to_string()))?
+    .map(|out| out.body)
+    .map_err(|e| as_written(e, &name))
+}
+
+/// The engine's error in the user's terms (`planner::engine_sql::as_written`).
+fn as_written(e: ChError, table: &str) -> ChError {
+    ChError::new(e.code, planner::engine_sql::as_written(&e.message, table))
 }
 
 impl EngineView {
@@ -95,22 +100,17 @@ impl EngineView {
     /// ClickHouse does; errors are the engine's own (an unknown function is
     /// ClickHouse's Code 46).
     pub async fn prepare(shape: Shape<'_>, parsing: &Arc<Parsing>) -> Result<EngineView, ChError> {
-        let stream = format!(
-            "kafkahouse_view_{}",
-            NEXT_STREAM.fetch_add(1, Ordering::Relaxed)
-        );
-        let block = planner::engine_sql::block_source(&shape.source, &stream);
-        let select = planner::engine_sql::over_block(
+        let stream = stream_name();
+        let table = shape.table;
+        let select = planner::engine_sql::over_kafka_block(
             shape.select_sql,
-            shape.database,
-            shape.table,
-            &shape.table_columns,
-            &block,
+            (&table.name.database, &table.name.name),
+            &table.columns,
+            shape.stream_errors,
+            &stream,
         );
-        let shown = Shown {
-            table: shape.table.to_string(),
-        };
-        let empty = RecordBatch::new_empty(shape.schema.clone());
+        let empty =
+            RecordBatch::new_empty(planner::source_schema(&table.columns, shape.stream_errors));
         let destination = shape.destination.to_vec();
         let destination_name = shape.destination_name.to_string();
         let parsing = parsing.clone();
@@ -148,11 +148,11 @@ impl EngineView {
         })
         .await
         .map_err(|e| ChError::new(codes::UNKNOWN_EXCEPTION, e.to_string()))?
-        .map_err(|e| shown.error(e))?;
+        .map_err(|e| as_written(e, &table.name.name))?;
         Ok(EngineView {
             connection: Arc::new(Mutex::new(connection)),
             stream,
-            shown,
+            table: table.name.name.clone(),
             sql: sql.into_bytes().into(),
             columns,
         })
@@ -175,6 +175,6 @@ impl EngineView {
         })
         .await
         .map_err(|e| ChError::new(codes::UNKNOWN_EXCEPTION, e.to_string()))?
-        .map_err(|e| self.shown.error(e))
+        .map_err(|e| as_written(e, &self.table))
     }
 }

@@ -63,7 +63,7 @@ impl ViewSink {
     ) -> Result<ViewSink, ChError> {
         if view.engine == ViewEngine::ClickHouse {
             let stream_errors = source.field_with_name("_error").is_ok();
-            return Self::in_engine(view, table, source, stream_errors, session, parsing).await;
+            return Self::in_engine(view, table, stream_errors, session, parsing).await;
         }
         let plan = ViewPlan::over(
             &view.select_sql,
@@ -77,11 +77,11 @@ impl ViewSink {
     }
 
     /// Prepares the view to run in the embedded ClickHouse engine over
-    /// blocks with `schema`, checked against its destination's columns.
+    /// blocks of `table` (with its error columns when `stream_errors`),
+    /// checked against its destination's columns.
     pub async fn in_engine(
         view: &ViewDef,
         table: &KafkaTableDef,
-        schema: SchemaRef,
         stream_errors: bool,
         session: &mut dyn BackendSession,
         parsing: &Arc<Parsing>,
@@ -91,11 +91,8 @@ impl ViewSink {
         let runner = EngineView::prepare(
             Shape {
                 select_sql: &view.select_sql,
-                database: &table.name.database,
-                table: &table.name.name,
-                source: planner::engine_sql::source_columns(&table.columns, stream_errors),
-                schema,
-                table_columns: table.columns.iter().map(|c| c.name.clone()).collect(),
+                table,
+                stream_errors,
                 destination: &destination,
                 destination_name: &view.destination.to_string(),
             },
