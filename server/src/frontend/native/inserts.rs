@@ -305,43 +305,42 @@ async fn insert_raw(
 }
 
 /// The client's blocks as Native bytes, as `read_blocks` reads them (the
-/// end of its external tables may have been parsed before).
+/// end of its external tables may have been parsed before raw mode).
 async fn read_raw_blocks(
     ctx: &mut CHContext,
     connection: &mut Connection,
 ) -> Result<Vec<u8>, Failure> {
-    use opensrv_clickhouse::protocols::Packet;
     let mut native = Vec::new();
-    let mut empty_blocks = 0;
-    while empty_blocks < 2 {
-        let rows = match connection.read_packet(ctx).await? {
-            Some(Packet::RawData(block)) => {
-                let rows = passthrough::rows_of(&block);
-                if rows > 0 {
-                    native.extend(block);
-                }
-                rows
-            }
-            Some(Packet::Data(block)) => block.row_count() as u64,
-            other => return Err(not_data(other.is_some())),
-        };
-        if rows == 0 {
-            empty_blocks += 1;
-        } else {
-            empty_blocks = empty_blocks.max(1);
+    read_packets(ctx, connection, |received| match received {
+        Received::Raw(block) => {
+            native.extend(block);
+            Ok(())
         }
-    }
+        Received::Block(_) => Err(unexpected_block()),
+    })
+    .await?;
     Ok(native)
+}
+
+/// A block the client sent: parsed, or as its Native bytes while the
+/// connection reads raw blocks.
+enum Received {
+    Block(Block),
+    Raw(Vec<u8>),
+}
+
+fn unexpected_block() -> ChError {
+    ChError::new(
+        codes::UNEXPECTED_PACKET_FROM_CLIENT,
+        "Unexpected packet from the client while it was sending INSERT data",
+    )
 }
 
 /// What a packet other than Data in the middle of INSERT data is: another
 /// packet (`other`), or the client gone.
 fn not_data(other: bool) -> Failure {
     if other {
-        Failure::Query(ChError::new(
-            codes::UNEXPECTED_PACKET_FROM_CLIENT,
-            "Unexpected packet from the client while it was sending INSERT data",
-        ))
+        Failure::Query(unexpected_block())
     } else {
         Failure::Connection(NativeError::IO(std::io::Error::new(
             std::io::ErrorKind::UnexpectedEof,
@@ -358,20 +357,36 @@ async fn read_blocks(
     connection: &mut Connection,
     mut take: impl FnMut(&Block) -> Result<(), ChError>,
 ) -> Result<(), Failure> {
+    read_packets(ctx, connection, |received| match received {
+        Received::Block(block) => take(&block),
+        Received::Raw(_) => Err(unexpected_block()),
+    })
+    .await
+}
+
+/// The client's Data packets after the header, up to the empty block that
+/// ends them (the first empty one ends its external tables); each non-empty
+/// one goes to `take`.
+async fn read_packets(
+    ctx: &mut CHContext,
+    connection: &mut Connection,
+    mut take: impl FnMut(Received) -> Result<(), ChError>,
+) -> Result<(), Failure> {
+    use opensrv_clickhouse::protocols::Packet;
     let mut empty_blocks = 0;
     while empty_blocks < 2 {
-        match connection.read_packet(ctx).await? {
-            Some(opensrv_clickhouse::protocols::Packet::Data(block)) => {
-                if block.row_count() == 0 {
-                    empty_blocks += 1;
-                    continue;
-                }
-                // The data started: the external tables' end was skipped.
-                empty_blocks = empty_blocks.max(1);
-                take(&block)?;
-            }
+        let (rows, received) = match connection.read_packet(ctx).await? {
+            Some(Packet::Data(block)) => (block.row_count() as u64, Received::Block(block)),
+            Some(Packet::RawData(bytes)) => (passthrough::rows_of(&bytes), Received::Raw(bytes)),
             other => return Err(not_data(other.is_some())),
+        };
+        if rows == 0 {
+            empty_blocks += 1;
+            continue;
         }
+        // The data started: the external tables' end was skipped.
+        empty_blocks = empty_blocks.max(1);
+        take(received)?;
     }
     Ok(())
 }

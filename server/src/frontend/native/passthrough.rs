@@ -11,8 +11,10 @@ use std::io::{self, Read};
 
 use catalog::ChType;
 
-/// A block's `BlockInfo` as the protocol writes it before the columns.
-const BLOCK_INFO: [u8; 8] = [1, 0, 2, 0xff, 0xff, 0xff, 0xff, 0];
+/// A block's `BlockInfo` as the protocol writes it before the columns
+/// (field 1: not overflows, field 2: bucket -1, end), which the Native
+/// format has not.
+pub(super) const BLOCK_INFO: [u8; 8] = [1, 0, 2, 0xff, 0xff, 0xff, 0xff, 0];
 /// The server's Data packet.
 const SERVER_DATA: u64 = 1;
 /// Revisions from which a Data packet names a temporary table and carries
@@ -35,9 +37,11 @@ pub(super) fn blocks(body: &[u8]) -> Option<Vec<&[u8]>> {
     let mut cursor = std::io::Cursor::new(body);
     let mut at = 0;
     while at < body.len() {
-        let block = read_block(&mut cursor, false).ok()?;
-        found.push(&body[at..at + block.len()]);
-        at += block.len();
+        // Measured, not copied: the body is already in memory.
+        let mut r = Reader::new(&mut cursor, false);
+        columns(&mut r).ok()?;
+        found.push(&body[at..at + r.read]);
+        at += r.read;
     }
     Some(found)
 }
@@ -50,7 +54,7 @@ pub(super) fn blocks(body: &[u8]) -> Option<Vec<&[u8]>> {
 pub(super) fn read_block(from: &mut dyn Read, with_info: bool) -> io::Result<Vec<u8>> {
     if with_info {
         // Fields: 1 is_overflows (UInt8), 2 bucket_num (Int32), 0 ends.
-        let mut info = Reader::new(from);
+        let mut info = Reader::new(from, false);
         loop {
             match info.varint()? {
                 0 => break,
@@ -60,7 +64,13 @@ pub(super) fn read_block(from: &mut dyn Read, with_info: bool) -> io::Result<Vec
             }
         }
     }
-    let mut r = Reader::new(from);
+    let mut r = Reader::new(from, true);
+    columns(&mut r)?;
+    Ok(r.kept)
+}
+
+/// Reads a block's columns, each by its type.
+fn columns(r: &mut Reader) -> io::Result<()> {
     let columns = r.varint()?;
     let rows = usize::try_from(r.varint()?).map_err(|_| invalid("too many rows"))?;
     for _ in 0..columns {
@@ -76,7 +86,7 @@ pub(super) fn read_block(from: &mut dyn Read, with_info: bool) -> io::Result<Vec
             r.skip(&ty, rows)?;
         }
     }
-    Ok(r.kept)
+    Ok(())
 }
 
 fn invalid(what: impl Into<String>) -> io::Error {
@@ -103,7 +113,7 @@ pub(super) fn has_block_info(revision: u64) -> bool {
 /// The rows a block read by [`read_block`] holds.
 pub(super) fn rows_of(block: &[u8]) -> u64 {
     let mut cursor = std::io::Cursor::new(block);
-    let mut r = Reader::new(&mut cursor);
+    let mut r = Reader::new(&mut cursor, false);
     r.varint().and_then(|_| r.varint()).unwrap_or(0)
 }
 
@@ -131,39 +141,49 @@ pub(super) fn data_packet(block: &[u8], revision: u64, compress: bool) -> Vec<u8
     out
 }
 
-/// Reads from a byte source, keeping every byte read.
+/// Reads from a byte source, counting the bytes read and keeping them all
+/// (`keep`) or only the last step of them.
 struct Reader<'a> {
     from: &'a mut dyn Read,
+    keep: bool,
     kept: Vec<u8>,
+    read: usize,
     /// The length of the last string read (its bytes end `kept`).
     last_len: usize,
 }
 
 impl<'a> Reader<'a> {
-    fn new(from: &'a mut dyn Read) -> Reader<'a> {
+    fn new(from: &'a mut dyn Read, keep: bool) -> Reader<'a> {
         Reader {
             from,
+            keep,
             kept: Vec::new(),
+            read: 0,
             last_len: 0,
         }
     }
 
-    /// Keeps the next `n` bytes, read in steps so that a length from the
-    /// wire allocates only what arrived.
+    /// Reads the next `n` bytes, in steps so that a length from the wire
+    /// allocates only what arrived.
     fn take(&mut self, n: usize) -> io::Result<()> {
         let mut left = n;
         while left > 0 {
             let step = left.min(STEP);
+            if !self.keep {
+                self.kept.clear();
+            }
             let at = self.kept.len();
             self.kept.resize(at + step, 0);
             self.from.read_exact(&mut self.kept[at..])?;
+            self.read += step;
             left -= step;
         }
         Ok(())
     }
 
+    /// The last `n` bytes read (fewer, past a step when not keeping).
     fn last(&self, n: usize) -> &[u8] {
-        &self.kept[self.kept.len() - n..]
+        &self.kept[self.kept.len().saturating_sub(n)..]
     }
 
     fn varint(&mut self) -> io::Result<u64> {

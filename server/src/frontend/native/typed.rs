@@ -15,13 +15,8 @@ use catalog::ChType;
 use chrono::{NaiveDate, NaiveDateTime, TimeZone as _};
 use opensrv_clickhouse::types::Block;
 
-use super::passthrough::{put_string, put_varint};
+use super::passthrough::{put_string, put_varint, BLOCK_INFO};
 use crate::result::ResultSet;
-
-/// A block's `BlockInfo` as the TCP protocol writes it before the columns
-/// (field 1: not overflows, field 2: bucket -1, end), which the Native
-/// format has not.
-const BLOCK_INFO: [u8; 8] = [1, 0, 2, 0xff, 0xff, 0xff, 0xff, 0];
 
 /// The type name opensrv-clickhouse reads for `ty` (and clients receive),
 /// when values of `ty` can travel typed: what the client gets is `ty`'s
