@@ -8,6 +8,8 @@
 //! in the Kafka table's format and produced.
 
 use std::ops::Range;
+
+use arrow::array::RecordBatch;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use catalog::kafka::KafkaSettings;
@@ -15,7 +17,8 @@ use catalog::{KafkaTableDef, QualifiedName};
 
 use super::decode::framing::Framing;
 use super::producer::{messages_of_rows, metadata_of, OutMessage, Producers};
-use crate::backend::{BackendSession, RESULT_FORMAT};
+use super::sink::encode_batch;
+use crate::backend::{BackendSession, InsertFormat, RESULT_FORMAT};
 use crate::error::{codes, ChError};
 use crate::session::SessionState;
 use catalog::quote;
@@ -268,18 +271,21 @@ impl Stage {
         Ok(Stage { name })
     }
 
-    /// A temporary table with `columns` (a Kafka table's, with its virtual
-    /// columns), for a block read from that table.
-    pub async fn with_columns(
+    /// A temporary table with the Kafka table `table`'s columns and
+    /// virtual columns (with `_raw_message` and `_error` when
+    /// `stream_errors`), for its blocks.
+    pub async fn for_kafka_table(
         conn: &mut dyn BackendSession,
         state: &SessionState,
-        columns: &[(String, catalog::ChType)],
+        table: &KafkaTableDef,
+        stream_errors: bool,
     ) -> Result<Stage, ChError> {
         let name = staging_name("block");
-        let columns: Vec<String> = columns
-            .iter()
-            .map(|(n, t)| format!("{} {t}", quote::identifier(n)))
-            .collect();
+        let columns: Vec<String> =
+            planner::engine_sql::source_columns(&table.columns, stream_errors)
+                .iter()
+                .map(|(n, t)| format!("{} {t}", quote::identifier(n)))
+                .collect();
         conn.execute(
             &format!(
                 "CREATE TEMPORARY TABLE {name} ({}) ENGINE = Memory",
@@ -290,6 +296,40 @@ impl Stage {
         )
         .await?;
         Ok(Stage { name })
+    }
+
+    /// A stage holding `block`, a decoded block of the Kafka table `table`,
+    /// inserted in the backend's `format`.
+    pub async fn holding_block(
+        conn: &mut dyn BackendSession,
+        state: &SessionState,
+        table: &KafkaTableDef,
+        block: &RecordBatch,
+        format: InsertFormat,
+    ) -> Result<Stage, ChError> {
+        let schema = block.schema();
+        let stream_errors = schema.field_with_name("_error").is_ok();
+        let stage = Self::for_kafka_table(conn, state, table, stream_errors).await?;
+        // The block's columns are the stage's, in its order.
+        let names: Vec<String> = schema
+            .fields()
+            .iter()
+            .map(|f| quote::identifier(f.name()))
+            .collect();
+        let staged = match encode_batch(block, format) {
+            Ok((format, data)) => {
+                let insert = format!("INSERT INTO {} ({})", stage.name, names.join(", "));
+                conn.insert(&insert, format, data, state).await
+            }
+            Err(e) => Err(e),
+        };
+        match staged {
+            Ok(_) => Ok(stage),
+            Err(e) => {
+                stage.drop(conn, state).await;
+                Err(e)
+            }
+        }
     }
 
     /// Drops the stage without running anything over it.
@@ -308,25 +348,37 @@ impl Stage {
         producers: &Producers,
     ) -> Result<(), ChError> {
         let fired = async {
-            for v in views {
-                let select = pointed_at(&v.view.select_sql, source, &self.name);
-                let target = "_kafkahouse_target_";
-                let sql = format!("INSERT INTO {target} {select}");
-                let span = "INSERT INTO ".len().."INSERT INTO ".len() + target.len();
-                let source = InsertSource::Sql {
-                    sql: &sql,
-                    target: span,
-                };
-                produce_insert(conn, state, &v.table, source, producers)
-                    .await
-                    .map_err(|e| {
-                        ChError::new(e.code, format!("view {}: {}", v.view.name, e.message))
-                    })?;
+            for view in views {
+                self.fire(conn, state, source, view, producers).await?;
             }
             Ok(())
         }
         .await;
         drop_after(conn, state, &self.name, fired).await
+    }
+
+    /// Runs `view` (reading `source`) over the staged rows and produces its
+    /// output; the stage stays.
+    pub async fn fire(
+        &self,
+        conn: &mut dyn BackendSession,
+        state: &SessionState,
+        source: &QualifiedName,
+        view: &ProducingView,
+        producers: &Producers,
+    ) -> Result<(), ChError> {
+        let select = pointed_at(&view.view.select_sql, source, &self.name);
+        let target = "_kafkahouse_target_";
+        let sql = format!("INSERT INTO {target} {select}");
+        let span = "INSERT INTO ".len().."INSERT INTO ".len() + target.len();
+        let rows = InsertSource::Sql {
+            sql: &sql,
+            target: span,
+        };
+        produce_insert(conn, state, &view.table, rows, producers)
+            .await
+            .map(|_| ())
+            .map_err(|e| ChError::new(e.code, format!("view {}: {}", view.view.name, e.message)))
     }
 }
 
@@ -359,8 +411,7 @@ pub async fn check_view_between_kafka_tables(
     stream_errors: bool,
     destination: &KafkaTableDef,
 ) -> Result<(), ChError> {
-    let columns = planner::engine_sql::source_columns(&source.columns, stream_errors);
-    let stage = Stage::with_columns(conn, state, &columns).await?;
+    let stage = Stage::for_kafka_table(conn, state, source, stream_errors).await?;
     let pointed = pointed_at(select, &source.name, &stage.name);
     let checked = check_producing_view(conn, state, &pointed, destination)
         .await

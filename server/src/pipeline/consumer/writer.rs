@@ -27,7 +27,7 @@ use crate::pipeline::dead_letters;
 use crate::pipeline::decode::{BlockDecoder, Decoded};
 use crate::pipeline::guarantee::Guarantee;
 use crate::pipeline::producing::{ProducingView, Stage};
-use crate::pipeline::sink::{encode_batch, Encoded, ViewSink};
+use crate::pipeline::sink::{Encoded, ViewSink};
 use crate::pipeline::status::now;
 use crate::session::SessionState;
 
@@ -339,18 +339,8 @@ impl ConsumerTask {
                     _ => fired[i] = true,
                 }
             }
-            for (i, view) in self.producing.iter().enumerate() {
-                if produced[i] {
-                    continue;
-                }
-                match self.produce(&batch, view, session).await {
-                    Ok(()) => produced[i] = true,
-                    Err(e) => {
-                        tracing::error!(view = %view.view.name, topic, partition, first, last, error = %e, "producing failed; will retry");
-                        self.status
-                            .exception(format!("view {}: {e}", view.view.name));
-                    }
-                }
+            if produced.contains(&false) {
+                self.produce(&batch, &mut produced, session).await;
             }
             if inserted.iter().all(Option::is_some)
                 && fired.iter().all(|f| *f)
@@ -405,49 +395,43 @@ impl ConsumerTask {
         }
     }
 
-    /// Runs `view`, from this Kafka table into another, over `batch` (staged
-    /// in the backend, which runs the SELECT as ClickHouse) and produces its
-    /// rows in the other table's format.
+    /// Runs the views from this Kafka table into others that are not
+    /// `produced` yet over `batch` (staged once in the backend, which runs
+    /// their SELECTs as ClickHouse) and produces their rows in the other
+    /// tables' formats, marking each that succeeded.
     async fn produce(
         &self,
         batch: &arrow::array::RecordBatch,
-        view: &ProducingView,
+        produced: &mut [bool],
         session: &mut dyn BackendSession,
-    ) -> Result<(), ChError> {
+    ) {
         let state = SessionState::new(&self.table.name.database);
-        let stream_errors = batch.schema().field_with_name("_error").is_ok();
-        let columns = planner::engine_sql::source_columns(&self.table.columns, stream_errors);
-        let stage = Stage::with_columns(session, &state, &columns).await?;
-        let names: Vec<String> = columns
-            .iter()
-            .map(|(n, _)| catalog::quote::identifier(n))
-            .collect();
-        let staged = match encode_batch(batch, self.backend.insert_format()) {
-            Ok((format, data)) => {
-                session
-                    .insert(
-                        &format!("INSERT INTO {} ({})", stage.name, names.join(", ")),
-                        format,
-                        data,
-                        &state,
-                    )
-                    .await
+        let format = self.backend.insert_format();
+        let stage = match Stage::holding_block(session, &state, &self.table, batch, format).await {
+            Ok(stage) => stage,
+            Err(e) => {
+                tracing::error!(table = %self.table.name, error = %e, "cannot stage a block for views into Kafka tables; will retry");
+                self.status
+                    .exception(format!("views into Kafka tables: {e}"));
+                return;
             }
-            Err(e) => Err(e),
         };
-        if let Err(e) = staged {
-            stage.drop(session, &state).await;
-            return Err(e);
+        for (view, done) in self.producing.iter().zip(produced.iter_mut()) {
+            if *done {
+                continue;
+            }
+            match stage
+                .fire(session, &state, &self.table.name, view, &self.producers)
+                .await
+            {
+                Ok(()) => *done = true,
+                Err(e) => {
+                    tracing::error!(view = %view.view.name, error = %e, "producing failed; will retry");
+                    self.status.exception(e.to_string());
+                }
+            }
         }
-        stage
-            .fire_and_drop(
-                session,
-                &state,
-                &self.table.name,
-                std::slice::from_ref(view),
-                &self.producers,
-            )
-            .await
+        stage.drop(session, &state).await;
     }
 
     /// Runs the views into Kafka tables that read `sink`'s destination over
