@@ -32,6 +32,7 @@ pub use http::ChHttp;
 pub use pg::{error_of, error_text, rows, scalar, wait_for};
 pub use server::Kafkahouse;
 
+pub mod differential;
 pub mod fuzz;
 pub mod github;
 pub mod hostile;

@@ -5,45 +5,9 @@
 //! engines: the same SELECT over the same blocks, once in each, writes the
 //! same rows for every type and its edge values. Into 18.16 too.
 
+use kafkahouse_tests::differential::{disagreements, function_select, function_tables};
 use kafkahouse_tests::kafka::{run, WAIT};
 use kafkahouse_tests::{error_of, rows, scalar, wait_for, Broker, ClickHouseServer, Kafkahouse};
-
-/// Counts, in ClickHouse, the rows where the view's result differs from
-/// ClickHouse's own evaluation of `expr` over the inputs stored next to it.
-async fn disagreements(
-    client: &tokio_postgres::Client,
-    table: &str,
-    functions: &[(&str, &str)],
-) -> Vec<String> {
-    let mut wrong = Vec::new();
-    for (i, (_, expr)) in functions.iter().enumerate() {
-        let text = |e: &str| format!("ifNull(toString({e}), 'NULL')");
-        let count = scalar(
-            client,
-            &format!(
-                "SELECT countIf({} != {}) FROM {table}",
-                text(&format!("r{i}")),
-                text(expr)
-            ),
-        )
-        .await;
-        if count != "0" {
-            let sample = scalar(
-                client,
-                &format!(
-                    "SELECT concat({}, ' vs ', {}) FROM {table} WHERE {} != {} LIMIT 1",
-                    text(&format!("r{i}")),
-                    text(expr),
-                    text(&format!("r{i}")),
-                    text(expr)
-                ),
-            )
-            .await;
-            wrong.push(format!("{expr}: view vs ClickHouse: {sample}"));
-        }
-    }
-    wrong
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_datafusion_cannot_run_exactly_runs_in_the_engine() {
@@ -78,37 +42,18 @@ async fn what_datafusion_cannot_run_exactly_runs_in_the_engine() {
 
     let inputs = "s String, n Int64, t DateTime, ts String, u String, j String, \
                   arr Array(UInt32), tup Tuple(a UInt8, b String)";
-    let results: Vec<String> = functions
-        .iter()
-        .enumerate()
-        .map(|(i, (ty, _))| format!("r{i} {ty}"))
-        .collect();
-    run(
+    function_tables(
         &client,
-        &format!(
-            "CREATE TABLE results ({inputs}, {}) ENGINE = MergeTree ORDER BY n",
-            results.join(", ")
-        ),
+        (&broker.bootstrap, "inputs", "g"),
+        inputs,
+        &functions,
     )
     .await;
-    run(
-        &client,
-        &format!(
-            "CREATE TABLE inputs_queue ({inputs}) ENGINE = Kafka('{}', 'inputs', 'g', 'JSONEachRow')",
-            broker.bootstrap
-        ),
-    )
-    .await;
-    let select: Vec<String> = functions
-        .iter()
-        .enumerate()
-        .map(|(i, (_, expr))| format!("{expr} AS r{i}"))
-        .collect();
     run(
         &client,
         &format!(
             "CREATE MATERIALIZED VIEW engine_mv TO results AS SELECT *, {} FROM inputs_queue",
-            select.join(", ")
+            function_select(&functions)
         ),
     )
     .await;

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use kafkahouse_tests::differential::{disagreements, function_select, function_tables};
 use kafkahouse_tests::kafka::{run, Setup, WAIT};
 use kafkahouse_tests::{error_of, scalar, wait_for, Broker, Kafkahouse};
 
@@ -213,32 +214,13 @@ async fn view_functions_agree_with_clickhouse() {
     let client = server.connect().await;
 
     let inputs = "s String, n Int64, t DateTime, ts String, j String, csv String";
-    let results: Vec<String> = functions
-        .iter()
-        .enumerate()
-        .map(|(i, (ty, _))| format!("r{i} {ty}"))
-        .collect();
-    run(
+    function_tables(
         &client,
-        &format!(
-            "CREATE TABLE results ({inputs}, {}) ENGINE = MergeTree ORDER BY n",
-            results.join(", ")
-        ),
+        (&broker.bootstrap, "inputs", "functions"),
+        inputs,
+        &functions,
     )
     .await;
-    run(
-        &client,
-        &format!(
-            "CREATE TABLE inputs_queue ({inputs}) ENGINE = Kafka('{}', 'inputs', 'functions', 'JSONEachRow')",
-            broker.bootstrap
-        ),
-    )
-    .await;
-    let select: Vec<String> = functions
-        .iter()
-        .enumerate()
-        .map(|(i, (_, expr))| format!("{expr} AS r{i}"))
-        .collect();
     // In DataFusion, which `auto` would not pick for `/` in round()'s
     // argument: this checks DataFusion's answers.
     run(&client, "SET kafka_view_engine = 'datafusion'").await;
@@ -246,7 +228,7 @@ async fn view_functions_agree_with_clickhouse() {
         &client,
         &format!(
             "CREATE MATERIALIZED VIEW functions_mv TO results AS SELECT *, {} FROM inputs_queue",
-            select.join(", ")
+            function_select(&functions)
         ),
     )
     .await;
@@ -284,24 +266,8 @@ async fn view_functions_agree_with_clickhouse() {
     let got = wait_for(&client, "SELECT count() FROM results", "3", WAIT).await;
     assert_eq!(got, "3", "server log:\n{}", server.log());
 
-    let mut disagreements = Vec::new();
-    for (i, (_, expr)) in functions.iter().enumerate() {
-        let wrong = scalar(
-            &client,
-            // Parenthesized: `r != n IN (1, 5)` would compare first.
-            &format!("SELECT countIf(r{i} != ({expr})) FROM results"),
-        )
-        .await;
-        if wrong != "0" {
-            let sample = scalar(
-                &client,
-                &format!("SELECT toString(tuple(r{i}, {expr})) FROM results WHERE r{i} != ({expr}) LIMIT 1"),
-            )
-            .await;
-            disagreements.push(format!("{expr}: kafkahouse vs ClickHouse {sample}"));
-        }
-    }
-    assert!(disagreements.is_empty(), "{disagreements:#?}");
+    let wrong = disagreements(&client, "results", &functions).await;
+    assert!(wrong.is_empty(), "{wrong:#?}");
 }
 
 /// The same functions over edge values (the least and greatest Int64, the
@@ -378,7 +344,7 @@ async fn view_functions_agree_with_clickhouse_on_edge_values() {
     // Every view's block is the same one: the others have had their turn
     // once every written view has its rows (a failing one never does).
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    let mut disagreements = Vec::new();
+    let mut wrong = Vec::new();
     for (i, (_, expr)) in functions.iter().enumerate() {
         let mut written = scalar(&client, &format!("SELECT count() FROM r{i}")).await;
         while written != "3" && std::time::Instant::now() < deadline {
@@ -386,7 +352,7 @@ async fn view_functions_agree_with_clickhouse_on_edge_values() {
             written = scalar(&client, &format!("SELECT count() FROM r{i}")).await;
         }
         if written != "3" {
-            disagreements.push(format!("{expr}: the view wrote {written} rows"));
+            wrong.push(format!("{expr}: the view wrote {written} rows"));
             continue;
         }
         let text = |e: &str| format!("ifNull(toString({e}), 'NULL')");
@@ -405,15 +371,15 @@ async fn view_functions_agree_with_clickhouse_on_edge_values() {
                     _ => None,
                 });
                 if answer.as_deref().is_none_or(|a| !a.starts_with("0 ")) {
-                    disagreements.push(format!("{expr}: {answer:?} (view vs ClickHouse)"));
+                    wrong.push(format!("{expr}: {answer:?} (view vs ClickHouse)"));
                 }
             }
-            Err(e) => disagreements.push(format!(
+            Err(e) => wrong.push(format!(
                 "{expr}: ClickHouse refuses these inputs: {}",
                 kafkahouse_tests::error_text(&e)
             )),
         }
     }
-    assert!(disagreements.is_empty(), "{disagreements:#?}");
+    assert!(wrong.is_empty(), "{wrong:#?}");
     assert!(engines.is_empty(), "{engines:?}");
 }
