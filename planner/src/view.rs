@@ -368,6 +368,14 @@ mod tests {
     use super::*;
     use arrow::array::{ArrayRef, StringArray, UInt64Array};
 
+    fn output_names(plan: &ViewPlan) -> Vec<String> {
+        plan.output_schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect()
+    }
+
     fn columns() -> Vec<ColumnDef> {
         vec![
             ColumnDef {
@@ -413,12 +421,7 @@ mod tests {
         )
         .await
         .unwrap();
-        let names: Vec<String> = plan
-            .output_schema()
-            .fields()
-            .iter()
-            .map(|f| f.name().clone())
-            .collect();
+        let names = output_names(&plan);
         assert_eq!(names, ["repo_name", "number", "topic", "partition"]);
     }
 
@@ -449,12 +452,7 @@ mod tests {
         )
         .await
         .unwrap();
-        let names: Vec<String> = plan
-            .output_schema()
-            .fields()
-            .iter()
-            .map(|f| f.name().clone())
-            .collect();
+        let names = output_names(&plan);
         assert_eq!(names, ["names", "k", "ts"]);
     }
 
@@ -483,12 +481,7 @@ mod tests {
         )
         .await
         .unwrap();
-        let names: Vec<String> = plan
-            .output_schema()
-            .fields()
-            .iter()
-            .map(|f| f.name().clone())
-            .collect();
+        let names = output_names(&plan);
         assert_eq!(names, ["names", "values", "o"]);
         assert!(matches!(
             plan.output_schema().field(0).data_type(),
