@@ -5,6 +5,7 @@ pub mod consumption;
 pub mod error;
 pub mod kafka;
 pub mod quote;
+pub mod sealing;
 pub mod store;
 pub mod types;
 pub mod view_engine;

@@ -89,6 +89,27 @@ pub struct Args {
     /// broker's KIP-848 session timeout). [default: auto]
     #[arg(long, env = "KAFKAHOUSE_KAFKA_GROUP_PROTOCOL")]
     pub kafka_group_protocol: Option<KafkaGroupProtocol>,
+
+    /// Keep the catalog (Kafka tables, views, named collections) in this
+    /// Kafka topic, shared by every instance that names it, instead of the
+    /// data directory. Needs --catalog-brokers.
+    #[arg(long, env = "KAFKAHOUSE_CATALOG_TOPIC")]
+    pub catalog_topic: Option<String>,
+
+    /// Brokers of --catalog-topic (host:port,...).
+    #[arg(long, env = "KAFKAHOUSE_CATALOG_BROKERS")]
+    pub catalog_brokers: Option<String>,
+
+    /// Key (64 hex digits) that SASL passwords are sealed with in the shared
+    /// catalog; every instance needs the same one. Prefer the environment
+    /// variable or the config file.
+    #[arg(long, env = "KAFKAHOUSE_CATALOG_KEY", hide_env_values = true)]
+    pub catalog_key: Option<String>,
+
+    /// This instance's name among several: in consumers' client ids and in
+    /// system.kafka_consumers. [default: hostname:HTTP port]
+    #[arg(long, env = "KAFKAHOUSE_INSTANCE_ID")]
+    pub instance_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -123,6 +144,10 @@ struct FileConfig {
     log_level: Option<String>,
     log_format: Option<LogFormat>,
     kafka_group_protocol: Option<KafkaGroupProtocol>,
+    catalog_topic: Option<String>,
+    catalog_brokers: Option<String>,
+    catalog_key: Option<String>,
+    instance_id: Option<String>,
     /// `[named_collections.kc]` tables of `key = value`, as ClickHouse's
     /// config.xml defines `<named_collections><kc>...`; a key
     /// `not_overridable = ["k", ...]` locks keys as `NOT OVERRIDABLE` does.
@@ -258,12 +283,27 @@ pub struct Config {
     pub log_format: LogFormat,
     pub kafka_group_protocol: KafkaGroupProtocol,
     pub named_collections: ConfigCollections,
+    /// `--catalog-topic`: the catalog is shared through Kafka.
+    pub shared_catalog: Option<SharedCatalog>,
+    pub instance_id: Option<String>,
+}
+
+/// Where a shared catalog lives, and the key of its secrets.
+#[derive(Debug, Clone)]
+pub struct SharedCatalog {
+    pub topic: String,
+    pub brokers: String,
+    pub key: Option<catalog::sealing::SecretKey>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("config file {path}: {why}")]
     Collection { path: PathBuf, why: String },
+    #[error("--catalog-topic needs --catalog-brokers (and the other way round)")]
+    CatalogBrokers,
+    #[error("--catalog-key: {0}")]
+    CatalogKey(catalog::sealing::SealError),
     #[error("cannot read config file {path}: {source}")]
     Read {
         path: PathBuf,
@@ -325,7 +365,26 @@ impl Config {
                 path: data_dir.join("format-engine"),
             },
         };
+        let shared_catalog = match (
+            args.catalog_topic.or(file.catalog_topic),
+            args.catalog_brokers.or(file.catalog_brokers),
+        ) {
+            (None, None) => None,
+            (Some(topic), Some(brokers)) => Some(SharedCatalog {
+                topic,
+                brokers,
+                key: args
+                    .catalog_key
+                    .or(file.catalog_key)
+                    .map(|k| catalog::sealing::SecretKey::from_hex(&k))
+                    .transpose()
+                    .map_err(ConfigError::CatalogKey)?,
+            }),
+            _ => return Err(ConfigError::CatalogBrokers),
+        };
         Ok(Config {
+            shared_catalog,
+            instance_id: args.instance_id.or(file.instance_id),
             pg_listen: args
                 .pg_listen
                 .or(file.pg_listen)

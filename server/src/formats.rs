@@ -145,7 +145,6 @@ pub(crate) fn parse_text_array(text: &str) -> Option<Vec<String>> {
     }
 }
 
-
 fn csv_quote(value: &str) -> String {
     format!("\"{}\"", value.replace('"', "\"\""))
 }

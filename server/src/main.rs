@@ -1,6 +1,7 @@
 //! kafkahouse: ClickHouse's Kafka table engine as a standalone server.
 
 mod backend;
+mod catalog_log;
 mod chdb;
 mod compression;
 mod config;
@@ -13,6 +14,7 @@ mod kafka_statements;
 mod pipeline;
 mod result;
 mod session;
+mod status_log;
 mod system_tables;
 
 use std::fs::File;
@@ -172,9 +174,30 @@ async fn run(config: Config) -> Result<(), StartError> {
         ),
     };
     tracing::info!(backend = %backend.description(), "backend ready");
-    let catalog_dir = config.data_dir.join("catalog");
-    let catalog =
-        Arc::new(Catalog::open(&catalog_dir).map_err(|e| StartError::Catalog(e.to_string()))?);
+    // Listening first: the default instance id names the HTTP port.
+    let (listener, pg_addr) = listen(config.pg_listen).await?;
+    let (http_listener, http_addr) = listen(config.http_listen).await?;
+    let (native_listener, native_addr) = listen(config.native_listen).await?;
+    let instance = config
+        .instance_id
+        .clone()
+        .unwrap_or_else(|| format!("{}:{}", hostname(), http_addr.port()));
+    pipeline::kafka_config::set_instance(instance.clone());
+    let catalog = match &config.shared_catalog {
+        None => Arc::new(
+            Catalog::open(&config.data_dir.join("catalog"))
+                .map_err(|e| StartError::Catalog(e.to_string()))?,
+        ),
+        Some(shared) => catalog_log::CatalogLog {
+            topic: shared.topic.clone(),
+            brokers: shared.brokers.clone(),
+            key: shared.key.clone(),
+            instance: instance.clone(),
+        }
+        .open()
+        .await
+        .map_err(|e| StartError::Catalog(e.to_string()))?,
+    };
     // The configuration file's collections, as it says now.
     catalog
         .sync_config_collections(config.named_collections.0.clone())
@@ -200,6 +223,20 @@ async fn run(config: Config) -> Result<(), StartError> {
     let pipelines = Arc::new(Pipelines::new(catalog.clone(), backend.clone(), parsing));
     // Consumption resumes from the committed offsets of every attached table.
     pipelines.reconcile().await;
+    follow_catalog(&catalog, pipelines.clone());
+    // Several instances: each reports its consumers to the others.
+    let status = match &config.shared_catalog {
+        Some(shared) => Some(
+            status_log::StatusLog::start(
+                &shared.topic,
+                &shared.brokers,
+                &instance,
+                pipelines.clone(),
+            )
+            .map_err(StartError::Catalog)?,
+        ),
+        None => None,
+    };
     let executor = Arc::new(Executor::new(
         backend,
         catalog,
@@ -207,11 +244,9 @@ async fn run(config: Config) -> Result<(), StartError> {
         config.default_database.clone(),
     ));
 
-    let (listener, pg_addr) = listen(config.pg_listen).await?;
+    tracing::info!(%instance, "instance");
     tracing::info!(addr = %pg_addr, "listening for PostgreSQL clients");
-    let (http_listener, http_addr) = listen(config.http_listen).await?;
     tracing::info!(addr = %http_addr, "listening for ClickHouse HTTP clients");
-    let (native_listener, native_addr) = listen(config.native_listen).await?;
     tracing::info!(addr = %native_addr, "listening for ClickHouse native-protocol clients");
     // One line on stdout that scripts and tests wait for.
     println!("kafkahouse ready: postgres://{pg_addr} http://{http_addr} native://{native_addr}");
@@ -223,7 +258,37 @@ async fn run(config: Config) -> Result<(), StartError> {
         () = shutdown_signal() => tracing::info!("shutting down"),
     }
     pipelines.stop_all().await;
+    if let Some(status) = status {
+        status.report(None).await;
+    }
     Ok(())
+}
+
+/// Pipelines follow changes that other instances make to a shared catalog
+/// (this instance's own DDL reconciles as it returns).
+fn follow_catalog(catalog: &Catalog, pipelines: Arc<Pipelines>) {
+    let changed = Arc::new(tokio::sync::Notify::new());
+    let notify = changed.clone();
+    catalog.on_change(Box::new(move || notify.notify_one()));
+    tokio::spawn(async move {
+        loop {
+            changed.notified().await;
+            pipelines.reconcile().await;
+        }
+    });
+}
+
+/// The machine's name, for the default instance id.
+fn hostname() -> String {
+    let mut buffer = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname writes at most
+    // that many bytes.
+    let ok = unsafe { libc::gethostname(buffer.as_mut_ptr().cast(), buffer.len()) } == 0;
+    let end = buffer.iter().position(|&b| b == 0).unwrap_or(buffer.len());
+    match std::str::from_utf8(&buffer[..end]) {
+        Ok(name) if ok && !name.is_empty() => name.to_string(),
+        _ => "localhost".to_string(),
+    }
 }
 
 /// Holds an exclusive lock on `<data_dir>/kafkahouse.lock` while the server

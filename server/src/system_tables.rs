@@ -60,7 +60,7 @@ const DOTTED: [&str; 6] = [
 /// Runs `sql` over a snapshot of the consumers.
 pub async fn query_kafka_consumers(
     sql: &str,
-    consumers: Vec<(QualifiedName, ConsumerState)>,
+    consumers: Vec<(String, QualifiedName, ConsumerState)>,
 ) -> Result<ResultSet, ChError> {
     let batch = snapshot(&consumers).map_err(internal)?;
     run(&quote_dotted(sql), "kafka_consumers", batch).await
@@ -164,7 +164,7 @@ fn quote_dotted(sql: &str) -> String {
 }
 
 fn snapshot(
-    consumers: &[(QualifiedName, ConsumerState)],
+    consumers: &[(String, QualifiedName, ConsumerState)],
 ) -> Result<RecordBatch, arrow::error::ArrowError> {
     let strings = || ListBuilder::new(StringBuilder::new());
     let mut database = StringBuilder::new();
@@ -182,7 +182,7 @@ fn snapshot(
     let mut commits = Vec::new();
     let mut written = Vec::new();
     let mut broken = Vec::new();
-    for (name, c) in consumers {
+    for (_, name, c) in consumers {
         database.append_value(&name.database);
         table.append_value(&name.name);
         consumer_id.append_value(&c.consumer_id);
@@ -236,7 +236,7 @@ fn snapshot(
             Arc::new(UInt8Array::from(
                 consumers
                     .iter()
-                    .map(|(_, c)| u8::from(c.running))
+                    .map(|(_, _, c)| u8::from(c.running))
                     .collect::<Vec<_>>(),
             )),
         ),
@@ -247,7 +247,18 @@ fn snapshot(
             Arc::new(UInt64Array::from(
                 consumers
                     .iter()
-                    .map(|(_, c)| c.restarts)
+                    .map(|(_, _, c)| c.restarts)
+                    .collect::<Vec<_>>(),
+            )),
+        ),
+        // kafkahouse's own: the instance that runs the consumer (with a
+        // shared catalog, every instance's consumers are listed).
+        (
+            "instance",
+            Arc::new(arrow::array::StringArray::from(
+                consumers
+                    .iter()
+                    .map(|(i, _, _)| i.as_str())
                     .collect::<Vec<_>>(),
             )),
         ),
@@ -430,7 +441,7 @@ mod tests {
     use super::*;
     use crate::pipeline::status::PartitionState;
 
-    fn consumers() -> Vec<(QualifiedName, ConsumerState)> {
+    fn consumers() -> Vec<(String, QualifiedName, ConsumerState)> {
         let mut state = ConsumerState {
             consumer_id: "kafkahouse-db.q-0".into(),
             num_messages_read: 10,
@@ -445,7 +456,7 @@ mod tests {
             },
         );
         state.exceptions.push_back((0, "it's broken".into()));
-        vec![(QualifiedName::new("db", "q"), state)]
+        vec![("i1".into(), QualifiedName::new("db", "q"), state)]
     }
 
     #[tokio::test]

@@ -34,7 +34,7 @@ impl Catalog {
         }
         self.change(|state| {
             state.collections.retain(|_, c| !c.from_config);
-            state.collections.extend(wanted);
+            state.collections.extend(wanted.clone());
             Ok(())
         })
     }

@@ -22,6 +22,11 @@ pub enum CatalogError {
         tables: Vec<String>,
         detached: bool,
     },
+    /// The shared catalog's log could not be written or read.
+    #[error("catalog log: {0}")]
+    Journal(String),
+    #[error(transparent)]
+    Sealing(#[from] crate::sealing::SealError),
     #[error("cannot read catalog {path}: {source}")]
     Read {
         path: PathBuf,
@@ -38,4 +43,3 @@ pub enum CatalogError {
         source: std::io::Error,
     },
 }
-

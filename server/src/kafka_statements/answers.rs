@@ -114,7 +114,7 @@ impl KafkaStatements {
             // A FORMAT clause is applied by the frontend's rendering.
             let result = crate::system_tables::query_kafka_consumers(
                 planner::without_output_format(statement.sql),
-                self.pipelines.consumers(),
+                self.pipelines.all_consumers(),
             )
             .await?;
             return Ok(Some(Outcome::Rows(result)));

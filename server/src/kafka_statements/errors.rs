@@ -38,6 +38,9 @@ pub(super) fn catalog_error(e: catalog::CatalogError) -> ChError {
             codes::NAMED_COLLECTION_IS_USED,
             format!("{e}. (NAMED_COLLECTION_IS_USED)"),
         ),
+        e @ catalog::CatalogError::Sealing(_) => {
+            ChError::new(codes::BAD_ARGUMENTS, format!("{e}. (BAD_ARGUMENTS)"))
+        }
         other => ChError::new(codes::UNKNOWN_EXCEPTION, other.to_string()),
     }
 }

@@ -178,7 +178,13 @@ mod tests {
             window_of("MergeTree ORDER BY a SETTINGS index_granularity = 8192, non_replicated_deduplication_window = 1000"),
             1000
         );
-        assert_eq!(window_of("MergeTree ORDER BY a SETTINGS index_granularity = 8192"), 0);
-        assert_eq!(window_of("MergeTree SETTINGS non_replicated_deduplication_window=7"), 7);
+        assert_eq!(
+            window_of("MergeTree ORDER BY a SETTINGS index_granularity = 8192"),
+            0
+        );
+        assert_eq!(
+            window_of("MergeTree SETTINGS non_replicated_deduplication_window=7"),
+            7
+        );
     }
 }

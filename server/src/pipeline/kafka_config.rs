@@ -43,10 +43,24 @@ pub fn set_security(config: &mut ClientConfig, settings: &KafkaSettings) {
     }
 }
 
-/// `kafka_client_id`, or one naming the table and the consumer's number.
+/// This instance's id among several (`--instance-id`), set once at start.
+static INSTANCE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Names this instance in its consumers' client ids (called once, at start).
+pub fn set_instance(id: String) {
+    let _ = INSTANCE.set(id);
+}
+
+/// This instance's id (`kafkahouse` before `set_instance`).
+pub fn instance() -> &'static str {
+    INSTANCE.get().map_or("kafkahouse", String::as_str)
+}
+
+/// `kafka_client_id`, or one naming the instance, the table and the
+/// consumer's number (so that a group's members say where they run).
 pub fn client_id(table: &KafkaTableDef, settings: &KafkaSettings, index: u64) -> String {
     if settings.client_id.is_empty() {
-        format!("kafkahouse-{}-{index}", table.name)
+        format!("kafkahouse-{}-{}-{index}", instance(), table.name)
     } else {
         settings.client_id.clone()
     }

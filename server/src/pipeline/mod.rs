@@ -6,12 +6,13 @@
 
 pub mod backoff;
 pub mod consumer;
-pub mod kafka_config;
 pub mod dead_letters;
 pub mod decode;
 pub mod direct_select;
 pub mod engine_view;
 pub mod guarantee;
+pub mod kafka_config;
+pub mod peers;
 pub mod producer;
 pub mod producing;
 pub mod sink;
@@ -53,6 +54,8 @@ pub struct Pipelines {
     /// Producers for writes to Kafka tables, shared by every session.
     producers: Arc<producer::Producers>,
     parsing: Arc<decode::Parsing>,
+    /// Other instances' consumers (a shared catalog's service).
+    peers: Arc<peers::Peers>,
 }
 
 impl Pipelines {
@@ -68,7 +71,25 @@ impl Pipelines {
             running: Mutex::new(HashMap::new()),
             statuses: std::sync::Mutex::new(BTreeMap::new()),
             producers: Arc::new(producer::Producers::default()),
+            peers: Arc::new(peers::Peers::default()),
         }
+    }
+
+    /// What other instances report of their consumers.
+    pub fn peers(&self) -> &Arc<peers::Peers> {
+        &self.peers
+    }
+
+    /// Every instance's consumers, this one's first: (instance, table, state).
+    pub fn all_consumers(&self) -> Vec<(String, QualifiedName, ConsumerState)> {
+        let own = kafka_config::instance().to_string();
+        let mut all: Vec<_> = self
+            .consumers()
+            .into_iter()
+            .map(|(t, c)| (own.clone(), t, c))
+            .collect();
+        all.extend(self.peers.consumers());
+        all
     }
 
     pub fn producers(&self) -> &producer::Producers {

@@ -115,7 +115,9 @@ async fn query(
     let flag = |name: &str| params.get(name).is_some_and(|v| v.trim() == "1");
     let blocks_in = flag("decompress");
     let blocks_out = if flag("compress") {
-        match crate::compression::Method::named(params.get("network_compression_method").map(String::as_str)) {
+        match crate::compression::Method::named(
+            params.get("network_compression_method").map(String::as_str),
+        ) {
             Ok(method) => Some(method),
             Err(e) => return error_response(&e, &query_id),
         }

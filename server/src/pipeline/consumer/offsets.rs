@@ -145,7 +145,10 @@ mod tests {
 
     #[test]
     fn ranges_round_trip_through_metadata() {
-        let r = Range { first: 10, last: 59 };
+        let r = Range {
+            first: 10,
+            last: 59,
+        };
         assert_eq!(r.metadata(), "kafkahouse:pending:10-59");
         assert_eq!(Range::parse(&r.metadata()), Some(r));
         assert_eq!(Range::parse(""), None);
@@ -168,7 +171,10 @@ mod tests {
         let r = Range { first: 0, last: 49 };
         let mv = view("mv", "t", "SELECT *");
         let a = token(&mv, "g", "t", 3, r);
-        assert_eq!(a, format!("kafkahouse:db.t:{:016x}:g:t:3:0-49", fnv1a(b"SELECT *")));
+        assert_eq!(
+            a,
+            format!("kafkahouse:db.t:{:016x}:g:t:3:0-49", fnv1a(b"SELECT *"))
+        );
         // The same view under another name (on another instance): the same.
         assert_eq!(a, token(&view("mv_b", "t", "SELECT *"), "g", "t", 3, r));
         assert_ne!(a, token(&view("mv", "t", "SELECT a"), "g", "t", 3, r));

@@ -242,11 +242,7 @@ impl BlockDecoder {
     /// Splits a block that failed to parse into runs of good messages and
     /// the broken ones between them. Each broken message is found with the
     /// parser's hint when it has one (checked), else by bisection.
-    fn separate(
-        &self,
-        all: &[&Message],
-        first: ParseFailure,
-    ) -> Result<Vec<Piece>, ChError> {
+    fn separate(&self, all: &[&Message], first: ParseFailure) -> Result<Vec<Piece>, ChError> {
         let mut pieces = Vec::new();
         let mut start = 0;
         let mut failure = first;
