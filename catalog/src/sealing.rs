@@ -1,4 +1,5 @@
-//! Secrets at rest: SASL passwords sealed with AES-256-GCM under a key the
+//! Secrets at rest: SASL passwords (and URLs carrying a password, such as a
+//! schema registry's) sealed with AES-256-GCM under a key the
 //! operator configures (64 hex digits, as ClickHouse's `key_hex`), so that a
 //! shared catalog topic or a catalog file never holds them in clear text.
 //! A sealed value reads `sealed:v1:<hex of nonce and ciphertext>`.
@@ -7,7 +8,7 @@
 use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
 
-use crate::kafka::SECRET_SETTINGS;
+use crate::kafka::{without_url_password, SECRET_SETTINGS};
 use crate::store::{Definition, NamedCollection};
 
 const PREFIX: &str = "sealed:v1:";
@@ -83,7 +84,7 @@ pub fn seal_definition(
     definition: &mut Definition,
     key: Option<&SecretKey>,
 ) -> Result<(), SealError> {
-    for value in definition_secrets(definition) {
+    for value in definition_values(definition, is_secret) {
         *value = seal_value(value, key)?;
     }
     Ok(())
@@ -94,7 +95,7 @@ pub fn open_definition(
     definition: &mut Definition,
     key: Option<&SecretKey>,
 ) -> Result<(), SealError> {
-    for value in definition_secrets(definition) {
+    for value in definition_values(definition, |_, v| is_sealed(v)) {
         *value = open_value(value, key)?;
     }
     Ok(())
@@ -104,7 +105,7 @@ pub fn seal_collection(
     collection: &mut NamedCollection,
     key: Option<&SecretKey>,
 ) -> Result<(), SealError> {
-    for value in collection_secrets(collection) {
+    for value in collection_values(collection, is_secret) {
         *value = seal_value(value, key)?;
     }
     Ok(())
@@ -114,7 +115,7 @@ pub fn open_collection(
     collection: &mut NamedCollection,
     key: Option<&SecretKey>,
 ) -> Result<(), SealError> {
-    for value in collection_secrets(collection) {
+    for value in collection_values(collection, |_, v| is_sealed(v)) {
         *value = open_value(value, key)?;
     }
     Ok(())
@@ -136,20 +137,24 @@ fn open_value(value: &str, key: Option<&SecretKey>) -> Result<String, SealError>
     }
 }
 
-fn is_secret(key: &str) -> bool {
-    SECRET_SETTINGS.contains(&key)
+/// Whether a setting's value is a secret: a password setting, or a URL
+/// with a password in it.
+pub fn is_secret(key: &str, value: &str) -> bool {
+    SECRET_SETTINGS.contains(&key) || without_url_password(value) != value
 }
 
-/// The secret values of a Kafka table: its settings, and the overrides it
-/// gave a named collection.
-fn definition_secrets(definition: &mut Definition) -> Vec<&mut String> {
+type Pick = fn(&str, &str) -> bool;
+
+/// The values of a Kafka table's settings (and of the overrides it gave a
+/// named collection) that `pick` chooses.
+fn definition_values(definition: &mut Definition, pick: Pick) -> Vec<&mut String> {
     let Definition::KafkaTable(table) = definition else {
         return Vec::new();
     };
     let mut found: Vec<&mut String> = table
         .settings
         .iter_mut()
-        .filter(|(k, _)| is_secret(k))
+        .filter(|(k, v)| pick(k, v))
         .map(|(_, v)| v)
         .collect();
     if let Some(used) = &mut table.collection {
@@ -157,18 +162,18 @@ fn definition_secrets(definition: &mut Definition) -> Vec<&mut String> {
             used.overrides
                 .iter_mut()
                 .chain(used.settings.iter_mut())
-                .filter(|(k, _)| is_secret(k))
+                .filter(|(k, v)| pick(k, v))
                 .map(|(_, v)| v),
         );
     }
     found
 }
 
-fn collection_secrets(collection: &mut NamedCollection) -> Vec<&mut String> {
+fn collection_values(collection: &mut NamedCollection, pick: Pick) -> Vec<&mut String> {
     collection
         .params
         .iter_mut()
-        .filter(|(k, _)| is_secret(k))
+        .filter(|(k, v)| pick(k, v))
         .map(|(_, v)| v)
         .collect()
 }
@@ -215,6 +220,10 @@ mod tests {
             params: [
                 ("kafka_sasl_password".to_string(), "pw".to_string()),
                 ("kafka_broker_list".to_string(), "b:9092".to_string()),
+                (
+                    "format_avro_schema_registry_url".to_string(),
+                    "http://u:pw@registry:8081".to_string(),
+                ),
             ]
             .into(),
             ..Default::default()
@@ -222,8 +231,10 @@ mod tests {
         assert_eq!(seal_collection(&mut c.clone(), None), Err(SealError::NoKey));
         seal_collection(&mut c, Some(&key)).unwrap();
         assert!(is_sealed(&c.params["kafka_sasl_password"]));
+        assert!(is_sealed(&c.params["format_avro_schema_registry_url"]));
         assert_eq!(c.params["kafka_broker_list"], "b:9092");
         open_collection(&mut c, Some(&key)).unwrap();
         assert_eq!(c.params["kafka_sasl_password"], "pw");
+        assert_eq!(c.params["format_avro_schema_registry_url"], "http://u:pw@registry:8081");
     }
 }

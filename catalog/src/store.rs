@@ -45,8 +45,12 @@ impl std::fmt::Debug for Catalog {
 /// Where changes are made durable.
 #[derive(Debug)]
 enum Store {
-    /// `<dir>/catalog.json`, rewritten whole on every change.
-    File(PathBuf),
+    /// `<dir>/catalog.json`, rewritten whole on every change; secrets
+    /// sealed with `key` when there is one.
+    File {
+        path: PathBuf,
+        key: Option<crate::sealing::SecretKey>,
+    },
     /// A log that every instance appends to and follows.
     Shared(Arc<dyn shared::Journal>),
 }
@@ -224,11 +228,11 @@ impl Catalog {
         f: impl Fn(&mut State) -> Result<(), CatalogError>,
     ) -> Result<(), CatalogError> {
         match &self.store {
-            Store::File(path) => {
+            Store::File { path, key } => {
                 let mut state = self.write();
                 let mut next = state.clone();
                 f(&mut next)?;
-                file::persist(path, &next)?;
+                file::persist(path, key.as_ref(), &next)?;
                 *state = next;
                 Ok(())
             }

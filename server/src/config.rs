@@ -100,8 +100,9 @@ pub struct Args {
     #[arg(long, env = "KAFKAHOUSE_CATALOG_BROKERS")]
     pub catalog_brokers: Option<String>,
 
-    /// Key (64 hex digits) that SASL passwords are sealed with in the shared
-    /// catalog; every instance needs the same one. Prefer the environment
+    /// Key (64 hex digits) that SASL passwords (and URLs with a password)
+    /// are sealed with in the catalog file or the shared catalog topic;
+    /// instances sharing a catalog need the same one. Prefer the environment
     /// variable or the config file.
     #[arg(long, env = "KAFKAHOUSE_CATALOG_KEY", hide_env_values = true)]
     pub catalog_key: Option<String>,
@@ -285,15 +286,16 @@ pub struct Config {
     pub named_collections: ConfigCollections,
     /// `--catalog-topic`: the catalog is shared through Kafka.
     pub shared_catalog: Option<SharedCatalog>,
+    /// `--catalog-key`: secrets in the catalog are sealed with it.
+    pub catalog_key: Option<catalog::sealing::SecretKey>,
     pub instance_id: Option<String>,
 }
 
-/// Where a shared catalog lives, and the key of its secrets.
+/// Where a shared catalog lives.
 #[derive(Debug, Clone)]
 pub struct SharedCatalog {
     pub topic: String,
     pub brokers: String,
-    pub key: Option<catalog::sealing::SecretKey>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -365,25 +367,23 @@ impl Config {
                 path: data_dir.join("format-engine"),
             },
         };
+        let catalog_key = args
+            .catalog_key
+            .or(file.catalog_key)
+            .map(|k| catalog::sealing::SecretKey::from_hex(&k))
+            .transpose()
+            .map_err(ConfigError::CatalogKey)?;
         let shared_catalog = match (
             args.catalog_topic.or(file.catalog_topic),
             args.catalog_brokers.or(file.catalog_brokers),
         ) {
             (None, None) => None,
-            (Some(topic), Some(brokers)) => Some(SharedCatalog {
-                topic,
-                brokers,
-                key: args
-                    .catalog_key
-                    .or(file.catalog_key)
-                    .map(|k| catalog::sealing::SecretKey::from_hex(&k))
-                    .transpose()
-                    .map_err(ConfigError::CatalogKey)?,
-            }),
+            (Some(topic), Some(brokers)) => Some(SharedCatalog { topic, brokers }),
             _ => return Err(ConfigError::CatalogBrokers),
         };
         Ok(Config {
             shared_catalog,
+            catalog_key,
             instance_id: args.instance_id.or(file.instance_id),
             pg_listen: args
                 .pg_listen

@@ -185,13 +185,13 @@ async fn run(config: Config) -> Result<(), StartError> {
     pipeline::kafka_config::set_instance(instance.clone());
     let catalog = match &config.shared_catalog {
         None => Arc::new(
-            Catalog::open(&config.data_dir.join("catalog"))
+            Catalog::open_sealed(&config.data_dir.join("catalog"), config.catalog_key.clone())
                 .map_err(|e| StartError::Catalog(e.to_string()))?,
         ),
         Some(shared) => catalog_log::CatalogLog {
             topic: shared.topic.clone(),
             brokers: shared.brokers.clone(),
-            key: shared.key.clone(),
+            key: config.catalog_key.clone(),
             instance: instance.clone(),
         }
         .open()

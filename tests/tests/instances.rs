@@ -174,3 +174,130 @@ async fn ddl_on_one_instance_reaches_every_instance() {
 async fn ddl_on_one_instance_reaches_every_instance_on_tansu() {
     catalog_is_shared(Broker::tansu()).await;
 }
+
+/// Produces `rows` to `events`, row i (numbered from `first`) to partition
+/// i % partitions, from a producer of its own (so that a task can do it
+/// while the test kills instances).
+async fn produce(bootstrap: String, partitions: i32, rows: Vec<String>, first: u64) {
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+    let producer: FutureProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap)
+        .set("enable.idempotence", "true")
+        .set("linger.ms", "5")
+        .create()
+        .expect("producer");
+    for (n, chunk) in rows.chunks(1000).enumerate() {
+        let sends = chunk.iter().enumerate().map(|(j, row)| {
+            let i = first + (n * 1000 + j) as u64;
+            let record = FutureRecord::<(), String>::to("events")
+                .payload(row)
+                .partition((i % partitions as u64) as i32);
+            producer.send(record, Duration::from_secs(30))
+        });
+        for result in futures::future::join_all(sends).await {
+            if let Err((e, _)) = result {
+                panic!("produce: {e}");
+            }
+        }
+    }
+}
+
+/// 1,000,000 messages over 32 partitions, consumed by three instances in
+/// one group; mid-stream one is SIGKILLed and restarted and another stopped
+/// with SIGTERM and started again. Every message lands exactly once, and
+/// `system.kafka_consumers` on one instance lists all three.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_instances_write_a_million_messages_exactly_once() {
+    const PARTITIONS: i32 = 32;
+    // 1,000,000 here; MESSAGES=... for other sizes.
+    let messages: u64 = std::env::var("MESSAGES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000_000);
+    let rows = |from: u64, to: u64| -> Vec<String> {
+        (from..to).map(|i| format!("{{\"id\":{i}}}")).collect()
+    };
+    let broker = Broker::start();
+    broker.create_topic("events", PARTITIONS);
+    let service = Service::new(&broker);
+    let a = service.instance("a");
+    let b = service.instance("b");
+    let c = service.instance("c");
+    let ca = a.connect().await;
+    run(
+        &ca,
+        "CREATE TABLE dest (id UInt64) ENGINE = MergeTree ORDER BY id \
+         SETTINGS non_replicated_deduplication_window = 1000",
+    )
+    .await;
+    run(&ca, &queue_ddl("q", &service.bootstrap, "events")).await;
+    run(
+        &ca,
+        "CREATE MATERIALIZED VIEW mv TO dest AS SELECT id FROM q",
+    )
+    .await;
+    let guarantee = scalar(&ca, "SELECT guarantee FROM system.kafka_views").await;
+    assert_eq!(guarantee, "exactly_once");
+    let first = messages / 10;
+    broker.produce("events", PARTITIONS, &rows(0, first)).await;
+
+    // One group across the instances: each holds partitions, and A sees all
+    // three in system.kafka_consumers.
+    let spread = wait_for(
+        &ca,
+        "SELECT count(DISTINCT instance) FROM system.kafka_consumers WHERE length(assignments.partition_id) > 0",
+        "3",
+        WAIT,
+    )
+    .await;
+    assert_eq!(spread, "3", "logs:\n{}\n{}\n{}", a.log(), b.log(), c.log());
+
+    // The rest arrives while instances die and restart.
+    let producing = tokio::spawn(produce(
+        service.bootstrap.clone(),
+        PARTITIONS,
+        rows(first, messages),
+        first,
+    ));
+    let count = |at_least: u64| format!("SELECT count() >= {at_least} FROM dest");
+    wait_for(&ca, &count(messages / 5), "1", WAIT).await;
+    // SIGKILL B mid-stream, and start it again.
+    let at_kill: u64 = scalar(&ca, "SELECT count() FROM dest")
+        .await
+        .parse()
+        .unwrap();
+    drop(b);
+    let b = service.instance("b");
+    wait_for(&ca, &count(messages / 2), "1", WAIT).await;
+    // SIGTERM C mid-stream: it leaves the group cleanly, committing what it
+    // inserted; then it starts again.
+    let mut c = c;
+    let at_term: u64 = scalar(&ca, "SELECT count() FROM dest")
+        .await
+        .parse()
+        .unwrap();
+    eprintln!("rows in at the SIGKILL: {at_kill}; at the SIGTERM: {at_term} of {messages}");
+    assert!(at_term < messages, "the stream was over before the SIGTERM");
+    let status = c.terminate();
+    assert!(status.success(), "SIGTERM exit: {status}\n{}", c.log());
+    assert!(c.log().contains("stopped"), "{}", c.log());
+    drop(c);
+    let c = service.instance("c");
+    producing.await.unwrap();
+
+    let expected = messages.to_string();
+    let distinct = wait_for(&ca, "SELECT uniqExact(id) FROM dest", &expected, WAIT * 3).await;
+    assert_eq!(
+        distinct,
+        expected,
+        "messages lost; logs:\n{}\n{}\n{}",
+        a.log(),
+        b.log(),
+        c.log()
+    );
+    let total = scalar(&ca, "SELECT count() FROM dest").await;
+    assert_eq!(total, expected, "messages written twice");
+    // Every partition committed to its end, as seen from any instance.
+    let cb = b.connect().await;
+    run(&cb, "SYSTEM SYNC KAFKA q TIMEOUT 60").await;
+}

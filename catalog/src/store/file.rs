@@ -1,6 +1,7 @@
 //! The catalog of one instance: `<dir>/catalog.json`, read at start and
 //! rewritten whole (temporary file, sync, rename) on every change, so a crash
-//! leaves either the old or the new catalog. Uses serde and the store's state.
+//! leaves either the old or the new catalog. With a key, secrets are sealed
+//! in the file (`sealing.rs`). Uses serde, the sealing and the store's state.
 
 use std::fs;
 use std::io::Write;
@@ -9,6 +10,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::{Catalog, CatalogError, Definition, NamedCollection, State, Store};
+use crate::sealing::{self, SecretKey};
 
 #[derive(Serialize, Deserialize)]
 struct CatalogFile {
@@ -25,6 +27,12 @@ const FORMAT_VERSION: u32 = 1;
 impl Catalog {
     /// Opens the catalog in `dir`, creating the directory when missing.
     pub fn open(dir: &Path) -> Result<Catalog, CatalogError> {
+        Catalog::open_sealed(dir, None)
+    }
+
+    /// Opens the catalog in `dir`; with `key`, secrets are sealed in the
+    /// file (those a file written without a key holds are sealed now).
+    pub fn open_sealed(dir: &Path, key: Option<SecretKey>) -> Result<Catalog, CatalogError> {
         fs::create_dir_all(dir).map_err(|source| CatalogError::Write {
             path: dir.to_path_buf(),
             source,
@@ -32,11 +40,17 @@ impl Catalog {
         let path = dir.join(FILE_NAME);
         let state = match fs::read(&path) {
             Ok(bytes) => {
-                let file: CatalogFile =
+                let mut file: CatalogFile =
                     serde_json::from_slice(&bytes).map_err(|source| CatalogError::Corrupt {
                         path: path.clone(),
                         source,
                     })?;
+                for d in &mut file.definitions {
+                    sealing::open_definition(d, key.as_ref())?;
+                }
+                for c in &mut file.named_collections {
+                    sealing::open_collection(c, key.as_ref())?;
+                }
                 State {
                     definitions: file
                         .definitions
@@ -55,21 +69,37 @@ impl Catalog {
             Err(source) => return Err(CatalogError::Read { path, source }),
         };
         tracing::debug!(path = %path.display(), count = state.definitions.len(), "catalog opened");
-        Ok(Catalog::with_store(Store::File(path), state))
+        if key.is_some() && path.exists() {
+            persist(&path, key.as_ref(), &state)?;
+        }
+        Ok(Catalog::with_store(Store::File { path, key }, state))
     }
 }
 
-/// Writes `state` to `path` through a synced temporary file.
-pub(super) fn persist(path: &Path, state: &State) -> Result<(), CatalogError> {
+/// Writes `state` to `path` through a synced temporary file, secrets
+/// sealed with `key` when there is one.
+pub(super) fn persist(
+    path: &Path,
+    key: Option<&SecretKey>,
+    state: &State,
+) -> Result<(), CatalogError> {
     let write_err = |source| CatalogError::Write {
         path: path.to_path_buf(),
         source,
     };
-    let file = CatalogFile {
+    let mut file = CatalogFile {
         version: FORMAT_VERSION,
         definitions: state.definitions.values().cloned().collect(),
         named_collections: state.collections.values().cloned().collect(),
     };
+    if key.is_some() {
+        for d in &mut file.definitions {
+            sealing::seal_definition(d, key)?;
+        }
+        for c in &mut file.named_collections {
+            sealing::seal_collection(c, key)?;
+        }
+    }
     let bytes = serde_json::to_vec_pretty(&file).map_err(|e| write_err(e.into()))?;
     let tmp = path.with_extension("json.tmp");
     {

@@ -171,3 +171,35 @@ fn a_corrupt_file_is_reported_not_ignored() {
         Err(CatalogError::Corrupt { .. })
     ));
 }
+
+#[test]
+fn with_a_key_secrets_are_sealed_in_the_file() {
+    const KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+    let key = || Some(crate::sealing::SecretKey::from_hex(KEY).unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let Definition::KafkaTable(mut t) = table("q") else {
+        unreachable!()
+    };
+    t.settings
+        .insert("kafka_sasl_password".into(), "hunter2".into());
+    // Written without a key first: sealed as soon as a key is configured.
+    Catalog::open(dir.path())
+        .unwrap()
+        .create(Definition::KafkaTable(t.clone()))
+        .unwrap();
+    let text = || fs::read_to_string(dir.path().join(FILE_NAME)).unwrap();
+    assert!(text().contains("hunter2"));
+    let catalog = Catalog::open_sealed(dir.path(), key()).unwrap();
+    assert!(!text().contains("hunter2") && text().contains("sealed:v1:"), "{}", text());
+    assert_eq!(catalog.list(), vec![Definition::KafkaTable(t.clone())]);
+    drop(catalog);
+    assert_eq!(
+        Catalog::open_sealed(dir.path(), key()).unwrap().list(),
+        vec![Definition::KafkaTable(t)]
+    );
+    // Without the key the file cannot be read: an error, not a guess.
+    assert!(matches!(
+        Catalog::open(dir.path()),
+        Err(CatalogError::Sealing(crate::sealing::SealError::NoKey))
+    ));
+}

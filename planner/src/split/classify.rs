@@ -70,9 +70,10 @@ pub(super) fn classify(sql: &str, tokens: &[Tok]) -> Kind {
         Keyword::CREATE | Keyword::ALTER | Keyword::DROP if is_named_collection(rest) => {
             Kind::NamedCollection(crate::ddl::named_collection(sql, tokens))
         }
-        Keyword::CREATE if is_materialized_view(rest) => Kind::CreateMaterializedView(
-            crate::ddl::materialized_view(sql, tokens).map(Box::new),
-        ),
+        Keyword::ALTER => alter_settings(rest).unwrap_or(Kind::Other),
+        Keyword::CREATE if is_materialized_view(rest) => {
+            Kind::CreateMaterializedView(crate::ddl::materialized_view(sql, tokens).map(Box::new))
+        }
         Keyword::CREATE if is_kafka_engine(tokens) => {
             Kind::CreateKafkaTable(crate::ddl::kafka_table(sql, tokens).map(Box::new))
         }
@@ -295,7 +296,6 @@ pub fn insert_target_span(sql: &str) -> Option<std::ops::Range<usize>> {
     Some(rest[0].start..rest[used - 1].end)
 }
 
-
 /// `sql` without a trailing top-level `FORMAT name` clause (which a
 /// materialized view's SELECT may carry, and ClickHouse ignores there).
 pub fn without_output_format(sql: &str) -> &str {
@@ -415,7 +415,6 @@ pub(crate) fn literal_value(token: &Token, negative: bool) -> Option<String> {
     }
 }
 
-
 fn is_materialized_view(tokens: &[Tok]) -> bool {
     let mut rest = tokens;
     if rest.len() >= 2 && rest[0].is_keyword(Keyword::OR) && rest[1].is_keyword(Keyword::REPLACE) {
@@ -432,6 +431,47 @@ fn is_materialized_view(tokens: &[Tok]) -> bool {
 fn is_word(t: Option<&Tok>, word: &str) -> bool {
     t.is_some_and(|t| {
         matches!(&t.token, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(word))
+    })
+}
+
+/// `TABLE [db.]name MODIFY SETTING k = v, ...` or `... RESET SETTING k, ...`
+/// after ALTER; any other ALTER is the backend's.
+fn alter_settings(tokens: &[Tok]) -> Option<Kind> {
+    if !tokens.first()?.is_keyword(Keyword::TABLE) {
+        return None;
+    }
+    let (name, used) = object_name(&tokens[1..])?;
+    let rest = &tokens[1 + used..];
+    let (verb, setting) = (rest.first()?, rest.get(1)?);
+    if !is_word(Some(setting), "SETTING") {
+        return None;
+    }
+    if is_word(Some(verb), "MODIFY") {
+        let modify = parse_set(&rest[2..])?;
+        return Some(Kind::AlterSettings {
+            name,
+            modify,
+            reset: Vec::new(),
+        });
+    }
+    if !is_word(Some(verb), "RESET") {
+        return None;
+    }
+    let mut reset = Vec::new();
+    for (i, t) in rest[2..].iter().enumerate() {
+        if i % 2 == 0 {
+            reset.push(t.name()?.to_string());
+        } else if t.token != Token::Comma {
+            return None;
+        }
+    }
+    if reset.is_empty() || rest.len() % 2 == 0 {
+        return None;
+    }
+    Some(Kind::AlterSettings {
+        name,
+        modify: Vec::new(),
+        reset,
     })
 }
 
@@ -478,4 +518,3 @@ fn is_kafka_engine(tokens: &[Tok]) -> bool {
     }
     false
 }
-

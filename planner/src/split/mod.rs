@@ -10,8 +10,8 @@ mod classify;
 use crate::cut::cut;
 pub use crate::cut::MAX_QUERY_SIZE;
 use crate::ddl::{CreateKafkaTable, CreateView, DdlError, NamedCollectionStatement};
-pub(crate) use classify::{literal_value, table_reference_tokens};
 pub use classify::{insert_target_span, table_references, without_output_format};
+pub(crate) use classify::{literal_value, table_reference_tokens};
 
 /// One statement of a query string, with the text to forward verbatim.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,6 +89,13 @@ pub enum Kind {
         name: ObjectName,
         if_not_exists: bool,
     },
+    /// `ALTER TABLE name MODIFY SETTING k = v, ...` or `RESET SETTING k, ...`:
+    /// kafkahouse's when `name` is a Kafka table, the backend's otherwise.
+    AlterSettings {
+        name: ObjectName,
+        modify: Vec<Setting>,
+        reset: Vec<String>,
+    },
     /// `CREATE | ALTER | DROP NAMED COLLECTION ...`, read.
     NamedCollection(Result<NamedCollectionStatement, DdlError>),
     /// `SYSTEM SYNC KAFKA [db.]name [TIMEOUT seconds]`: waits until the
@@ -126,6 +133,7 @@ impl Kind {
             Kind::DropDatabase { .. } => "DropDatabase",
             Kind::Detach { .. } => "Detach",
             Kind::Attach { .. } => "Attach",
+            Kind::AlterSettings { .. } => "AlterSettings",
             Kind::NamedCollection(_) => "NamedCollection",
             Kind::SyncKafka { .. } => "SyncKafka",
             Kind::Other => "Other",

@@ -190,6 +190,41 @@ fn statements_about_one_table() {
             if_not_exists: false
         }
     );
+    assert_eq!(
+        kinds("ALTER TABLE db.q MODIFY SETTING kafka_max_block_size = 10, kafka_format = 'CSV'")[0]
+            .1,
+        Kind::AlterSettings {
+            name: name(Some("db"), "q"),
+            modify: vec![
+                Setting {
+                    name: "kafka_max_block_size".into(),
+                    value: "10".into()
+                },
+                Setting {
+                    name: "kafka_format".into(),
+                    value: "CSV".into()
+                },
+            ],
+            reset: vec![],
+        }
+    );
+    assert_eq!(
+        kinds("ALTER TABLE q RESET SETTING a, b")[0].1,
+        Kind::AlterSettings {
+            name: name(None, "q"),
+            modify: vec![],
+            reset: vec!["a".into(), "b".into()],
+        }
+    );
+    // Other ALTERs, and broken setting lists, are the backend's.
+    for other in [
+        "ALTER TABLE q ADD COLUMN x UInt8",
+        "ALTER TABLE q RESET SETTING a,",
+        "ALTER TABLE q MODIFY SETTING a",
+        "ALTER TABLE q MODIFY SETTING a = 1 SETTINGS mutations_sync = 1",
+    ] {
+        assert_eq!(kinds(other)[0].1, Kind::Other, "{other}");
+    }
     // ATTACH with a definition is ClickHouse's business.
     assert_eq!(
         kinds("ATTACH TABLE t (a UInt8) ENGINE = Memory")[0].1,
@@ -252,15 +287,15 @@ fn view_selects_lose_their_format_and_show_their_tables() {
     let refs = table_references(
         "SELECT * FROM github AS g JOIN db.other ON 1 WHERE x IN (SELECT y FROM numbers(3))",
     );
-    let sql =
-        "SELECT * FROM github AS g JOIN db.other ON 1 WHERE x IN (SELECT y FROM numbers(3))";
+    let sql = "SELECT * FROM github AS g JOIN db.other ON 1 WHERE x IN (SELECT y FROM numbers(3))";
     let names: Vec<&str> = refs.iter().map(|(_, r)| &sql[r.clone()]).collect();
     assert_eq!(names, ["github", "db.other"]);
 }
 
 #[test]
 fn insert_target_spans() {
-    let sql = "INSERT INTO KafkaEngine.github_queue SELECT * FROM github LIMIT 100 FORMAT JSONEachRow";
+    let sql =
+        "INSERT INTO KafkaEngine.github_queue SELECT * FROM github LIMIT 100 FORMAT JSONEachRow";
     assert_eq!(
         &sql[insert_target_span(sql).unwrap()],
         "KafkaEngine.github_queue"
@@ -323,9 +358,8 @@ fn tutorial_kafka_table_is_recognised() {
     let text = "CREATE TABLE github_queue (file_time DateTime, labels Array(LowCardinality(String)))\n   ENGINE = Kafka('kafka_host:9092', 'github', 'clickhouse',\n            'JSONEachRow') SETTINGS kafka_thread_per_consumer = 0, kafka_num_consumers = 1;";
     assert!(matches!(kinds(text)[0].1, Kind::CreateKafkaTable(Ok(_))));
     assert!(matches!(
-        kinds("CREATE TABLE q (a String) ENGINE = Kafka SETTINGS kafka_broker_list = 'b:9092'")
-            [0]
-        .1,
+        kinds("CREATE TABLE q (a String) ENGINE = Kafka SETTINGS kafka_broker_list = 'b:9092'")[0]
+            .1,
         Kind::CreateKafkaTable(Ok(_))
     ));
     assert_eq!(
@@ -357,7 +391,10 @@ fn a_view_is_read_once_with_its_source_select_and_format() {
     assert_eq!(view.to, Some(name(None, "out")));
     assert_eq!(view.source, Some(name(Some("db"), "q")));
     assert_eq!(view.format.as_deref(), Some("JSONEachRow"));
-    assert_eq!(view.select_sql, "SELECT a, 'it\\'s' AS b FROM db.q WHERE a > 1");
+    assert_eq!(
+        view.select_sql,
+        "SELECT a, 'it\\'s' AS b FROM db.q WHERE a > 1"
+    );
     let select = view.select.as_ref().expect("the SELECT parses");
     assert!(select.to_string().contains("'it''s'"), "{select}");
     let Kind::CreateMaterializedView(Ok(broken)) =
@@ -371,18 +408,33 @@ fn a_view_is_read_once_with_its_source_select_and_format() {
 #[test]
 fn inserts_say_what_the_client_sends() {
     let s = &split("INSERT INTO db.t (a, `b c`) FORMAT CSV")[0];
-    assert_eq!(s.rows_from_client(), Some(&["a".to_string(), "b c".to_string()][..]));
-    assert_eq!(s.insert_awaiting_format(), Some(("INSERT INTO db.t (a, `b c`)", "CSV")));
-    let Kind::Insert { target: Some(span), .. } = &s.kind else {
+    assert_eq!(
+        s.rows_from_client(),
+        Some(&["a".to_string(), "b c".to_string()][..])
+    );
+    assert_eq!(
+        s.insert_awaiting_format(),
+        Some(("INSERT INTO db.t (a, `b c`)", "CSV"))
+    );
+    let Kind::Insert {
+        target: Some(span), ..
+    } = &s.kind
+    else {
         panic!("{:?}", s.kind);
     };
     assert_eq!(&s.sql[span.clone()], "db.t");
-    assert_eq!(split("INSERT INTO t VALUES")[0].rows_from_client(), Some(&[][..]));
+    assert_eq!(
+        split("INSERT INTO t VALUES")[0].rows_from_client(),
+        Some(&[][..])
+    );
     let inline = &split("INSERT INTO t FORMAT CSV\n1,2")[0];
     assert_eq!(inline.rows_from_client(), None);
     assert_eq!(inline.insert_awaiting_format(), None);
     assert_eq!(split("INSERT INTO t SELECT 1")[0].rows_from_client(), None);
-    assert_eq!(split("INSERT INTO t (f(x)) VALUES")[0].rows_from_client(), None);
+    assert_eq!(
+        split("INSERT INTO t (f(x)) VALUES")[0].rows_from_client(),
+        None
+    );
 }
 
 #[test]
@@ -392,8 +444,17 @@ fn a_query_s_own_settings_are_read() {
     else {
         panic!("not a query");
     };
-    let pairs: Vec<(&str, &str)> = settings.iter().map(|s| (s.name.as_str(), s.value.as_str())).collect();
-    assert_eq!(pairs, [("stream_like_engine_allow_direct_select", "1"), ("max_threads", "-1")]);
+    let pairs: Vec<(&str, &str)> = settings
+        .iter()
+        .map(|s| (s.name.as_str(), s.value.as_str()))
+        .collect();
+    assert_eq!(
+        pairs,
+        [
+            ("stream_like_engine_allow_direct_select", "1"),
+            ("max_threads", "-1")
+        ]
+    );
 }
 
 /// What the client sends after the statement `text`, as the native

@@ -1,5 +1,6 @@
 //! `CREATE | ALTER | DROP NAMED COLLECTION`: kept in kafkahouse's catalog,
-//! for `ENGINE = Kafka(collection)`. Uses the catalog.
+//! for `ENGINE = Kafka(collection)`. An ALTER reaches the tables made from
+//! the collection at once (`alter.rs`). Uses the catalog and the pipelines.
 
 use planner::{NamedCollectionStatement, Setting};
 
@@ -9,7 +10,7 @@ use crate::error::{codes, ChError};
 use crate::result::{done, Outcome};
 
 impl KafkaStatements {
-    pub(super) fn named_collection(
+    pub(super) async fn named_collection(
         &self,
         statement: &NamedCollectionStatement,
     ) -> Result<Outcome, ChError> {
@@ -67,10 +68,29 @@ impl KafkaStatements {
                     return Ok(done("ALTER NAMED COLLECTION", None));
                 }
                 immutable(name)?;
+                // The collection as it will be, checked against every table
+                // made from it before anything changes.
+                let mut params = self
+                    .catalog
+                    .collection(name)
+                    .map(|c| c.params)
+                    .unwrap_or_default();
+                params.extend(pairs(set));
+                for key in delete {
+                    params.remove(key);
+                }
+                let tables = self.tables_of_collection(name, &params)?;
                 self.catalog
                     .alter_collection(name, &pairs(set), delete, not_overridable)
                     .map_err(catalog_error)?;
-                tracing::info!(collection = %name, "named collection altered");
+                let changed = tables.len();
+                for table in tables {
+                    self.catalog
+                        .replace(catalog::Definition::KafkaTable(table))
+                        .map_err(catalog_error)?;
+                }
+                self.pipelines.reconcile().await;
+                tracing::info!(collection = %name, tables = changed, "named collection altered");
                 Ok(done("ALTER NAMED COLLECTION", None))
             }
             S::Drop { name, if_exists } => {

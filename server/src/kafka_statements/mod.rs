@@ -4,6 +4,7 @@
 //! the executor with the client's session; uses the catalog, the pipelines,
 //! the backend session it is handed, system tables and the result types.
 
+mod alter;
 mod answers;
 mod collections;
 mod errors;
@@ -109,7 +110,7 @@ impl KafkaStatements {
                 let parsed = parsed
                     .as_ref()
                     .map_err(|e| ChError::new(codes::SYNTAX_ERROR, e.to_string()))?;
-                self.named_collection(parsed).map(Some)
+                self.named_collection(parsed).await.map(Some)
             }
             // One that does not read as a view kafkahouse handles is the
             // backend's to judge.
@@ -127,6 +128,14 @@ impl KafkaStatements {
             Kind::Drop { name, .. } => self.drop(s, &s.qualify(name)).await,
             Kind::Detach { name, .. } => self.set_attached(s, &s.qualify(name), false).await,
             Kind::Attach { name, .. } => self.set_attached(s, &s.qualify(name), true).await,
+            Kind::AlterSettings {
+                name,
+                modify,
+                reset,
+            } => {
+                self.alter_settings(s, &s.qualify(name), modify, reset)
+                    .await
+            }
             Kind::DropDatabase { database } => self.drop_database(s, statement, database).await,
             Kind::Insert {
                 table: Some(table),

@@ -5,7 +5,8 @@
 //! the same rows into the tutorial's table by every path of `options::Path`
 //! — a plain consumer's ceiling, file inserts into ClickHouse 18.16 and into
 //! the embedded engine, 18.16's own Kafka engine, kafkahouse into 18.16 and
-//! kafkahouse embedded — and prints each one's rows/s and memory, and the
+//! kafkahouse embedded, and one against three kafkahouse instances sharing
+//! a catalog — and prints each one's rows/s and memory, and the
 //! ratios the project targets.
 //!
 //! Latency mode (`--latency`): kafkahouse embedded, rows produced at a
@@ -16,6 +17,7 @@ mod measure;
 mod options;
 mod paths;
 mod report;
+mod service;
 mod setup;
 
 use kafkahouse_tests::ClickHouseServer;

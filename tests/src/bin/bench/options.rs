@@ -22,11 +22,18 @@ pub enum Path {
     Remote,
     /// kafkahouse consuming into its embedded engine.
     Embedded,
+    /// One kafkahouse on a shared catalog writing through the HTTP
+    /// interface of a second one (the embedded engine): the baseline for
+    /// `Service3`.
+    Service1,
+    /// Three kafkahouse instances in one group on a shared catalog, writing
+    /// through the same backend kafkahouse.
+    Service3,
 }
 
 impl Path {
     /// Every path, in the order a run measures them.
-    pub const ALL: [Path; 8] = [
+    pub const ALL: [Path; 10] = [
         Path::Ceiling,
         Path::ChFile,
         Path::EmbeddedFile,
@@ -35,6 +42,8 @@ impl Path {
         Path::ChKafka,
         Path::Remote,
         Path::Embedded,
+        Path::Service1,
+        Path::Service3,
     ];
 
     /// The name `--only` takes.
@@ -48,6 +57,8 @@ impl Path {
             Path::ChKafka => "ch-kafka",
             Path::Remote => "remote",
             Path::Embedded => "embedded",
+            Path::Service1 => "service-1",
+            Path::Service3 => "service-3",
         }
     }
 
@@ -62,6 +73,8 @@ impl Path {
             Path::ChKafka => "ClickHouse 18.16 Kafka engine",
             Path::Remote => "kafkahouse -> 18.16",
             Path::Embedded => "kafkahouse embedded",
+            Path::Service1 => "1 instance -> kafkahouse",
+            Path::Service3 => "3 instances -> kafkahouse",
         }
     }
 
@@ -107,7 +120,7 @@ pub const USAGE: &str =
     "usage: bench [--rows N] [--partitions P] [--broker mock|tansu] [--only a,b,...]
        bench --latency [--rate MSGS_PER_S] [--seconds S] [--partitions P] [--broker mock|tansu]
 paths for --only: ceiling, ch-file, embedded-file, ch-parts, embedded-parts, ch-kafka,
-  remote, embedded";
+  remote, embedded, service-1, service-3";
 
 pub fn parse(args: impl Iterator<Item = String>) -> Result<Mode, String> {
     let mut args: Vec<String> = args.collect();

@@ -94,6 +94,8 @@ impl Bench<'_> {
             Path::ChKafka => self.clickhouse_kafka().await,
             Path::Remote => self.remote().await,
             Path::Embedded => self.embedded().await,
+            Path::Service1 => self.service(Path::Service1, 1).await,
+            Path::Service3 => self.service(Path::Service3, 3).await,
         }
     }
 
@@ -339,7 +341,7 @@ impl Bench<'_> {
 
     /// Creates the tutorial's view on a kafkahouse whose tables exist and
     /// times it until `count` reaches the rows, sampling its memory.
-    async fn kafkahouse_view<F, Fut>(
+    pub(crate) async fn kafkahouse_view<F, Fut>(
         &self,
         path: Path,
         server: &Kafkahouse,

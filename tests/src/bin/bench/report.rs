@@ -115,6 +115,21 @@ pub fn print(run: &Run, outcomes: &[Outcome], failures: &[(Path, String)]) {
         (Path::ChParts, Path::ChFile),
         0.8,
     );
+    instances(outcomes);
+}
+
+/// Three instances against one, both through the same backend kafkahouse.
+fn instances(outcomes: &[Outcome]) {
+    if let (Some(one), Some(three)) = (
+        find(outcomes, Path::Service1),
+        find(outcomes, Path::Service3),
+    ) {
+        println!(
+            "3 instances / 1 instance: {:.2}x (on a 2-core machine this measures the cost of \
+             coordinating a group, not a speed-up: every process shares the same cores)",
+            one.seconds / three.seconds
+        );
+    }
 }
 
 /// The ratio a target would have if kafkahouse were as fast as the
