@@ -44,6 +44,17 @@ impl Executor {
         }
     }
 
+    /// Every instance's consumers, for `/metrics`.
+    pub fn consumers(
+        &self,
+    ) -> Vec<(
+        String,
+        catalog::QualifiedName,
+        crate::pipeline::status::ConsumerState,
+    )> {
+        self.kafka.consumers()
+    }
+
     /// Opens a session in `database` (or the configured default).
     pub async fn open_session(&self, database: Option<&str>) -> Result<ClientSession, ChError> {
         let conn = self.backend.open_session().await?;

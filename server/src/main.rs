@@ -11,6 +11,7 @@ mod failpoints;
 mod formats;
 mod frontend;
 mod kafka_statements;
+mod metrics;
 mod pipeline;
 mod result;
 mod session;

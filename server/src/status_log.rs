@@ -49,6 +49,10 @@ struct Reported {
     broken_messages: u64,
     running: bool,
     restarts: u64,
+    #[serde(default)]
+    bytes_read: u64,
+    #[serde(default)]
+    rebalances: u64,
 }
 
 impl Reported {
@@ -71,6 +75,8 @@ impl Reported {
             broken_messages: c.broken_messages,
             running: c.running,
             restarts: c.restarts,
+            bytes_read: c.bytes_read,
+            rebalances: c.rebalances,
         }
     }
 
@@ -102,6 +108,8 @@ impl Reported {
                 broken_messages: self.broken_messages,
                 running: self.running,
                 restarts: self.restarts,
+                bytes_read: self.bytes_read,
+                rebalances: self.rebalances,
             },
         )
     }

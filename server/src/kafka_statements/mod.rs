@@ -154,6 +154,17 @@ impl KafkaStatements {
         }
     }
 
+    /// Every instance's consumers: (instance, table, state).
+    pub fn consumers(
+        &self,
+    ) -> Vec<(
+        String,
+        QualifiedName,
+        crate::pipeline::status::ConsumerState,
+    )> {
+        self.pipelines.all_consumers()
+    }
+
     /// The Kafka table `name`, if it is one.
     fn kafka_table(&self, name: &QualifiedName) -> Option<KafkaTableDef> {
         match self.catalog.get(name) {

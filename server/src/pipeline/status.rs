@@ -47,6 +47,10 @@ pub struct ConsumerState {
     pub running: bool,
     /// Times the consumer was restarted after it ended or panicked.
     pub restarts: u64,
+    /// Payload bytes of the messages read.
+    pub bytes_read: u64,
+    /// Partition assignments and revocations this consumer saw.
+    pub rebalances: u64,
 }
 
 /// Shared between a consumer task (which writes) and queries (which read).

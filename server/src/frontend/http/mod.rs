@@ -27,6 +27,7 @@ use tokio::sync::Mutex;
 
 mod blocks;
 mod body;
+mod metrics;
 
 use body::{decompress, is_compressed, read_query, Data, Failure};
 
@@ -84,6 +85,7 @@ pub async fn serve(listener: TcpListener, executor: Arc<Executor>) {
     });
     let app = Router::new()
         .route("/ping", get(ping).head(ping))
+        .route("/metrics", get(metrics_page))
         .route("/", get(query).post(query))
         .with_state(state);
     if let Err(e) = axum::serve(listener, app).await {
@@ -93,6 +95,19 @@ pub async fn serve(listener: TcpListener, executor: Arc<Executor>) {
 
 async fn ping() -> &'static str {
     "Ok.\n"
+}
+
+/// `GET /metrics`: Prometheus metrics in OpenMetrics text.
+async fn metrics_page(State(state): State<Arc<HttpState>>) -> Response {
+    let text = metrics::render(&state.executor.consumers());
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
 }
 
 async fn query(
@@ -247,6 +262,7 @@ async fn run(
     let limit = session.max_query_size();
     let statements: Vec<planner::Statement<'_>> =
         tokio::task::block_in_place(|| planner::statements(&text, limit).take(2).collect());
+    crate::metrics::query("http");
     let result = execute(&mut session, &statements, (data, compressed), &format).await;
     let kind = statements.first().map(|s| s.kind.clone());
     if !matches!(kind, Some(planner::Kind::Use { .. })) {

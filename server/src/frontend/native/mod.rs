@@ -61,6 +61,7 @@ pub async fn serve(listener: TcpListener, executor: Arc<Executor>) {
                 continue;
             }
         };
+        crate::metrics::connected("native");
         let session = Arc::new(NativeSession {
             executor: executor.clone(),
             session: Mutex::new(None),
@@ -118,6 +119,7 @@ impl ClickHouseSession for NativeSession {
         };
         let limit = session.max_query_size();
         for statement in planner::statements(&query, limit) {
+            crate::metrics::query("native");
             // The client formats results itself: a FORMAT clause is its own.
             let statement = statement.without_format();
             if let planner::Kind::Insert {

@@ -57,6 +57,7 @@ pub async fn serve(listener: TcpListener, executor: Arc<Executor>) {
                 continue;
             }
         };
+        crate::metrics::connected("pg");
         let handlers = Handlers(frontend.clone());
         tokio::spawn(async move {
             tracing::debug!(%peer, "postgres client connected");
@@ -158,6 +159,7 @@ impl PgFrontend {
         if describing {
             return session.describe(statement).await.map(Some);
         }
+        crate::metrics::query("pg");
         session.execute(statement).await.map(Some)
     }
 
@@ -211,6 +213,7 @@ impl SimpleQueryHandler for PgFrontend {
         };
         let mut responses = Vec::new();
         for statement in planner::statements(query, session.max_query_size()) {
+            crate::metrics::query("pg");
             match session.execute(&statement).await {
                 Ok(outcome) => {
                     // Sent now, ahead of this batch's responses (pgwire sends

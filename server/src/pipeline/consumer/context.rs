@@ -114,6 +114,9 @@ impl ConsumerContext for ConsumerCtx {
     }
 
     fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if !matches!(rebalance, Rebalance::Error(_)) {
+            self.stats.status.update(|s| s.rebalances += 1);
+        }
         match rebalance {
             Rebalance::Assign(list) => {
                 self.ownership.assign(list);

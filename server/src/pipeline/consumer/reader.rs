@@ -143,6 +143,7 @@ impl BlockReader {
         let mut outbound: VecDeque<Block> = VecDeque::new();
         let mut fetching = Fetching::default();
         let mut unreported = 0u64;
+        let mut unreported_bytes = 0u64;
         // Messages in `pending`, and when the oldest pending block began.
         let mut held = 0usize;
         // Their payload bytes.
@@ -172,6 +173,7 @@ impl BlockReader {
                 }
                 Event::Polled(Ok(Ok(m))) => {
                     unreported += 1;
+                    unreported_bytes += m.message.payload.len() as u64;
                     let key = (m.topic.clone(), m.partition);
                     let Some(epoch) = self.ownership.epoch(&key) else {
                         // A message of a partition taken away meanwhile.
@@ -313,9 +315,11 @@ impl BlockReader {
             if !ready.is_empty() || unreported >= 4096 {
                 self.status.update(|s| {
                     s.num_messages_read += unreported;
+                    s.bytes_read += unreported_bytes;
                     s.last_poll_time = now();
                 });
                 unreported = 0;
+                unreported_bytes = 0;
             }
             ready.sort_by(|a, b| a.0.cmp(&b.0));
             ready.dedup_by(|a, b| a.0 == b.0);

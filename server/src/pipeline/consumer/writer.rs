@@ -208,10 +208,13 @@ impl ConsumerTask {
             tracing::debug!(topic = %block.topic, partition = block.partition, commit_ms = committing.elapsed().as_secs_f64() * 1e3, "block committed");
             match committed {
                 Err(Stopped) => return LaneEnd::Stopped,
-                Ok(true) => self.status.update(|s| {
-                    s.num_commits += 1;
-                    s.last_commit_time = now();
-                }),
+                Ok(true) => {
+                    crate::metrics::commit_took(&self.table.name, committing.elapsed());
+                    self.status.update(|s| {
+                        s.num_commits += 1;
+                        s.last_commit_time = now();
+                    })
+                }
                 Ok(false) => {}
             }
         }
@@ -309,6 +312,7 @@ impl ConsumerTask {
                         Ok(encoded) => {
                             let rows = encoded.as_ref().map_or(0, |e| e.rows);
                             self.status.update(|s| s.rows_written += rows as u64);
+                            crate::metrics::insert_took(&self.table.name, writing.elapsed());
                             let write_ms = writing.elapsed().as_secs_f64() * 1e3;
                             tracing::debug!(view = %sink.view.name, topic, partition, first, last, rows, decode_ms, write_ms, "block inserted");
                             inserted[i] = Some(encoded);
