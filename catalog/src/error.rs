@@ -41,6 +41,7 @@ pub mod codes {
     /// ClickHouse reports librdkafka failures as std exceptions.
     pub const KAFKA_ERROR: i32 = 1001;
     pub const UNKNOWN_SETTING: i32 = 115;
+    pub const AUTHENTICATION_FAILED: i32 = 516;
     pub const NUMBER_OF_ARGUMENTS_DOESNT_MATCH: i32 = 42;
     pub const ILLEGAL_COLUMN: i32 = 44;
     pub const UNKNOWN_IDENTIFIER: i32 = 47;
@@ -101,6 +102,7 @@ impl ChError {
             47 => "42703", // UNKNOWN_IDENTIFIER
             46 => "42883", // UNKNOWN_FUNCTION
             57 => "42P07", // TABLE_ALREADY_EXISTS
+            516 => "28P01", // AUTHENTICATION_FAILED: invalid_password
             82 => "42P04", // DATABASE_ALREADY_EXISTS
             codes::NOT_IMPLEMENTED => "0A000",
             codes::NETWORK_ERROR => "08006",

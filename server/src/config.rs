@@ -153,6 +153,10 @@ struct FileConfig {
     /// config.xml defines `<named_collections><kc>...`; a key
     /// `not_overridable = ["k", ...]` locks keys as `NOT OVERRIDABLE` does.
     named_collections: Option<BTreeMap<String, BTreeMap<String, toml::Value>>>,
+    /// `[users.NAME]` tables, as ClickHouse's users.xml `<users><NAME>`:
+    /// `password_sha256_hex`, `password_double_sha1_hex` or `password`,
+    /// `networks = ["10.0.0.0/8", ...]`, `profile = "readonly"`.
+    users: Option<BTreeMap<String, crate::users::UserConfig>>,
 }
 
 /// The named collections of the configuration file. Their values may be
@@ -286,6 +290,8 @@ pub struct Config {
     pub named_collections: ConfigCollections,
     /// `--catalog-topic`: the catalog is shared through Kafka.
     pub shared_catalog: Option<SharedCatalog>,
+    /// Who may connect (the file's `[users.*]`, or `default` on loopback).
+    pub users: crate::users::Users,
     /// `--catalog-key`: secrets in the catalog are sealed with it.
     pub catalog_key: Option<catalog::sealing::SecretKey>,
     pub instance_id: Option<String>,
@@ -302,6 +308,8 @@ pub struct SharedCatalog {
 pub enum ConfigError {
     #[error("config file {path}: {why}")]
     Collection { path: PathBuf, why: String },
+    #[error("config file: {0}")]
+    Users(String),
     #[error("--catalog-topic needs --catalog-brokers (and the other way round)")]
     CatalogBrokers,
     #[error("--catalog-key: {0}")]
@@ -367,6 +375,10 @@ impl Config {
                 path: data_dir.join("format-engine"),
             },
         };
+        let users = match file.users.take() {
+            Some(users) => crate::users::Users::from_config(users).map_err(ConfigError::Users)?,
+            None => crate::users::Users::default(),
+        };
         let catalog_key = args
             .catalog_key
             .or(file.catalog_key)
@@ -382,6 +394,7 @@ impl Config {
             _ => return Err(ConfigError::CatalogBrokers),
         };
         Ok(Config {
+            users,
             shared_catalog,
             catalog_key,
             instance_id: args.instance_id.or(file.instance_id),

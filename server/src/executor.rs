@@ -22,6 +22,7 @@ pub struct Executor {
     backend: Arc<dyn Backend>,
     kafka: Arc<KafkaStatements>,
     default_database: String,
+    users: crate::users::Users,
 }
 
 impl Executor {
@@ -30,6 +31,7 @@ impl Executor {
         catalog: Arc<Catalog>,
         pipelines: Arc<Pipelines>,
         default_database: impl Into<String>,
+        users: crate::users::Users,
     ) -> Self {
         let kafka = Arc::new(KafkaStatements::new(
             catalog,
@@ -41,7 +43,48 @@ impl Executor {
             backend,
             kafka,
             default_database: default_database.into(),
+            users,
         }
+    }
+
+    /// Checks a client's user and password (frontends call it before
+    /// opening a session); a failure is `Code: 516`, answered after a delay.
+    pub async fn login(
+        &self,
+        user: &str,
+        password: &str,
+        peer: std::net::IpAddr,
+    ) -> Result<crate::users::Grant, ChError> {
+        match self.users.check(user, password, peer) {
+            Ok(grant) => Ok(grant),
+            Err(e) => {
+                tracing::warn!(user, %peer, "authentication failed");
+                tokio::time::sleep(crate::users::FAILURE_DELAY).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// The configured users (the PostgreSQL frontend's SCRAM needs them).
+    pub fn users(&self) -> &crate::users::Users {
+        &self.users
+    }
+
+    /// Opens a session for `grant`: a readonly user's session is
+    /// `readonly = 1`, which kafkahouse and the backend both enforce.
+    pub async fn open_session_for(
+        &self,
+        grant: &crate::users::Grant,
+        database: Option<&str>,
+    ) -> Result<ClientSession, ChError> {
+        let mut session = self.open_session(database).await?;
+        if grant.readonly {
+            session
+                .state
+                .settings
+                .insert("readonly".to_string(), "1".to_string());
+        }
+        Ok(session)
     }
 
     /// Every instance's consumers, for `/metrics`.

@@ -17,6 +17,7 @@ mod result;
 mod session;
 mod status_log;
 mod system_tables;
+mod users;
 
 use std::fs::File;
 use std::io::Write;
@@ -238,11 +239,15 @@ async fn run(config: Config) -> Result<(), StartError> {
         ),
         None => None,
     };
+    if !config.users.configured {
+        tracing::warn!("no users configured: user `default` connects without a password, from loopback only (add [users.NAME] to the --config file)");
+    }
     let executor = Arc::new(Executor::new(
         backend,
         catalog,
         pipelines.clone(),
         config.default_database.clone(),
+        config.users.clone(),
     ));
 
     tracing::info!(%instance, "instance");

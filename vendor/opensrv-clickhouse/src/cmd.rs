@@ -14,7 +14,6 @@
 
 use crate::binary::Encoder;
 use crate::connection::Connection;
-use crate::error_codes::WRONG_PASSWORD;
 use crate::errors::Error;
 use crate::errors::Result;
 use crate::errors::ServerError;
@@ -42,15 +41,15 @@ impl Cmd {
             // todo cancel
             Packet::Cancel => {}
             Packet::Hello(hello) => {
-                if !connection
+                if let Err((code, message)) = connection
                     .session
-                    .authenticate(&hello.user, &hello.password, &connection.client_addr)
+                    .authenticate_with_error(&hello.user, &hello.password, &connection.client_addr)
                     .await
                 {
                     let err = Error::Server(ServerError {
-                        code: WRONG_PASSWORD,
-                        name: "AuthenticateException".to_owned(),
-                        message: "Unknown user or wrong password".to_owned(),
+                        code,
+                        name: "DB::Exception".to_owned(),
+                        message,
                         stack_trace: "".to_owned(),
                     });
                     connection.write_error(&err).await?;

@@ -158,6 +158,25 @@ pub trait ClickHouseSession: Send + Sync {
         true
     }
 
+    /// Like `authenticate`, with the error the client gets: its code and
+    /// message (kafkahouse: ClickHouse's `Code: 516` text). The default asks
+    /// `authenticate` and answers as the library always did.
+    async fn authenticate_with_error(
+        &self,
+        username: &str,
+        password: &[u8],
+        client_addr: &str,
+    ) -> std::result::Result<(), (u32, String)> {
+        if self.authenticate(username, password, client_addr).await {
+            Ok(())
+        } else {
+            Err((
+                crate::error_codes::WRONG_PASSWORD,
+                "Unknown user or wrong password".to_owned(),
+            ))
+        }
+    }
+
     async fn execute_query(&self, ctx: &mut CHContext, connection: &mut Connection) -> Result<()>;
 
     fn get_progress(&self) -> Progress {

@@ -27,6 +27,7 @@ use tokio::sync::Mutex;
 
 mod blocks;
 mod body;
+mod credentials;
 mod metrics;
 
 use body::{decompress, is_compressed, read_query, Data, Failure};
@@ -73,6 +74,8 @@ struct HttpState {
 
 struct SessionEntry {
     session: Arc<Mutex<ClientSession>>,
+    /// The user that opened it: only that user may use it.
+    user: String,
     last_used: Instant,
     timeout: Duration,
 }
@@ -88,6 +91,7 @@ pub async fn serve(listener: TcpListener, executor: Arc<Executor>) {
         .route("/metrics", get(metrics_page))
         .route("/", get(query).post(query))
         .with_state(state);
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     if let Err(e) = axum::serve(listener, app).await {
         tracing::error!(error = %e, "the HTTP interface stopped");
     }
@@ -112,6 +116,7 @@ async fn metrics_page(State(state): State<Arc<HttpState>>) -> Response {
 
 async fn query(
     State(state): State<Arc<HttpState>>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
     Query(params): Query<Vec<(String, String)>>,
     method: Method,
     headers: HeaderMap,
@@ -145,7 +150,8 @@ async fn query(
         Ok(body) => body,
         Err(e) => return error_response(&e, &query_id),
     };
-    let mut response = match run(&state, &params, &method, &headers, (body, compressed)).await {
+    let mut response = match run(&state, peer, &params, &method, &headers, (body, compressed)).await
+    {
         Ok(Some(formatted)) => ok_response(formatted, &query_id),
         // `GET /` without a query: ClickHouse's liveness answer.
         Ok(None) => "Ok.\n".into_response(),
@@ -178,12 +184,16 @@ async fn query(
 
 async fn run(
     state: &HttpState,
+    peer: std::net::SocketAddr,
     params: &BTreeMap<String, String>,
     method: &Method,
     headers: &HeaderMap,
     (body, compressed): (Body, bool),
 ) -> Result<Option<Formatted>, Failure> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    // Every request proves who it is, as on ClickHouse's HTTP interface.
+    let (user, password) = credentials::of(params, headers)?;
+    let grant = state.executor.login(&user, &password, peer.ip()).await?;
     let (text, data) = match params.get("query") {
         Some(q) => (q.clone(), Data::unread(body)),
         None => match read_query(body, compressed).await? {
@@ -217,13 +227,15 @@ async fn run(
                 .unwrap_or(DEFAULT_SESSION_TIMEOUT);
             session(
                 state,
-                id,
+                (id, &grant),
                 timeout,
                 params.get("session_check").is_some_and(|c| c == "1"),
             )
             .await?
         }
-        None => Arc::new(Mutex::new(state.executor.open_session(None).await?)),
+        None => Arc::new(Mutex::new(
+            state.executor.open_session_for(&grant, None).await?,
+        )),
     };
     let Ok(mut session) = session.try_lock() else {
         return Err(ChError::new(
@@ -288,13 +300,19 @@ async fn run(
 /// `session_check=1`); idle sessions past their timeout are dropped here.
 async fn session(
     state: &HttpState,
-    id: &str,
+    (id, grant): (&str, &crate::users::Grant),
     timeout: Duration,
     must_exist: bool,
 ) -> Result<Arc<Mutex<ClientSession>>, ChError> {
     let mut sessions = state.sessions.lock().await;
     sessions.retain(|_, e| e.last_used.elapsed() < e.timeout);
     if let Some(entry) = sessions.get_mut(id) {
+        if entry.user != grant.user {
+            return Err(ChError::new(
+                codes::SESSION_IS_LOCKED,
+                format!("Session {id} belongs to another user"),
+            ));
+        }
         entry.last_used = Instant::now();
         entry.timeout = timeout;
         return Ok(entry.session.clone());
@@ -305,11 +323,14 @@ async fn session(
             format!("Session {id} not found"),
         ));
     }
-    let session = Arc::new(Mutex::new(state.executor.open_session(None).await?));
+    let session = Arc::new(Mutex::new(
+        state.executor.open_session_for(grant, None).await?,
+    ));
     sessions.insert(
         id.to_string(),
         SessionEntry {
             session: session.clone(),
+            user: grant.user.clone(),
             last_used: Instant::now(),
             timeout,
         },
@@ -428,6 +449,7 @@ fn error_response(e: &ChError, query_id: &str) -> Response {
             StatusCode::NOT_FOUND
         }
         codes::READONLY => StatusCode::FORBIDDEN,
+        codes::AUTHENTICATION_FAILED => StatusCode::UNAUTHORIZED,
         codes::TOO_DEEP_RECURSION => StatusCode::BAD_REQUEST,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };

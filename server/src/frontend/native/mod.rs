@@ -65,6 +65,8 @@ pub async fn serve(listener: TcpListener, executor: Arc<Executor>) {
         let session = Arc::new(NativeSession {
             executor: executor.clone(),
             session: Mutex::new(None),
+            grant: std::sync::Mutex::new(None),
+            peer,
             metadata: ClickHouseMetadata::default()
                 .with_name("ClickHouse")
                 .with_major_version(26)
@@ -88,6 +90,9 @@ pub async fn serve(listener: TcpListener, executor: Arc<Executor>) {
 struct NativeSession {
     executor: Arc<Executor>,
     session: Mutex<Option<ClientSession>>,
+    /// Who the Hello packet's user and password proved the client to be.
+    grant: std::sync::Mutex<Option<crate::users::Grant>>,
+    peer: std::net::SocketAddr,
     metadata: ClickHouseMetadata,
     /// See `fail`: kept so that the library never sends into a closed channel.
     parked: std::sync::Mutex<Vec<mpsc::Receiver<Block>>>,
@@ -95,6 +100,22 @@ struct NativeSession {
 
 #[async_trait::async_trait]
 impl ClickHouseSession for NativeSession {
+    async fn authenticate_with_error(
+        &self,
+        user: &str,
+        password: &[u8],
+        _client_addr: &str,
+    ) -> Result<(), (u32, String)> {
+        let password = String::from_utf8_lossy(password);
+        match self.executor.login(user, &password, self.peer.ip()).await {
+            Ok(grant) => {
+                *self.grant.lock().unwrap_or_else(|p| p.into_inner()) = Some(grant);
+                Ok(())
+            }
+            Err(e) => Err((e.code as u32, e.message)),
+        }
+    }
+
     async fn execute_query(
         &self,
         ctx: &mut CHContext,
@@ -109,7 +130,17 @@ impl ClickHouseSession for NativeSession {
                 .as_ref()
                 .map(|h| String::from_utf8_lossy(&h.default_database).into_owned())
                 .filter(|d| !d.is_empty());
-            match self.executor.open_session(database.as_deref()).await {
+            let grant = self.grant.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            // The Hello packet always comes first; without it, no session.
+            let Some(grant) = grant else {
+                let e = crate::users::failed("");
+                return self.fail(ctx, connection, &e).await;
+            };
+            match self
+                .executor
+                .open_session_for(&grant, database.as_deref())
+                .await
+            {
                 Ok(s) => *guard = Some(s),
                 Err(e) => return self.fail(ctx, connection, &e).await,
             }

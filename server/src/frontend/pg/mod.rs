@@ -11,6 +11,7 @@
 //! since a client decodes by what it was told. A statement's warnings (a
 //! view that delivers at least once) arrive as WARNING notices.
 
+mod auth;
 pub mod types;
 
 use std::collections::HashMap;
@@ -19,7 +20,6 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use futures::{stream, Sink, SinkExt};
-use pgwire::api::auth::noop::NoopStartupHandler;
 use pgwire::api::portal::{Format, Portal};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
 use pgwire::api::results::{
@@ -45,6 +45,7 @@ use types::{encode, fields, kinds, PgKind};
 
 /// Serves PostgreSQL clients on `listener` until the task is dropped.
 pub async fn serve(listener: TcpListener, executor: Arc<Executor>) {
+    let auth = Arc::new(auth::PgAuth::new(executor.clone()));
     let frontend = Arc::new(PgFrontend {
         executor,
         parser: Arc::new(NoopQueryParser::new()),
@@ -58,7 +59,7 @@ pub async fn serve(listener: TcpListener, executor: Arc<Executor>) {
             }
         };
         crate::metrics::connected("pg");
-        let handlers = Handlers(frontend.clone());
+        let handlers = Handlers(frontend.clone(), auth.clone());
         tokio::spawn(async move {
             tracing::debug!(%peer, "postgres client connected");
             if let Err(e) = pgwire::tokio::process_socket(socket, None, handlers).await {
@@ -119,13 +120,21 @@ impl PgFrontend {
         (Some(database) != meta.get(METADATA_USER)).then(|| database.clone())
     }
 
-    async fn session<'a>(
+    /// The connection's session, opened on first use for the user it
+    /// authenticated as, in the database it named.
+    async fn session<'a, C: ClientInfo>(
         &self,
         slot: &'a mut Option<ClientSession>,
-        database: Option<String>,
+        client: &C,
     ) -> Result<&'a mut ClientSession, ChError> {
         if slot.is_none() {
-            *slot = Some(self.executor.open_session(database.as_deref()).await?);
+            let database = Self::startup_database(client);
+            let grant = auth::grant_of(client).ok_or_else(|| crate::users::failed(""))?;
+            *slot = Some(
+                self.executor
+                    .open_session_for(&grant, database.as_deref())
+                    .await?,
+            );
         }
         slot.as_mut()
             .ok_or_else(|| ChError::new(codes::UNKNOWN_EXCEPTION, "session was not opened"))
@@ -140,9 +149,7 @@ impl PgFrontend {
     ) -> Result<Option<Outcome>, ChError> {
         let slot = Self::slot(client);
         let mut guard = slot.session.lock().await;
-        let session = self
-            .session(&mut guard, Self::startup_database(client))
-            .await?;
+        let session = self.session(&mut guard, client).await?;
         let statements: Vec<_> = planner::statements(sql, session.max_query_size())
             .take(2)
             .collect();
@@ -204,10 +211,7 @@ impl SimpleQueryHandler for PgFrontend {
     {
         let slot = Self::slot(client);
         let mut guard = slot.session.lock().await;
-        let session = match self
-            .session(&mut guard, Self::startup_database(client))
-            .await
-        {
+        let session = match self.session(&mut guard, client).await {
             Ok(session) => session,
             Err(e) => return Ok(vec![error_response(&e)]),
         };
@@ -327,11 +331,8 @@ impl ExtendedQueryHandler for PgFrontend {
     }
 }
 
-/// No authentication yet: kafkahouse listens on loopback by default.
-impl NoopStartupHandler for PgFrontend {}
-
-/// One connection's handlers: all of them are the shared frontend.
-struct Handlers(Arc<PgFrontend>);
+/// One connection's handlers: the shared frontend, and the users' check.
+struct Handlers(Arc<PgFrontend>, Arc<auth::PgAuth>);
 
 impl PgWireServerHandlers for Handlers {
     fn simple_query_handler(&self) -> Arc<impl SimpleQueryHandler> {
@@ -343,7 +344,7 @@ impl PgWireServerHandlers for Handlers {
     }
 
     fn startup_handler(&self) -> Arc<impl pgwire::api::auth::StartupHandler> {
-        self.0.clone()
+        self.1.clone()
     }
 }
 
