@@ -130,7 +130,14 @@ fn main() -> ExitCode {
     // unbuffered; the ready line went to stdout.
     let _ = std::io::stdout().flush();
     let _ = std::io::stderr().flush();
-    std::process::exit(code)
+    // `_exit`, not `exit`: exit runs libchdb's C++ static destructors while
+    // its background threads (merges) still run, which crashed (SIGSEGV)
+    // after a SIGTERM during a stream (faults.rs). Everything durable is
+    // durable already: the catalog is synced, inserted parts are on disk,
+    // offsets are committed; what the engine had in flight is dropped as a
+    // crash would drop it, and kafkahouse replays that identically.
+    // SAFETY: `_exit` ends the process at once; nothing runs after it.
+    unsafe { libc::_exit(code) }
 }
 
 fn init_tracing(config: &Config) {

@@ -25,9 +25,19 @@ fn queue(broker: &Broker) -> String {
 /// it holds no more than that.
 async fn assert_exactly(client: &tokio_postgres::Client, rows: u64, server: &Kafkahouse) {
     let distinct = wait_for(client, DISTINCT, &rows.to_string(), WAIT).await;
-    assert_eq!(distinct, rows.to_string(), "rows lost; server log:\n{}", server.log());
+    assert_eq!(
+        distinct,
+        rows.to_string(),
+        "rows lost; server log:\n{}",
+        server.log()
+    );
     let total = scalar(client, COUNT).await;
-    assert_eq!(total, rows.to_string(), "rows duplicated; server log:\n{}", server.log());
+    assert_eq!(
+        total,
+        rows.to_string(),
+        "rows duplicated; server log:\n{}",
+        server.log()
+    );
 }
 
 /// The broker goes away for a while mid-stream, then answers slowly, and
@@ -164,7 +174,12 @@ async fn without_tokens_a_sigkill_loses_nothing_and_the_view_says_at_least_once(
     let server = Kafkahouse::remote(&data, &clickhouse.url());
     let client = server.connect_to("KafkaEngine").await;
     let distinct = wait_for(&client, DISTINCT, &ROWS.to_string(), WAIT).await;
-    assert_eq!(distinct, ROWS.to_string(), "rows lost; server log:\n{}", server.log());
+    assert_eq!(
+        distinct,
+        ROWS.to_string(),
+        "rows lost; server log:\n{}",
+        server.log()
+    );
     let total: u64 = scalar(&client, COUNT).await.parse().unwrap();
     eprintln!(
         "18.16 after SIGKILL: {} duplicated of {ROWS} (at least once)",
@@ -219,7 +234,12 @@ async fn a_stalled_backend_shows_as_an_exception_and_catches_up() {
 
     clickhouse.signal("STOP");
     broker
-        .produce_from("github", PARTITIONS, ROWS / 2, &github::rows(23, ROWS / 2, ROWS))
+        .produce_from(
+            "github",
+            PARTITIONS,
+            ROWS / 2,
+            &github::rows(23, ROWS / 2, ROWS),
+        )
         .await;
     // system.kafka_consumers is kafkahouse's own: it answers while the
     // backend is stopped.
@@ -245,4 +265,41 @@ async fn a_stalled_backend_shows_as_an_exception_and_catches_up() {
     );
     let got = wait_for(&client, DISTINCT, &ROWS.to_string(), WAIT).await;
     assert_eq!(got, ROWS.to_string(), "server log:\n{}", server.log());
+}
+
+/// SIGTERM mid-stream: the server finishes (or gives up) the block it is
+/// writing, commits what it inserted, leaves the group and exits cleanly
+/// within the insert deadline; started again, it writes every remaining
+/// message exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sigterm_mid_stream_then_a_restart_loses_and_duplicates_nothing() {
+    const ROWS: u64 = 8_000;
+    let broker = Broker::start();
+    broker.create_topic("github", PARTITIONS);
+    broker
+        .produce("github", PARTITIONS, &github::rows(29, 0, ROWS))
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut server = Kafkahouse::embedded(&data);
+    let client = server.connect().await;
+    create_tutorial(&client, &queue(&broker), false).await;
+    wait_for(&client, "SELECT count() > 0 FROM github", "1", WAIT).await;
+    let at_term: u64 = scalar(&client, COUNT).await.parse().unwrap();
+    assert!(at_term < ROWS, "the stream was over before the SIGTERM");
+    drop(client);
+    let started = std::time::Instant::now();
+    let status = server.terminate();
+    let took = started.elapsed();
+    assert!(status.success(), "exit {status}; log:\n{}", server.log());
+    assert!(took < Duration::from_secs(30), "SIGTERM took {took:?}");
+    let log = server.log();
+    assert!(
+        log.contains("shutting down") && log.contains("stopped"),
+        "{log}"
+    );
+    drop(server);
+    let server = Kafkahouse::embedded(&data);
+    let client = server.connect_to("KafkaEngine").await;
+    assert_exactly(&client, ROWS, &server).await;
 }
