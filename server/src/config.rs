@@ -14,6 +14,8 @@ pub const DEFAULT_PG_LISTEN: &str = "127.0.0.1:15432";
 pub const DEFAULT_HTTP_LISTEN: &str = "127.0.0.1:18123";
 pub const DEFAULT_NATIVE_LISTEN: &str = "127.0.0.1:19000";
 pub const DEFAULT_DATA_DIR: &str = "kafkahouse-data";
+pub const DEFAULT_HTTPS_LISTEN: &str = "127.0.0.1:18443";
+pub const DEFAULT_NATIVE_SECURE_LISTEN: &str = "127.0.0.1:19440";
 
 /// ClickHouse's Kafka table engine as a standalone server.
 ///
@@ -107,6 +109,26 @@ pub struct Args {
     #[arg(long, env = "KAFKAHOUSE_CATALOG_KEY", hide_env_values = true)]
     pub catalog_key: Option<String>,
 
+    /// PEM certificate chain for TLS (ClickHouse's `certificateFile`): the
+    /// PostgreSQL port then accepts TLS (psql `sslmode=require`) and the
+    /// HTTPS port opens. Needs --tls-private-key.
+    #[arg(long, env = "KAFKAHOUSE_TLS_CERTIFICATE")]
+    pub tls_certificate: Option<PathBuf>,
+
+    /// PEM private key of --tls-certificate (ClickHouse's `privateKeyFile`).
+    #[arg(long, env = "KAFKAHOUSE_TLS_PRIVATE_KEY")]
+    pub tls_private_key: Option<PathBuf>,
+
+    /// Address for ClickHouse's HTTP interface over TLS (ClickHouse's
+    /// `https_port`), with --tls-certificate. [default: 127.0.0.1:18443]
+    #[arg(long, env = "KAFKAHOUSE_HTTPS_LISTEN")]
+    pub https_listen: Option<SocketAddr>,
+
+    /// Address for ClickHouse's native protocol over TLS (ClickHouse's
+    /// `tcp_port_secure`), with --tls-certificate. [default: 127.0.0.1:19440]
+    #[arg(long, env = "KAFKAHOUSE_NATIVE_SECURE_LISTEN")]
+    pub native_secure_listen: Option<SocketAddr>,
+
     /// This instance's name among several: in consumers' client ids and in
     /// system.kafka_consumers. [default: hostname:HTTP port]
     #[arg(long, env = "KAFKAHOUSE_INSTANCE_ID")]
@@ -145,6 +167,10 @@ struct FileConfig {
     log_level: Option<String>,
     log_format: Option<LogFormat>,
     kafka_group_protocol: Option<KafkaGroupProtocol>,
+    tls_certificate: Option<PathBuf>,
+    tls_private_key: Option<PathBuf>,
+    https_listen: Option<SocketAddr>,
+    native_secure_listen: Option<SocketAddr>,
     catalog_topic: Option<String>,
     catalog_brokers: Option<String>,
     catalog_key: Option<String>,
@@ -292,9 +318,20 @@ pub struct Config {
     pub shared_catalog: Option<SharedCatalog>,
     /// Who may connect (the file's `[users.*]`, or `default` on loopback).
     pub users: crate::users::Users,
+    /// TLS: the certificate, its key, and the HTTPS address.
+    pub tls: Option<TlsConfig>,
     /// `--catalog-key`: secrets in the catalog are sealed with it.
     pub catalog_key: Option<catalog::sealing::SecretKey>,
     pub instance_id: Option<String>,
+}
+
+/// The listeners' TLS.
+#[derive(Debug, Clone)]
+pub struct TlsConfig {
+    pub certificate: PathBuf,
+    pub private_key: PathBuf,
+    pub https_listen: SocketAddr,
+    pub native_secure_listen: SocketAddr,
 }
 
 /// Where a shared catalog lives.
@@ -310,6 +347,8 @@ pub enum ConfigError {
     Collection { path: PathBuf, why: String },
     #[error("config file: {0}")]
     Users(String),
+    #[error("--tls-certificate needs --tls-private-key (and the other way round)")]
+    TlsPair,
     #[error("--catalog-topic needs --catalog-brokers (and the other way round)")]
     CatalogBrokers,
     #[error("--catalog-key: {0}")]
@@ -379,6 +418,25 @@ impl Config {
             Some(users) => crate::users::Users::from_config(users).map_err(ConfigError::Users)?,
             None => crate::users::Users::default(),
         };
+        let tls = match (
+            args.tls_certificate.or(file.tls_certificate),
+            args.tls_private_key.or(file.tls_private_key),
+        ) {
+            (None, None) => None,
+            (Some(certificate), Some(private_key)) => Some(TlsConfig {
+                certificate,
+                private_key,
+                https_listen: args
+                    .https_listen
+                    .or(file.https_listen)
+                    .unwrap_or_else(|| parse_default(DEFAULT_HTTPS_LISTEN)),
+                native_secure_listen: args
+                    .native_secure_listen
+                    .or(file.native_secure_listen)
+                    .unwrap_or_else(|| parse_default(DEFAULT_NATIVE_SECURE_LISTEN)),
+            }),
+            _ => return Err(ConfigError::TlsPair),
+        };
         let catalog_key = args
             .catalog_key
             .or(file.catalog_key)
@@ -394,6 +452,7 @@ impl Config {
             _ => return Err(ConfigError::CatalogBrokers),
         };
         Ok(Config {
+            tls,
             users,
             shared_catalog,
             catalog_key,

@@ -17,6 +17,7 @@ mod result;
 mod session;
 mod status_log;
 mod system_tables;
+mod tls;
 mod users;
 
 use std::fs::File;
@@ -72,6 +73,8 @@ enum StartError {
     DataDir { dir: String, source: std::io::Error },
     #[error("cannot open the catalog: {0}")]
     Catalog(String),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
     #[error("data directory {0} is in use by another kafkahouse process")]
     DataDirLocked(String),
 }
@@ -183,6 +186,10 @@ async fn run(config: Config) -> Result<(), StartError> {
         ),
     };
     tracing::info!(backend = %backend.description(), "backend ready");
+    let tls = match &config.tls {
+        Some(t) => Some(tls::acceptor(&t.certificate, &t.private_key)?),
+        None => None,
+    };
     // Listening first: the default instance id names the HTTP port.
     let (listener, pg_addr) = listen(config.pg_listen).await?;
     let (http_listener, http_addr) = listen(config.http_listen).await?;
@@ -261,14 +268,41 @@ async fn run(config: Config) -> Result<(), StartError> {
     tracing::info!(addr = %pg_addr, "listening for PostgreSQL clients");
     tracing::info!(addr = %http_addr, "listening for ClickHouse HTTP clients");
     tracing::info!(addr = %native_addr, "listening for ClickHouse native-protocol clients");
+    // TLS: the PostgreSQL port negotiates it; HTTPS and the secure native
+    // port listen on their own addresses.
+    let mut secure = String::new();
+    let mut secure_tasks = Vec::new();
+    if let (Some(t), Some(acceptor)) = (&config.tls, &tls) {
+        let (listener, https_addr) = listen(t.https_listen).await?;
+        tracing::info!(addr = %https_addr, "listening for ClickHouse HTTPS clients");
+        secure_tasks.push(tokio::spawn(frontend::http::serve_tls(
+            listener,
+            executor.clone(),
+            acceptor.clone(),
+        )));
+        let (listener, native_addr) = listen(t.native_secure_listen).await?;
+        tracing::info!(addr = %native_addr, "listening for ClickHouse native-protocol clients over TLS");
+        secure_tasks.push(tokio::spawn(frontend::native::serve_tls(
+            listener,
+            executor.clone(),
+            acceptor.clone(),
+        )));
+        tracing::info!("the PostgreSQL port accepts TLS (sslmode=require)");
+        secure = format!(" https://{https_addr} native+tls://{native_addr}");
+    }
     // One line on stdout that scripts and tests wait for.
-    println!("kafkahouse ready: postgres://{pg_addr} http://{http_addr} native://{native_addr}");
+    println!(
+        "kafkahouse ready: postgres://{pg_addr} http://{http_addr} native://{native_addr}{secure}"
+    );
 
     tokio::select! {
-        () = frontend::pg::serve(listener, executor.clone()) => {}
+        () = frontend::pg::serve(listener, executor.clone(), tls.clone()) => {}
         () = frontend::http::serve(http_listener, executor.clone()) => {}
         () = frontend::native::serve(native_listener, executor) => {}
         () = shutdown_signal() => tracing::info!("shutting down"),
+    }
+    for task in secure_tasks {
+        task.abort();
     }
     pipelines.stop_all().await;
     if let Some(status) = status {

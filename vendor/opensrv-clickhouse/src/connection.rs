@@ -18,10 +18,11 @@ use std::sync::Arc;
 use bytes::Buf;
 use bytes::BytesMut;
 use chrono_tz::Tz;
+use tokio::io::AsyncRead;
 use tokio::io::AsyncReadExt;
+use tokio::io::AsyncWrite;
 use tokio::io::AsyncWriteExt;
 use tokio::io::BufWriter;
-use tokio::net::TcpStream;
 
 use crate::binary::read_ex;
 use crate::binary::Encoder;
@@ -60,13 +61,18 @@ pub type RawBlockReader =
 ///
 /// When sending frames, the frame is first encoded into the write buffer.
 /// The contents of the write buffer are then written to the socket.
+/// What a connection runs over: a TCP stream, or a TLS stream on one.
+pub trait Stream: AsyncRead + AsyncWrite + Send + Sync + Unpin {}
+
+impl<T: AsyncRead + AsyncWrite + Send + Sync + Unpin> Stream for T {}
+
 pub struct Connection {
     // The `TcpStream`. It is decorated with a `BufWriter`, which provides write
     // level buffering. The `BufWriter` implementation provided by Tokio is
     // sufficient for our needs.
     pub buffer: BytesMut,
 
-    stream: BufWriter<TcpStream>,
+    stream: BufWriter<Box<dyn Stream>>,
     pub session: Arc<dyn ClickHouseSession>,
 
     // The buffer for reading frames.
@@ -101,12 +107,12 @@ impl Connection {
     /// Create a new `Connection`, backed by `socket`. Read and write buffers
     /// are initialized.
     pub fn new(
-        stream: TcpStream,
+        stream: Box<dyn Stream>,
+        client_addr: String,
         session: Arc<dyn ClickHouseSession>,
         timezone: String,
     ) -> Result<Connection> {
         let tz: Tz = timezone.parse()?;
-        let client_addr = stream.peer_addr()?.to_string();
         Ok(Connection {
             stream: BufWriter::new(stream),
             buffer: BytesMut::with_capacity(4 * 1024),
@@ -190,12 +196,18 @@ impl Connection {
             .saturating_mul(2)
             .max(self.need)
             .min(MAX_PACKET_SIZE.saturating_add(1));
+        // One poll without waiting (a waker that does nothing: whatever
+        // is not there yet, `read_packet` awaits properly).
+        let mut scratch = [0_u8; 16 << 10];
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
         while self.buffer.len() < target {
-            match self.stream.get_ref().try_read_buf(&mut self.buffer) {
-                Ok(0) => break,
-                Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                Err(e) => return Err(e.into()),
+            let want = (target - self.buffer.len()).min(scratch.len());
+            let mut read = tokio::io::ReadBuf::new(&mut scratch[..want]);
+            match std::pin::Pin::new(self.stream.get_mut()).poll_read(&mut cx, &mut read) {
+                std::task::Poll::Ready(Ok(())) if read.filled().is_empty() => break,
+                std::task::Poll::Ready(Ok(())) => self.buffer.extend_from_slice(read.filled()),
+                std::task::Poll::Ready(Err(e)) => return Err(e.into()),
+                std::task::Poll::Pending => break,
             }
         }
         Ok(())

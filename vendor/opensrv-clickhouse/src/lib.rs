@@ -280,23 +280,35 @@ impl ClickHouseServer {
         session: Arc<dyn ClickHouseSession>,
         stream: TcpStream,
     ) -> Result<()> {
-        ClickHouseServer::run_on(session, stream).await
+        let client_addr = stream.peer_addr()?.to_string();
+        ClickHouseServer::run_on_io(session, stream, client_addr).await
+    }
+
+    /// Serves one client over any stream (kafkahouse: a TLS stream for
+    /// ClickHouse's secure native port); `client_addr` is its peer.
+    pub async fn run_on_io(
+        session: Arc<dyn ClickHouseSession>,
+        stream: impl connection::Stream + 'static,
+        client_addr: String,
+    ) -> Result<()> {
+        let mut srv = ClickHouseServer {};
+        srv.run(session, Box::new(stream), client_addr).await?;
+        Ok(())
     }
 }
 
 impl ClickHouseServer {
-    async fn run_on(session: Arc<dyn ClickHouseSession>, stream: TcpStream) -> Result<()> {
-        let mut srv = ClickHouseServer {};
-        srv.run(session, stream).await?;
-        Ok(())
-    }
-
-    async fn run(&mut self, session: Arc<dyn ClickHouseSession>, stream: TcpStream) -> Result<()> {
+    async fn run(
+        &mut self,
+        session: Arc<dyn ClickHouseSession>,
+        stream: Box<dyn connection::Stream>,
+        client_addr: String,
+    ) -> Result<()> {
         tracing::debug!("Handle New session");
         let metadata = session.metadata();
         let tz = metadata.timezone().to_string();
         let mut ctx = CHContext::new(QueryState::default());
-        let mut connection = Connection::new(stream, session, tz)?;
+        let mut connection = Connection::new(stream, client_addr, session, tz)?;
 
         loop {
             // signal.

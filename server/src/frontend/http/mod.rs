@@ -82,18 +82,68 @@ struct SessionEntry {
 
 /// Serves ClickHouse HTTP clients on `listener` until the task is dropped.
 pub async fn serve(listener: TcpListener, executor: Arc<Executor>) {
+    let app = router(executor).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    if let Err(e) = axum::serve(listener, app).await {
+        tracing::error!(error = %e, "the HTTP interface stopped");
+    }
+}
+
+/// The routes, for plain HTTP and HTTPS alike.
+fn router(executor: Arc<Executor>) -> Router {
     let state = Arc::new(HttpState {
         executor,
         sessions: Mutex::new(HashMap::new()),
     });
-    let app = Router::new()
+    Router::new()
         .route("/ping", get(ping).head(ping))
         .route("/metrics", get(metrics_page))
         .route("/", get(query).post(query))
-        .with_state(state);
-    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    if let Err(e) = axum::serve(listener, app).await {
-        tracing::error!(error = %e, "the HTTP interface stopped");
+        .with_state(state)
+}
+
+/// Serves ClickHouse HTTPS clients on `listener` (ClickHouse's
+/// `https_port`): the same routes, each connection's TLS handshake first.
+pub async fn serve_tls(
+    listener: TcpListener,
+    executor: Arc<Executor>,
+    acceptor: tokio_rustls::TlsAcceptor,
+) {
+    let app = router(executor);
+    loop {
+        let (tcp, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                tracing::warn!(error = %e, "HTTPS: accept failed");
+                continue;
+            }
+        };
+        let (acceptor, app) = (acceptor.clone(), app.clone());
+        tokio::spawn(async move {
+            let stream = match acceptor.accept(tcp).await {
+                Ok(stream) => stream,
+                Err(e) => {
+                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                    return;
+                }
+            };
+            let service = hyper::service::service_fn(
+                move |request: axum::http::Request<hyper::body::Incoming>| {
+                    let mut request = request.map(Body::new);
+                    request
+                        .extensions_mut()
+                        .insert(axum::extract::ConnectInfo(peer));
+                    let mut app = app.clone();
+                    async move { tower_service::Service::call(&mut app, request).await }
+                },
+            );
+            let served =
+                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            if let Err(e) = served {
+                tracing::debug!(%peer, error = %e, "HTTPS connection ended");
+            }
+        });
     }
 }
 

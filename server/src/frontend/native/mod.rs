@@ -53,6 +53,24 @@ const PROTOCOL_REVISION: u64 = 54406;
 
 /// Serves native-protocol clients on `listener` until the task is dropped.
 pub async fn serve(listener: TcpListener, executor: Arc<Executor>) {
+    serve_with(listener, executor, None).await
+}
+
+/// Serves native-protocol clients over TLS on `listener` (ClickHouse's
+/// `tcp_port_secure`, `clickhouse-client --secure`).
+pub async fn serve_tls(
+    listener: TcpListener,
+    executor: Arc<Executor>,
+    acceptor: tokio_rustls::TlsAcceptor,
+) {
+    serve_with(listener, executor, Some(acceptor)).await
+}
+
+async fn serve_with(
+    listener: TcpListener,
+    executor: Arc<Executor>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) {
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -77,10 +95,23 @@ pub async fn serve(listener: TcpListener, executor: Arc<Executor>) {
                 .with_display_name("kafkahouse"),
             parked: std::sync::Mutex::new(Vec::new()),
         });
+        let tls = tls.clone();
         tokio::spawn(async move {
             tracing::debug!(%peer, "native client connected");
             // A malformed packet or a vanished client ends this connection only.
-            if let Err(e) = ClickHouseServer::run_on_stream(session, stream).await {
+            let ended = match tls {
+                None => ClickHouseServer::run_on_stream(session, stream).await,
+                Some(acceptor) => match acceptor.accept(stream).await {
+                    Ok(stream) => {
+                        ClickHouseServer::run_on_io(session, stream, peer.to_string()).await
+                    }
+                    Err(e) => {
+                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                        return;
+                    }
+                },
+            };
+            if let Err(e) = ended {
                 tracing::debug!(%peer, error = %e, "native connection ended");
             }
         });

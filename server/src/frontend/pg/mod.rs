@@ -44,7 +44,12 @@ use crate::result::{Outcome, ResultSet};
 use types::{encode, fields, kinds, PgKind};
 
 /// Serves PostgreSQL clients on `listener` until the task is dropped.
-pub async fn serve(listener: TcpListener, executor: Arc<Executor>) {
+/// With `tls`, a client's SSLRequest is answered with a TLS handshake.
+pub async fn serve(
+    listener: TcpListener,
+    executor: Arc<Executor>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) {
     let auth = Arc::new(auth::PgAuth::new(executor.clone()));
     let frontend = Arc::new(PgFrontend {
         executor,
@@ -60,9 +65,10 @@ pub async fn serve(listener: TcpListener, executor: Arc<Executor>) {
         };
         crate::metrics::connected("pg");
         let handlers = Handlers(frontend.clone(), auth.clone());
+        let tls = tls.clone();
         tokio::spawn(async move {
             tracing::debug!(%peer, "postgres client connected");
-            if let Err(e) = pgwire::tokio::process_socket(socket, None, handlers).await {
+            if let Err(e) = pgwire::tokio::process_socket(socket, tls, handlers).await {
                 tracing::debug!(%peer, error = %e, "postgres connection ended with an error");
             }
             tracing::debug!(%peer, "postgres client disconnected");
