@@ -28,6 +28,7 @@ use tokio::sync::Mutex;
 mod blocks;
 mod body;
 mod credentials;
+mod dashboard;
 mod metrics;
 
 use body::{decompress, is_compressed, read_query, Data, Failure};
@@ -98,6 +99,7 @@ fn router(executor: Arc<Executor>) -> Router {
         .route("/ping", get(ping).head(ping))
         .route("/metrics", get(metrics_page))
         .route("/", get(query).post(query))
+        .merge(dashboard::routes())
         .with_state(state)
 }
 
@@ -511,6 +513,13 @@ fn error_response(e: &ChError, query_id: &str) -> Response {
     );
     if let Ok(v) = HeaderValue::from_str(&e.code.to_string()) {
         h.insert("X-ClickHouse-Exception-Code", v);
+    }
+    // A browser (the dashboard) asks its user for a name and password.
+    if e.code == codes::AUTHENTICATION_FAILED {
+        h.insert(
+            "WWW-Authenticate",
+            HeaderValue::from_static("Basic realm=\"kafkahouse\", charset=\"UTF-8\""),
+        );
     }
     common_headers(h, query_id);
     response
