@@ -58,7 +58,11 @@ fn dialect(sql: &str, enum8: bool) -> String {
 pub async fn create_github(client: &tokio_postgres::Client, enum8: bool) {
     run(client, "CREATE DATABASE KafkaEngine;").await;
     run(client, "USE KafkaEngine;").await;
-    run(client, &dialect(&fixture("sql/github_mergetree.sql"), enum8)).await;
+    run(
+        client,
+        &dialect(&fixture("sql/github_mergetree.sql"), enum8),
+    )
+    .await;
 }
 
 /// The tutorial's steps 2, 3, 5 and 6: the database, the destination, the
@@ -70,6 +74,40 @@ pub async fn create_tutorial(client: &tokio_postgres::Client, queue_ddl: &str, e
     run(
         client,
         "CREATE MATERIALIZED VIEW github_mv TO github AS\nSELECT *\nFROM github_queue;",
+    )
+    .await;
+}
+
+/// Messages `{"id":N}` for N in `from..to`: the ids pipeline's input.
+pub fn id_rows(from: u64, to: u64) -> Vec<String> {
+    (from..to).map(|i| format!("{{\"id\":{i}}}")).collect()
+}
+
+/// The smallest pipeline: `dest (id UInt64)` MergeTree, Kafka table `q`
+/// reading JSONEachRow from `topic` in group `g` (with `settings` as its
+/// SETTINGS clause when not empty), and view `mv` from `q` to `dest`.
+pub async fn create_ids_pipeline(s: &Setup, topic: &str, settings: &str) {
+    run(
+        &s.client,
+        "CREATE TABLE dest (id UInt64) ENGINE = MergeTree ORDER BY id",
+    )
+    .await;
+    let settings = if settings.is_empty() {
+        String::new()
+    } else {
+        format!(" SETTINGS {settings}")
+    };
+    run(
+        &s.client,
+        &format!(
+            "CREATE TABLE q (id UInt64) ENGINE = Kafka('{}', '{topic}', 'g', 'JSONEachRow'){settings}",
+            s.broker.bootstrap
+        ),
+    )
+    .await;
+    run(
+        &s.client,
+        "CREATE MATERIALIZED VIEW mv TO dest AS SELECT id FROM q",
     )
     .await;
 }

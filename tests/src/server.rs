@@ -29,6 +29,15 @@ impl Kafkahouse {
         Kafkahouse::embedded_with_env(data_dir, &[])
     }
 
+    /// Starts kafkahouse on the embedded backend with `args` added (a
+    /// `--config` file, TLS files, ...).
+    pub fn embedded_with_args(data_dir: &Path, args: &[&str]) -> Kafkahouse {
+        let lib = libchdb();
+        let mut all = vec!["--libchdb", lib.to_str().expect("utf-8 path")];
+        all.extend_from_slice(args);
+        Kafkahouse::start(data_dir, &all)
+    }
+
     /// Starts kafkahouse against a ClickHouse server's HTTP interface.
     pub fn remote(data_dir: &Path, url: &str) -> Kafkahouse {
         Kafkahouse::start(data_dir, &["--clickhouse-url", url])

@@ -3,14 +3,10 @@
 //! counts before and after; `ALTER NAMED COLLECTION` reaches the tables made
 //! from the collection, or is refused when it would break one.
 
-use kafkahouse_tests::kafka::{run, Setup, WAIT};
+use kafkahouse_tests::kafka::{create_ids_pipeline, id_rows, run, Setup, WAIT};
 use kafkahouse_tests::{error_of, scalar, wait_for};
 
 const EXACT: &str = "SELECT toString(count()) || ' ' || toString(uniqExact(id)) FROM dest";
-
-fn rows(from: u64, to: u64) -> Vec<String> {
-    (from..to).map(|i| format!("{{\"id\":{i}}}")).collect()
-}
 
 /// Waits until the destination holds ids 0..n, each once.
 async fn assert_exactly(s: &Setup, n: u64) {
@@ -22,25 +18,8 @@ async fn assert_exactly(s: &Setup, n: u64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn modify_and_reset_setting_apply_to_a_running_table() {
     let s = Setup::new("events", 4).await;
-    run(
-        &s.client,
-        "CREATE TABLE dest (id UInt64) ENGINE = MergeTree ORDER BY id",
-    )
-    .await;
-    run(
-        &s.client,
-        &format!(
-            "CREATE TABLE q (id UInt64) ENGINE = Kafka('{}', 'events', 'g', 'JSONEachRow')",
-            s.broker.bootstrap
-        ),
-    )
-    .await;
-    run(
-        &s.client,
-        "CREATE MATERIALIZED VIEW mv TO dest AS SELECT id FROM q",
-    )
-    .await;
-    s.broker.produce("events", 4, &rows(0, 1000)).await;
+    create_ids_pipeline(&s, "events", "").await;
+    s.broker.produce("events", 4, &id_rows(0, 1000)).await;
     assert_exactly(&s, 1000).await;
 
     run(
@@ -55,7 +34,7 @@ async fn modify_and_reset_setting_apply_to_a_running_table() {
         "{shown}"
     );
     s.broker
-        .produce_from("events", 4, 1000, &rows(1000, 2000))
+        .produce_from("events", 4, 1000, &id_rows(1000, 2000))
         .await;
     assert_exactly(&s, 2000).await;
     // The new consumers cut blocks of at most 7 messages.
@@ -83,7 +62,7 @@ async fn modify_and_reset_setting_apply_to_a_running_table() {
     let shown = scalar(&s.client, "SHOW CREATE TABLE q").await;
     assert!(!shown.contains("kafka_max_block_size"), "{shown}");
     s.broker
-        .produce_from("events", 4, 2000, &rows(2000, 3000))
+        .produce_from("events", 4, 2000, &id_rows(2000, 3000))
         .await;
     assert_exactly(&s, 3000).await;
 
@@ -106,7 +85,7 @@ async fn modify_and_reset_setting_apply_to_a_running_table() {
     )
     .await;
     s.broker
-        .produce_from("events", 4, 3000, &rows(3000, 3100))
+        .produce_from("events", 4, 3000, &id_rows(3000, 3100))
         .await;
     assert_exactly(&s, 3100).await;
 }
@@ -135,7 +114,7 @@ async fn alter_named_collection_reaches_its_tables() {
         "CREATE MATERIALIZED VIEW mv TO dest AS SELECT id FROM q",
     )
     .await;
-    s.broker.produce("first", 2, &rows(0, 100)).await;
+    s.broker.produce("first", 2, &id_rows(0, 100)).await;
     assert_exactly(&s, 100).await;
 
     // A change that would break the table is refused, and nothing changes.
@@ -148,7 +127,7 @@ async fn alter_named_collection_reaches_its_tables() {
     )
     .await;
     s.broker
-        .produce_from("second", 2, 100, &rows(100, 200))
+        .produce_from("second", 2, 100, &id_rows(100, 200))
         .await;
     assert_exactly(&s, 200).await;
 }

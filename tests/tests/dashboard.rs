@@ -1,12 +1,13 @@
 //! The live dashboard (`/dashboard`) in a real headless browser (Debian's
 //! chromium) against a running pipeline: its charts fill with points for
 //! the Kafka table, the view shows its guarantee, and the screenshot in the
-//! README (`docs/dashboard.png`) is taken here.
+//! README (`docs/dashboard.png`) is taken here (written when missing, or
+//! with `KAFKAHOUSE_UPDATE_SCREENSHOT=1`).
 
 use std::path::PathBuf;
 use std::process::Command;
 
-use kafkahouse_tests::kafka::{run, Setup, WAIT};
+use kafkahouse_tests::kafka::{create_ids_pipeline, id_rows, Setup, WAIT};
 use kafkahouse_tests::wait_for;
 
 /// Chromium, headless, with the page given `budget_ms` of virtual time
@@ -52,26 +53,8 @@ fn points(dom: &str, id: &str) -> usize {
 async fn the_dashboard_charts_a_running_pipeline() {
     const PARTITIONS: i32 = 4;
     let s = Setup::new("events", PARTITIONS).await;
-    run(
-        &s.client,
-        "CREATE TABLE dest (id UInt64) ENGINE = MergeTree ORDER BY id",
-    )
-    .await;
-    run(
-        &s.client,
-        &format!(
-            "CREATE TABLE q (id UInt64) ENGINE = Kafka('{}', 'events', 'g', 'JSONEachRow') \
-             SETTINGS kafka_max_block_size = 200",
-            s.broker.bootstrap
-        ),
-    )
-    .await;
-    run(
-        &s.client,
-        "CREATE MATERIALIZED VIEW mv TO dest AS SELECT id FROM q",
-    )
-    .await;
-    let rows: Vec<String> = (0..20_000).map(|i| format!("{{\"id\":{i}}}")).collect();
+    create_ids_pipeline(&s, "events", "kafka_max_block_size = 200").await;
+    let rows = id_rows(0, 20_000);
     s.broker
         .produce("events", PARTITIONS, &rows[..10_000])
         .await;
@@ -110,9 +93,7 @@ async fn the_dashboard_charts_a_running_pipeline() {
     // The README's screenshot, taken while a backlog drains.
     let shot = tempfile::tempdir().unwrap();
     let png = shot.path().join("dashboard.png");
-    let more: Vec<String> = (20_000..120_000)
-        .map(|i| format!("{{\"id\":{i}}}"))
-        .collect();
+    let more = id_rows(20_000, 120_000);
     let producing = s.broker.produce_from("events", PARTITIONS, 20_000, &more);
     let ((), ()) = tokio::join!(
         async {
@@ -140,8 +121,12 @@ async fn the_dashboard_charts_a_running_pipeline() {
         "{} bytes",
         bytes.len()
     );
+    // The README's copy: written when missing, or on request, so that a
+    // test run leaves the working tree as it was.
     let docs = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/dashboard.png");
-    std::fs::write(&docs, &bytes).expect("docs/dashboard.png");
+    if !docs.exists() || std::env::var_os("KAFKAHOUSE_UPDATE_SCREENSHOT").is_some() {
+        std::fs::write(&docs, &bytes).expect("docs/dashboard.png");
+    }
     assert_eq!(
         wait_for(&s.client, "SELECT count() FROM dest", "120000", WAIT).await,
         "120000"

@@ -9,7 +9,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use kafkahouse_tests::kafka::{run, Setup, WAIT};
+use kafkahouse_tests::kafka::{create_ids_pipeline, id_rows, Setup, WAIT};
 use kafkahouse_tests::wait_for;
 
 #[derive(Debug)]
@@ -86,27 +86,9 @@ async fn metrics_show_a_backlog_draining_to_zero_lag() {
     const ROWS: u64 = 200_000;
     const PARTITIONS: i32 = 4;
     let s = Setup::new("events", PARTITIONS).await;
-    let rows: Vec<String> = (0..ROWS).map(|i| format!("{{\"id\":{i}}}")).collect();
+    let rows = id_rows(0, ROWS);
     s.broker.produce("events", PARTITIONS, &rows).await;
-    run(
-        &s.client,
-        "CREATE TABLE dest (id UInt64) ENGINE = MergeTree ORDER BY id",
-    )
-    .await;
-    run(
-        &s.client,
-        &format!(
-            "CREATE TABLE q (id UInt64) ENGINE = Kafka('{}', 'events', 'g', 'JSONEachRow') \
-             SETTINGS kafka_max_block_size = 500",
-            s.broker.bootstrap
-        ),
-    )
-    .await;
-    run(
-        &s.client,
-        "CREATE MATERIALIZED VIEW mv TO dest AS SELECT id FROM q",
-    )
-    .await;
+    create_ids_pipeline(&s, "events", "kafka_max_block_size = 500").await;
 
     // Scraped until the lag has been seen above 0 and then at 0 with every
     // row in.

@@ -9,11 +9,7 @@ use kafkahouse_tests::{libchdb, scalar, Kafkahouse};
 const KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 
 fn start(data: &std::path::Path) -> Kafkahouse {
-    let lib = libchdb();
-    Kafkahouse::start(
-        data,
-        &["--libchdb", lib.to_str().unwrap(), "--catalog-key", KEY],
-    )
+    Kafkahouse::embedded_with_args(data, &["--catalog-key", KEY])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

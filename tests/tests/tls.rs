@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use kafkahouse_tests::{free_port, libchdb, Kafkahouse};
+use kafkahouse_tests::{free_port, sha256_hex, Kafkahouse};
 
 /// A self-signed certificate for 127.0.0.1 and its key, in `dir`.
 fn certificate(dir: &Path) -> (PathBuf, PathBuf) {
@@ -31,14 +31,6 @@ fn certificate(dir: &Path) -> (PathBuf, PathBuf) {
         .expect("openssl");
     assert!(status.success(), "openssl req: {status}");
     (cert, key)
-}
-
-fn sha256_hex(text: &str) -> String {
-    let out = Command::new("sh")
-        .args(["-c", &format!("printf %s '{text}' | sha256sum")])
-        .output()
-        .expect("sha256sum");
-    String::from_utf8_lossy(&out.stdout)[..64].to_string()
 }
 
 fn output(command: &mut Command) -> (bool, String) {
@@ -67,12 +59,9 @@ async fn every_listener_speaks_tls() {
     )
     .unwrap();
     let (https, native_tls) = (free_port(), free_port());
-    let lib = libchdb();
-    let server = Kafkahouse::start(
+    let server = Kafkahouse::embedded_with_args(
         &dir.path().join("data"),
         &[
-            "--libchdb",
-            lib.to_str().unwrap(),
             "--config",
             config.to_str().unwrap(),
             "--tls-certificate",

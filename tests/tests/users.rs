@@ -9,7 +9,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use kafkahouse_tests::{error_text, libchdb, Broker, Kafkahouse};
+use kafkahouse_tests::{error_text, sha256_hex, Broker, Kafkahouse};
 
 fn config(dir: &Path, alice_sha256: &str) -> std::path::PathBuf {
     let path = dir.join("kafkahouse.toml");
@@ -35,24 +35,6 @@ networks = ["10.0.0.0/8"]
     )
     .unwrap();
     path
-}
-
-fn sha256_hex(text: &str) -> String {
-    let out = std::process::Command::new("sha256sum")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut child| {
-            use std::io::Write;
-            child.stdin.take().unwrap().write_all(text.as_bytes())?;
-            child.wait_with_output()
-        })
-        .expect("sha256sum");
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .next()
-        .unwrap_or_default()
-        .to_string()
 }
 
 async fn pg(
@@ -143,15 +125,9 @@ async fn right_and_wrong_passwords_on_every_frontend_and_client() {
     assert_eq!(alice.len(), 64);
     let dir = tempfile::tempdir().unwrap();
     let file = config(dir.path(), &alice);
-    let lib = libchdb();
-    let server = Kafkahouse::start(
+    let server = Kafkahouse::embedded_with_args(
         &dir.path().join("data"),
-        &[
-            "--libchdb",
-            lib.to_str().unwrap(),
-            "--config",
-            file.to_str().unwrap(),
-        ],
+        &["--config", file.to_str().unwrap()],
     );
 
     // PostgreSQL wire: a hashed password (clear-text message), SCRAM, and
@@ -190,23 +166,6 @@ async fn right_and_wrong_passwords_on_every_frontend_and_client() {
         !ok && out.contains("Code: 516") && out.contains(REFUSED),
         "{out}"
     );
-    let host = server.native_addr.ip().to_string();
-    assert_eq!(
-        python(
-            "driver",
-            &host,
-            server.native_addr.port(),
-            "scram",
-            "scram-secret"
-        ),
-        "ok 1"
-    );
-    let wrong = python("driver", &host, server.native_addr.port(), "scram", "nope");
-    assert!(
-        wrong.starts_with("error 516") && wrong.contains(REFUSED),
-        "{wrong}"
-    );
-
     // HTTP: Basic auth, X-ClickHouse-User/Key, user/password parameters.
     assert_eq!(curl(&server, &["-u", "alice:alice-secret"]), "1 HTTP 200");
     let none = curl(&server, &[]);
@@ -237,19 +196,19 @@ async fn right_and_wrong_passwords_on_every_frontend_and_client() {
         ],
     );
     assert_eq!(headers, "1 HTTP 200");
+    // The Python drivers: clickhouse-driver (native), clickhouse-connect (HTTP).
     let host = server.http_addr.ip().to_string();
-    assert_eq!(
-        python(
-            "connect",
-            &host,
-            server.http_addr.port(),
-            "alice",
-            "alice-secret"
-        ),
-        "ok 1"
-    );
-    let wrong = python("connect", &host, server.http_addr.port(), "alice", "nope");
-    assert!(wrong.contains("516"), "{wrong}");
+    for (kind, port, user, password) in [
+        ("driver", server.native_addr.port(), "scram", "scram-secret"),
+        ("connect", server.http_addr.port(), "alice", "alice-secret"),
+    ] {
+        assert_eq!(python(kind, &host, port, user, password), "ok 1", "{kind}");
+        let wrong = python(kind, &host, port, user, "nope");
+        assert!(
+            wrong.starts_with("error") && wrong.contains("516"),
+            "{kind}: {wrong}"
+        );
+    }
     // Liveness needs no password, as in ClickHouse.
     let ping = reqwest::get(format!("http://{}/ping", server.http_addr))
         .await
@@ -272,15 +231,9 @@ async fn a_readonly_user_cannot_change_anything() {
     broker.create_topic("events", 1);
     let dir = tempfile::tempdir().unwrap();
     let file = config(dir.path(), &sha256_hex("alice-secret"));
-    let lib = libchdb();
-    let server = Kafkahouse::start(
+    let server = Kafkahouse::embedded_with_args(
         &dir.path().join("data"),
-        &[
-            "--libchdb",
-            lib.to_str().unwrap(),
-            "--config",
-            file.to_str().unwrap(),
-        ],
+        &["--config", file.to_str().unwrap()],
     );
     let admin = pg(&server, "scram", "scram-secret").await.unwrap();
     kafkahouse_tests::kafka::run(

@@ -307,18 +307,19 @@ fn apply(state: &mut State, position: u64, record: Record) -> bool {
         Some(Object::Definition(d)) if definition_key(d.name()) == record.key => {
             state.definitions.insert(d.name().clone(), d);
         }
-        Some(Object::Collection(c)) if collection_key(&c.name) == record.key => {
-            // This instance's configuration file names it: the file wins.
-            if !state
-                .collections
-                .get(&c.name)
-                .is_some_and(|l| l.from_config)
-            {
-                let mut c = c;
-                c.from_config = false;
-                state.collections.insert(c.name.clone(), c);
-            }
+        // This instance's configuration file names it: the file wins.
+        Some(Object::Collection(c))
+            if collection_key(&c.name) == record.key
+                && !state
+                    .collections
+                    .get(&c.name)
+                    .is_some_and(|l| l.from_config) =>
+        {
+            let mut c = c;
+            c.from_config = false;
+            state.collections.insert(c.name.clone(), c);
         }
+        Some(Object::Collection(c)) if collection_key(&c.name) == record.key => {}
         Some(_) => {
             tracing::warn!(key = %record.key, position, "catalog record names another object than its key: ignored");
         }

@@ -465,7 +465,7 @@ fn alter_settings(tokens: &[Tok]) -> Option<Kind> {
             return None;
         }
     }
-    if reset.is_empty() || rest.len() % 2 == 0 {
+    if reset.is_empty() || rest.len().is_multiple_of(2) {
         return None;
     }
     Some(Kind::AlterSettings {

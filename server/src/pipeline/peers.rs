@@ -18,10 +18,13 @@ use super::status::ConsumerState;
 /// `status_log::INTERVAL`).
 pub const STALE: Duration = Duration::from_secs(10);
 
-/// The latest report of each other instance.
+/// One instance's consumers, by table.
+type Report = Vec<(QualifiedName, ConsumerState)>;
+
+/// The latest report of each other instance, with when it arrived.
 #[derive(Debug, Default)]
 pub struct Peers {
-    reports: Mutex<BTreeMap<String, (Instant, Vec<(QualifiedName, ConsumerState)>)>>,
+    reports: Mutex<BTreeMap<String, (Instant, Report)>>,
 }
 
 impl Peers {
