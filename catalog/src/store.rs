@@ -17,7 +17,7 @@ pub use definitions::{
 };
 pub use errors::CatalogError;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 
@@ -63,8 +63,8 @@ struct State {
     /// Shared catalogs: the log position that last set each object.
     versions: BTreeMap<String, u64>,
     /// Shared catalogs: every log position seen (a missing one was
-    /// compacted away).
-    received: HashSet<u64>,
+    /// compacted away), and whether its record applied.
+    received: HashMap<u64, bool>,
 }
 
 impl Catalog {

@@ -107,11 +107,12 @@ impl Catalog {
     pub fn apply_logged(&self, position: u64, record: Option<Record>) {
         let changed = {
             let mut state = self.write();
-            state.received.insert(position);
-            match record {
+            let applied = match record {
                 Some(record) => apply(&mut state, position, record),
                 None => false,
-            }
+            };
+            state.received.insert(position, applied);
+            applied
         };
         {
             let mut applied = lock(&self.applied);
@@ -172,12 +173,16 @@ impl Catalog {
             let positions = journal.append(&records)?;
             let end = positions.iter().max().map_or(0, |p| p + 1);
             self.wait_applied(end, APPLY_TIMEOUT)?;
+            // Whether each record applied is what the log said when it
+            // was applied, not the object's version now: another instance's
+            // later change (a restatement of this very object) may be
+            // applied already.
             let ignored: Vec<&Record> = {
                 let state = self.read();
                 records
                     .iter()
                     .zip(&positions)
-                    .filter(|(r, p)| state.versions.get(&r.key) != Some(*p))
+                    .filter(|(_, p)| state.received.get(*p) != Some(&true))
                     .map(|(r, _)| r)
                     .collect()
             };
@@ -290,7 +295,9 @@ fn object_of(state: &State, key: &str) -> Option<Object> {
 /// writer saw; returns whether anything changed.
 fn apply(state: &mut State, position: u64, record: Record) -> bool {
     let current = state.versions.get(&record.key).copied();
-    let compacted = record.expect.is_some_and(|v| !state.received.contains(&v));
+    let compacted = record
+        .expect
+        .is_some_and(|v| !state.received.contains_key(&v));
     if record.expect != current && !compacted {
         tracing::debug!(key = %record.key, position, "catalog record crossed by an earlier one: ignored");
         return false;

@@ -190,7 +190,11 @@ fn with_a_key_secrets_are_sealed_in_the_file() {
     let text = || fs::read_to_string(dir.path().join(FILE_NAME)).unwrap();
     assert!(text().contains("hunter2"));
     let catalog = Catalog::open_sealed(dir.path(), key()).unwrap();
-    assert!(!text().contains("hunter2") && text().contains("sealed:v1:"), "{}", text());
+    assert!(
+        !text().contains("hunter2") && text().contains("sealed:v1:"),
+        "{}",
+        text()
+    );
     assert_eq!(catalog.list(), vec![Definition::KafkaTable(t.clone())]);
     drop(catalog);
     assert_eq!(

@@ -203,3 +203,35 @@ fn collections_travel_but_those_of_the_configuration_file_stay_local() {
     );
     assert!(c[0].collection("local").is_some());
 }
+
+/// Another instance's crossing create and its restatement of the winner
+/// are applied before the winner looks at its own record: the winner still
+/// succeeds (it did, and the restatement changed the object's version).
+#[test]
+fn the_winner_of_a_crossing_create_succeeds_whatever_comes_after() {
+    #[derive(Debug)]
+    struct Racing(Mutex<Option<Arc<Catalog>>>);
+    impl Journal for Racing {
+        fn append(&self, records: &[Record]) -> Result<Vec<u64>, CatalogError> {
+            let catalog = self.0.lock().unwrap().clone().unwrap();
+            let mine = records[0].clone();
+            let theirs = Record {
+                value: Some(Object::Definition(table("q", "theirs"))),
+                ..mine.clone()
+            };
+            let restated = Record {
+                expect: Some(0),
+                ..mine.clone()
+            };
+            catalog.apply_logged(0, Some(mine));
+            catalog.apply_logged(1, Some(theirs));
+            catalog.apply_logged(2, Some(restated));
+            Ok(vec![0])
+        }
+    }
+    let journal = Arc::new(Racing(Mutex::new(None)));
+    let catalog = Arc::new(Catalog::shared(journal.clone()));
+    *journal.0.lock().unwrap() = Some(catalog.clone());
+    catalog.create(table("q", "mine")).unwrap();
+    assert_eq!(catalog.list(), vec![table("q", "mine")]);
+}
