@@ -53,6 +53,8 @@ struct Reported {
     bytes_read: u64,
     #[serde(default)]
     rebalances: u64,
+    #[serde(default)]
+    commit_metadata_dropped: bool,
 }
 
 impl Reported {
@@ -77,6 +79,7 @@ impl Reported {
             restarts: c.restarts,
             bytes_read: c.bytes_read,
             rebalances: c.rebalances,
+            commit_metadata_dropped: c.commit_metadata_dropped,
         }
     }
 
@@ -110,6 +113,7 @@ impl Reported {
                 restarts: self.restarts,
                 bytes_read: self.bytes_read,
                 rebalances: self.rebalances,
+                commit_metadata_dropped: self.commit_metadata_dropped,
             },
         )
     }

@@ -187,11 +187,13 @@ async fn without_tokens_a_sigkill_loses_nothing_and_the_view_says_at_least_once(
     );
 }
 
-/// The same SIGKILL on tansu, an independent broker implementation: the
-/// range in flight travels in its offset commits too, and nothing is
-/// written twice.
+/// The same SIGKILL on tansu, an independent broker implementation, which
+/// drops offset-commit metadata (where the block in flight is recorded):
+/// kafkahouse notices, the view says it is at least once and why, and after
+/// the kill nothing is lost. (This test expected exactly once before, which
+/// tansu cannot give: it failed intermittently when a block was cut afresh.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_sigkill_on_an_independent_broker_duplicates_nothing() {
+async fn a_sigkill_on_a_broker_that_drops_commit_metadata_loses_nothing_and_says_so() {
     const ROWS: u64 = 6_000;
     let broker = Broker::tansu();
     broker.create_topic("github", PARTITIONS);
@@ -204,13 +206,38 @@ async fn a_sigkill_on_an_independent_broker_duplicates_nothing() {
     let client = server.connect().await;
     create_tutorial(&client, &queue(&broker), false).await;
     wait_for(&client, "SELECT count() > 0 FROM github", "1", WAIT).await;
+    let guarantee = wait_for(
+        &client,
+        "SELECT guarantee FROM system.kafka_views WHERE name = 'github_mv'",
+        "at_least_once",
+        WAIT,
+    )
+    .await;
+    assert_eq!(guarantee, "at_least_once", "log:\n{}", server.log());
+    let reason = scalar(
+        &client,
+        "SELECT reason FROM system.kafka_views WHERE name = 'github_mv'",
+    )
+    .await;
+    assert!(reason.contains("drops offset-commit metadata"), "{reason}");
     let at_kill: u64 = scalar(&client, COUNT).await.parse().unwrap();
     drop(client);
     drop(server); // SIGKILL
     assert!(at_kill < ROWS, "the stream was over before the kill");
     let server = Kafkahouse::embedded(&data);
     let client = server.connect_to("KafkaEngine").await;
-    assert_exactly(&client, ROWS, &server).await;
+    let distinct = wait_for(&client, DISTINCT, &ROWS.to_string(), WAIT).await;
+    assert_eq!(
+        distinct,
+        ROWS.to_string(),
+        "rows lost; server log:\n{}",
+        server.log()
+    );
+    let total: u64 = scalar(&client, COUNT).await.parse().unwrap();
+    eprintln!(
+        "tansu after SIGKILL: {} duplicated of {ROWS} (at least once)",
+        total - ROWS
+    );
 }
 
 /// A backend that stalls (SIGSTOP: connections accepted, never answered)

@@ -17,6 +17,11 @@ use crate::backend::{tsv, BackendSession, RESULT_FORMAT};
 use crate::error::ChError;
 use crate::session::SessionState;
 
+/// Why a view is at least once on a broker that dropped the offset-commit
+/// metadata its block in flight is recorded in (the consumer's exception
+/// says the same).
+pub const DROPPED_METADATA: &str = "the broker drops offset-commit metadata, where the block in flight is recorded: after a crash that block may be cut afresh and written twice";
+
 /// How many recent blocks a MergeTree destination remembers, when
 /// kafkahouse sets the window: ClickHouse's default for Replicated tables.
 pub const DEDUPLICATION_WINDOW: u64 = 1000;

@@ -147,6 +147,14 @@ impl Pipelines {
             .is_some_and(|r| r.tasks.iter().any(|t| !t.is_finished()))
     }
 
+    /// Whether a consumer of `table` found that its broker drops
+    /// offset-commit metadata (so its views are at least once).
+    pub fn commit_metadata_dropped(&self, table: &QualifiedName) -> bool {
+        self.statuses()
+            .get(table)
+            .is_some_and(|c| c.iter().any(|c| c.snapshot().commit_metadata_dropped))
+    }
+
     /// The newest exception of any consumer of `table`.
     pub fn last_exception(&self, table: &QualifiedName) -> Option<String> {
         self.statuses()

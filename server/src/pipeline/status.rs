@@ -51,6 +51,9 @@ pub struct ConsumerState {
     pub bytes_read: u64,
     /// Partition assignments and revocations this consumer saw.
     pub rebalances: u64,
+    /// The broker dropped the offset-commit metadata the block in flight is
+    /// recorded in (checked once per consumer): exactly once cannot hold.
+    pub commit_metadata_dropped: bool,
 }
 
 /// Shared between a consumer task (which writes) and queries (which read).

@@ -139,6 +139,28 @@ pub(crate) fn recorded_range<C: ConsumerContext>(
     (element.offset() == Offset::Offset(range.first)).then_some(range)
 }
 
+/// Whether the broker kept the metadata of the pending range just recorded
+/// for the partition (`None`: it cannot be read now). A broker that drops
+/// commit metadata (tansu 0.6) loses the record of the block in flight, so
+/// a crash may cut that block afresh and write it twice.
+pub(crate) fn metadata_kept<C: ConsumerContext>(
+    consumer: &impl Consumer<C>,
+    topic: &str,
+    partition: i32,
+    range: Range,
+) -> Option<bool> {
+    let mut list = TopicPartitionList::new();
+    list.add_partition(topic, partition);
+    let committed =
+        tokio::task::block_in_place(|| consumer.committed_offsets(list, COMMITTED_TIMEOUT)).ok()?;
+    let element = committed.find_partition(topic, partition)?;
+    if element.offset() != Offset::Offset(range.first) {
+        // Committed past it already (another owner): nothing to tell.
+        return None;
+    }
+    Some(element.metadata() == range.metadata())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -142,6 +142,7 @@ impl ConsumerTask {
         let mut decoded = futures::stream::poll_fn(move |cx| blocks.poll_recv(cx))
             .map(decode)
             .buffered(2);
+        let mut metadata_checked = false;
         loop {
             let joined = tokio::select! {
                 biased;
@@ -183,6 +184,21 @@ impl ConsumerTask {
                     Err(Stopped) => return LaneEnd::Stopped,
                     Ok(false) => continue,
                     Ok(true) => {}
+                }
+                // Once per lane: does the broker keep what was recorded?
+                if !metadata_checked {
+                    if let Some(kept) =
+                        offsets::metadata_kept(consumer, &block.topic, block.partition, range)
+                    {
+                        metadata_checked = true;
+                        if !kept {
+                            tracing::warn!(table = %self.table.name, "the broker drops offset-commit metadata: the block in flight is not recorded, so a crash may write a block twice (at least once)");
+                            self.status.exception(
+                                crate::pipeline::guarantee::DROPPED_METADATA.to_string(),
+                            );
+                            self.status.update(|s| s.commit_metadata_dropped = true);
+                        }
+                    }
                 }
             }
             let written = self
