@@ -84,10 +84,9 @@ pub fn seal_definition(
     definition: &mut Definition,
     key: Option<&SecretKey>,
 ) -> Result<(), SealError> {
-    for value in definition_values(definition, is_secret) {
-        *value = seal_value(value, key)?;
-    }
-    Ok(())
+    rewrite(definition_values(definition, is_secret), |v| {
+        seal_value(v, key)
+    })
 }
 
 /// Opens every sealed secret of `definition` in place.
@@ -95,28 +94,38 @@ pub fn open_definition(
     definition: &mut Definition,
     key: Option<&SecretKey>,
 ) -> Result<(), SealError> {
-    for value in definition_values(definition, |_, v| is_sealed(v)) {
-        *value = open_value(value, key)?;
-    }
-    Ok(())
+    rewrite(definition_values(definition, |_, v| is_sealed(v)), |v| {
+        open_value(v, key)
+    })
 }
 
+/// Seals every secret of `collection` in place, as `seal_definition`.
 pub fn seal_collection(
     collection: &mut NamedCollection,
     key: Option<&SecretKey>,
 ) -> Result<(), SealError> {
-    for value in collection_values(collection, is_secret) {
-        *value = seal_value(value, key)?;
-    }
-    Ok(())
+    rewrite(collection_values(collection, is_secret), |v| {
+        seal_value(v, key)
+    })
 }
 
+/// Opens every sealed secret of `collection` in place.
 pub fn open_collection(
     collection: &mut NamedCollection,
     key: Option<&SecretKey>,
 ) -> Result<(), SealError> {
-    for value in collection_values(collection, |_, v| is_sealed(v)) {
-        *value = open_value(value, key)?;
+    rewrite(collection_values(collection, |_, v| is_sealed(v)), |v| {
+        open_value(v, key)
+    })
+}
+
+/// Replaces each of `values` with what `f` makes of it.
+fn rewrite(
+    values: Vec<&mut String>,
+    f: impl Fn(&str) -> Result<String, SealError>,
+) -> Result<(), SealError> {
+    for value in values {
+        *value = f(value)?;
     }
     Ok(())
 }
@@ -235,6 +244,9 @@ mod tests {
         assert_eq!(c.params["kafka_broker_list"], "b:9092");
         open_collection(&mut c, Some(&key)).unwrap();
         assert_eq!(c.params["kafka_sasl_password"], "pw");
-        assert_eq!(c.params["format_avro_schema_registry_url"], "http://u:pw@registry:8081");
+        assert_eq!(
+            c.params["format_avro_schema_registry_url"],
+            "http://u:pw@registry:8081"
+        );
     }
 }

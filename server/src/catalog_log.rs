@@ -140,15 +140,11 @@ impl CatalogLog {
         if !exists {
             self.create_topic().await;
         }
-        let (low, high) = {
-            let log = self.clone();
-            let consumer_ref = &consumer;
-            tokio::task::block_in_place(|| {
-                consumer_ref
-                    .fetch_watermarks(&log.topic, PARTITION, REQUEST_TIMEOUT)
-                    .map_err(|e| log.error(e))
-            })?
-        };
+        let (low, high) = tokio::task::block_in_place(|| {
+            consumer
+                .fetch_watermarks(&self.topic, PARTITION, REQUEST_TIMEOUT)
+                .map_err(|e| self.error(e))
+        })?;
         let mut assignment = TopicPartitionList::new();
         assignment
             .add_partition_offset(&self.topic, PARTITION, Offset::Beginning)

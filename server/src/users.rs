@@ -173,27 +173,27 @@ impl Users {
 
     /// Checks `user` with `password` connecting from `peer`.
     pub fn check(&self, user: &str, password: &str, peer: IpAddr) -> Result<Grant, ChError> {
-        // An empty user name is `default`, as in ClickHouse.
-        let name = if user.is_empty() { "default" } else { user };
-        let allowed = self.users.get(name).filter(|u| {
-            let peer = canonical(peer);
-            u.networks.iter().any(|n| n.contains(&peer)) && u.password.matches(password)
-        });
-        match allowed {
-            Some(u) => Ok(Grant {
-                user: name.to_string(),
-                readonly: u.readonly,
-            }),
-            None => Err(failed(name)),
-        }
+        self.admit(user, peer, |u| u.password.matches(password))
     }
 
     /// What `user` may do from `peer`, its password proven already (by
     /// SCRAM or a checked hash).
     pub fn grant(&self, user: &str, peer: IpAddr) -> Result<Grant, ChError> {
-        let name = if user.is_empty() { "default" } else { user };
+        self.admit(user, peer, |_| true)
+    }
+
+    /// `user`'s grant when it may connect from `peer` and `proven` says
+    /// yes; ClickHouse's one refusal otherwise.
+    fn admit(
+        &self,
+        user: &str,
+        peer: IpAddr,
+        proven: impl Fn(&User) -> bool,
+    ) -> Result<Grant, ChError> {
+        let name = name_of(user);
+        let peer = canonical(peer);
         match self.users.get(name) {
-            Some(u) if u.networks.iter().any(|n| n.contains(&canonical(peer))) => Ok(Grant {
+            Some(u) if u.networks.iter().any(|n| n.contains(&peer)) && proven(u) => Ok(Grant {
                 user: name.to_string(),
                 readonly: u.readonly,
             }),
@@ -213,7 +213,7 @@ impl Users {
     /// Whether `user` needs no password.
     pub fn is_passwordless(&self, user: &str) -> bool {
         self.users
-            .get(if user.is_empty() { "default" } else { user })
+            .get(name_of(user))
             .is_some_and(|u| matches!(u.password, Password::None))
     }
 }
@@ -229,6 +229,15 @@ impl Password {
                 .ct_eq(h)
                 .into(),
         }
+    }
+}
+
+/// An empty user name is `default`, as in ClickHouse.
+fn name_of(user: &str) -> &str {
+    if user.is_empty() {
+        "default"
+    } else {
+        user
     }
 }
 

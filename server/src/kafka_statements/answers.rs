@@ -133,14 +133,7 @@ impl KafkaStatements {
                 if let Definition::View(view) = definition {
                     // A query changes no table: the guarantee is read as the
                     // destination is now (`may_set_window` false).
-                    let mut guarantee = self.guarantee(s, &view, false).await?;
-                    if guarantee == crate::pipeline::guarantee::Guarantee::ExactlyOnce
-                        && self.pipelines.commit_metadata_dropped(&view.source)
-                    {
-                        guarantee = crate::pipeline::guarantee::Guarantee::AtLeastOnce {
-                            reason: crate::pipeline::guarantee::DROPPED_METADATA.to_string(),
-                        };
-                    }
+                    let guarantee = self.guarantee(s, &view, false).await?;
                     views.push((view, guarantee));
                 }
             }

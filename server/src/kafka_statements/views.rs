@@ -224,7 +224,8 @@ impl KafkaStatements {
 
     /// The delivery guarantee of `view`: a view into a Kafka table produces
     /// at least once; one into a ClickHouse table has what its destination
-    /// allows (`pipeline::guarantee`). `may_set_window` lets the embedded
+    /// allows (`pipeline::guarantee`) and, once its consumers have checked,
+    /// its broker. `may_set_window` lets the embedded
     /// engine's MergeTree destination be given a deduplication window.
     pub(super) async fn guarantee(
         &self,
@@ -242,6 +243,16 @@ impl KafkaStatements {
                 reason: reason.to_string(),
             });
         }
-        guarantee::prepare(s.conn, &view.destination, may_set_window).await
+        let prepared = guarantee::prepare(s.conn, &view.destination, may_set_window).await?;
+        // Tokens need replays of identical blocks, which need a broker that
+        // keeps the block in flight recorded (its consumers checked).
+        if prepared == Guarantee::ExactlyOnce
+            && self.pipelines.commit_metadata_dropped(&view.source)
+        {
+            return Ok(Guarantee::AtLeastOnce {
+                reason: guarantee::DROPPED_METADATA.to_string(),
+            });
+        }
+        Ok(prepared)
     }
 }

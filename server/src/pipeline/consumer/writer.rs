@@ -31,6 +31,10 @@ use crate::pipeline::sink::{Encoded, ViewSink};
 use crate::pipeline::status::now;
 use crate::session::SessionState;
 
+/// Blocks whose recorded range a lane reads back at most, until the broker
+/// answers whether it keeps commit metadata (one round trip each).
+const METADATA_PROBES: u8 = 3;
+
 /// How a write lane ended.
 pub(super) enum LaneEnd {
     /// Its blocks ran out: the reader ended.
@@ -142,7 +146,7 @@ impl ConsumerTask {
         let mut decoded = futures::stream::poll_fn(move |cx| blocks.poll_recv(cx))
             .map(decode)
             .buffered(2);
-        let mut metadata_checked = false;
+        let mut metadata_probes = METADATA_PROBES;
         loop {
             let joined = tokio::select! {
                 biased;
@@ -186,19 +190,8 @@ impl ConsumerTask {
                     Ok(true) => {}
                 }
                 // Once per lane: does the broker keep what was recorded?
-                if !metadata_checked {
-                    if let Some(kept) =
-                        offsets::metadata_kept(consumer, &block.topic, block.partition, range)
-                    {
-                        metadata_checked = true;
-                        if !kept {
-                            tracing::warn!(table = %self.table.name, "the broker drops offset-commit metadata: the block in flight is not recorded, so a crash may write a block twice (at least once)");
-                            self.status.exception(
-                                crate::pipeline::guarantee::DROPPED_METADATA.to_string(),
-                            );
-                            self.status.update(|s| s.commit_metadata_dropped = true);
-                        }
-                    }
+                if metadata_probes > 0 {
+                    metadata_probes = self.probe_metadata(consumer, &block, range, metadata_probes);
                 }
             }
             let written = self
@@ -232,6 +225,29 @@ impl ConsumerTask {
                     })
                 }
                 Ok(false) => {}
+            }
+        }
+    }
+
+    /// Reads back the pending range just recorded for `block`; when the
+    /// broker dropped it, says so in the status (the views become at least
+    /// once). Returns the probes left: 0 once the answer is known.
+    fn probe_metadata(
+        &self,
+        consumer: &KafkaConsumer,
+        block: &Block,
+        range: Range,
+        left: u8,
+    ) -> u8 {
+        match offsets::metadata_kept(consumer, &block.topic, block.partition, range) {
+            None => left - 1,
+            Some(true) => 0,
+            Some(false) => {
+                tracing::warn!(table = %self.table.name, "the broker drops offset-commit metadata: the block in flight is not recorded, so a crash may write a block twice (at least once)");
+                self.status
+                    .exception(crate::pipeline::guarantee::DROPPED_METADATA.to_string());
+                self.status.update(|s| s.commit_metadata_dropped = true);
+                0
             }
         }
     }
