@@ -75,22 +75,32 @@ pub fn free_port() -> u16 {
         .expect("free port")
 }
 
-/// The SHA-256 of `text` in hex (as a users section's
-/// `password_sha256_hex`), by coreutils' `sha256sum`.
-pub fn sha256_hex(text: &str) -> String {
+/// What `command` prints given `input` on its stdin (stderr kept too).
+pub fn pipe(command: &mut std::process::Command, input: &[u8]) -> std::process::Output {
     use std::io::Write;
-    let mut child = std::process::Command::new("sha256sum")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
+    use std::process::Stdio;
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
-        .expect("sha256sum");
+        .unwrap_or_else(|e| panic!("{command:?}: {e}"));
     child
         .stdin
         .take()
         .expect("stdin")
-        .write_all(text.as_bytes())
+        .write_all(input)
         .expect("write");
-    let out = child.wait_with_output().expect("sha256sum");
+    child.wait_with_output().expect("output")
+}
+
+/// The SHA-256 of `text` in hex (as a users section's
+/// `password_sha256_hex`), by coreutils' `sha256sum`.
+pub fn sha256_hex(text: &str) -> String {
+    let out = pipe(
+        &mut std::process::Command::new("sha256sum"),
+        text.as_bytes(),
+    );
     String::from_utf8_lossy(&out.stdout)
         .split_whitespace()
         .next()

@@ -27,7 +27,7 @@ mod server;
 pub use avro::{avro_long, avro_string, confluent, serve_registry};
 pub use broker::{Broker, ReadMessage};
 pub use clickhouse::ClickHouseServer;
-pub use env::{fixture, free_port, github_queue_ddl, kafkahouse_bin, libchdb, sha256_hex};
+pub use env::{fixture, free_port, github_queue_ddl, kafkahouse_bin, libchdb, pipe, sha256_hex};
 pub use http::ChHttp;
 pub use pg::{error_of, error_text, rows, scalar, wait_for};
 pub use server::Kafkahouse;

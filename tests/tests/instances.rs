@@ -175,33 +175,6 @@ async fn ddl_on_one_instance_reaches_every_instance_on_tansu() {
     catalog_is_shared(Broker::tansu()).await;
 }
 
-/// Produces `rows` to `events`, row i (numbered from `first`) to partition
-/// i % partitions, from a producer of its own (so that a task can do it
-/// while the test kills instances).
-async fn produce(bootstrap: String, partitions: i32, rows: Vec<String>, first: u64) {
-    use rdkafka::producer::{FutureProducer, FutureRecord};
-    let producer: FutureProducer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", &bootstrap)
-        .set("enable.idempotence", "true")
-        .set("linger.ms", "5")
-        .create()
-        .expect("producer");
-    for (n, chunk) in rows.chunks(1000).enumerate() {
-        let sends = chunk.iter().enumerate().map(|(j, row)| {
-            let i = first + (n * 1000 + j) as u64;
-            let record = FutureRecord::<(), String>::to("events")
-                .payload(row)
-                .partition((i % partitions as u64) as i32);
-            producer.send(record, Duration::from_secs(30))
-        });
-        for result in futures::future::join_all(sends).await {
-            if let Err((e, _)) = result {
-                panic!("produce: {e}");
-            }
-        }
-    }
-}
-
 /// 1,000,000 messages over 32 partitions, consumed by three instances in
 /// one group; mid-stream one is SIGKILLed and restarted and another stopped
 /// with SIGTERM and started again. Every message lands exactly once, and
@@ -252,38 +225,36 @@ async fn three_instances_write_a_million_messages_exactly_once() {
     .await;
     assert_eq!(spread, "3", "logs:\n{}\n{}\n{}", a.log(), b.log(), c.log());
 
+    let rest = rows(first, messages);
+    let producing = broker.produce_from("events", PARTITIONS, first, &rest);
+    let restarting = async {
+        let count = |at_least: u64| format!("SELECT count() >= {at_least} FROM dest");
+        wait_for(&ca, &count(messages / 5), "1", WAIT).await;
+        // SIGKILL B mid-stream, and start it again.
+        let at_kill: u64 = scalar(&ca, "SELECT count() FROM dest")
+            .await
+            .parse()
+            .unwrap();
+        drop(b);
+        let b = service.instance("b");
+        wait_for(&ca, &count(messages / 2), "1", WAIT).await;
+        // SIGTERM C mid-stream: it leaves the group cleanly, committing what
+        // it inserted; then it starts again.
+        let mut c = c;
+        let at_term: u64 = scalar(&ca, "SELECT count() FROM dest")
+            .await
+            .parse()
+            .unwrap();
+        eprintln!("rows in at the SIGKILL: {at_kill}; at the SIGTERM: {at_term} of {messages}");
+        assert!(at_term < messages, "the stream was over before the SIGTERM");
+        let status = c.terminate();
+        assert!(status.success(), "SIGTERM exit: {status}\n{}", c.log());
+        assert!(c.log().contains("stopped"), "{}", c.log());
+        drop(c);
+        (b, service.instance("c"))
+    };
     // The rest arrives while instances die and restart.
-    let producing = tokio::spawn(produce(
-        service.bootstrap.clone(),
-        PARTITIONS,
-        rows(first, messages),
-        first,
-    ));
-    let count = |at_least: u64| format!("SELECT count() >= {at_least} FROM dest");
-    wait_for(&ca, &count(messages / 5), "1", WAIT).await;
-    // SIGKILL B mid-stream, and start it again.
-    let at_kill: u64 = scalar(&ca, "SELECT count() FROM dest")
-        .await
-        .parse()
-        .unwrap();
-    drop(b);
-    let b = service.instance("b");
-    wait_for(&ca, &count(messages / 2), "1", WAIT).await;
-    // SIGTERM C mid-stream: it leaves the group cleanly, committing what it
-    // inserted; then it starts again.
-    let mut c = c;
-    let at_term: u64 = scalar(&ca, "SELECT count() FROM dest")
-        .await
-        .parse()
-        .unwrap();
-    eprintln!("rows in at the SIGKILL: {at_kill}; at the SIGTERM: {at_term} of {messages}");
-    assert!(at_term < messages, "the stream was over before the SIGTERM");
-    let status = c.terminate();
-    assert!(status.success(), "SIGTERM exit: {status}\n{}", c.log());
-    assert!(c.log().contains("stopped"), "{}", c.log());
-    drop(c);
-    let c = service.instance("c");
-    producing.await.unwrap();
+    let ((), (b, c)) = tokio::join!(producing, restarting);
 
     let expected = messages.to_string();
     let distinct = wait_for(&ca, "SELECT uniqExact(id) FROM dest", &expected, WAIT * 3).await;

@@ -5,12 +5,11 @@
 //! frontends' connections and queries are counted.
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use kafkahouse_tests::kafka::{create_ids_pipeline, id_rows, Setup, WAIT};
-use kafkahouse_tests::wait_for;
+use kafkahouse_tests::{pipe, wait_for};
 
 #[derive(Debug)]
 struct Sample {
@@ -34,20 +33,7 @@ async fn scrape(s: &Setup) -> Vec<Sample> {
     assert!(kind.starts_with("application/openmetrics-text"), "{kind}");
     let text = response.text().await.expect("body");
     let script = format!("{}/clients/parse_metrics.py", env!("CARGO_MANIFEST_DIR"));
-    let mut child = Command::new("python3")
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python3");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(text.as_bytes())
-        .expect("write");
-    let out = child.wait_with_output().expect("parser");
+    let out = pipe(Command::new("python3").arg(script), text.as_bytes());
     assert!(
         out.status.success(),
         "not valid OpenMetrics: {}\n{text}",
