@@ -194,9 +194,7 @@ impl Broker {
     }
 
     /// The mock cluster, for fault injection; panics on tansu.
-    fn mock(
-        &self,
-    ) -> &rdkafka::mocking::MockCluster<'static, rdkafka::producer::DefaultProducerContext> {
+    fn mock(&self) -> &rdkafka::mocking::MockCluster<'static, rdkafka::producer::DefaultProducerContext> {
         match &self.kind {
             BrokerKind::Mock(cluster) => cluster,
             BrokerKind::Tansu(_) => panic!("fault injection needs librdkafka's mock cluster"),

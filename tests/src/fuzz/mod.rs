@@ -107,11 +107,8 @@ pub fn run<S>(
     });
 }
 
-fn drive<S>(
-    target: &Target,
-    strategy: S,
-    test: &(impl Fn(S::Value) -> Result<(), TestCaseError> + Sync),
-) where
+fn drive<S>(target: &Target, strategy: S, test: &(impl Fn(S::Value) -> Result<(), TestCaseError> + Sync))
+where
     S: Strategy,
     S::Value: Send + Clone,
 {
@@ -139,8 +136,7 @@ fn drive<S>(
     .max(1);
     let mut seed = fixed_seed.unwrap_or_else(fresh_seed);
     // What a forked child is run as (`--exact` this): the test function.
-    let test_name: &'static str =
-        Box::leak(format!("{}::{}", target.module, target.name).into_boxed_str());
+    let test_name: &'static str = Box::leak(format!("{}::{}", target.module, target.name).into_boxed_str());
     loop {
         let batch_started = Instant::now();
         let mut runner = TestRunner::new_with_rng(config(target, test_name, batch), rng(seed));
@@ -148,10 +144,7 @@ fn drive<S>(
         match result {
             Ok(()) => total += u64::from(batch),
             Err(TestError::Abort(why)) => {
-                panic!(
-                    "{}: proptest gave up after {total} cases: {why}",
-                    target.name
-                )
+                panic!("{}: proptest gave up after {total} cases: {why}", target.name)
             }
             Err(TestError::Fail(reason, value)) => {
                 fail(target, test, total, seed, batch, reason.message(), value)
@@ -178,11 +171,7 @@ fn drive<S>(
     say(format!(
         "{total} cases in {:.1} s ({} mode), no failure",
         started.elapsed().as_secs_f64(),
-        if seconds.is_some() {
-            "timed"
-        } else {
-            "bounded"
-        }
+        if seconds.is_some() { "timed" } else { "bounded" }
     ));
 }
 
@@ -247,10 +236,8 @@ fn fail<V: fmt::Debug + Send + Clone>(
         WANT_BACKTRACE.with(|w| w.set(false));
         match again {
             Err(e) => format!("\nThe same input once more, with a backtrace:\n{e}"),
-            Ok(()) => {
-                "\n(The minimal input passed when run once more: the failure depends on state.)"
-                    .to_string()
-            }
+            Ok(()) => "\n(The minimal input passed when run once more: the failure depends on state.)"
+                .to_string(),
         }
     } else if forked {
         format!(
@@ -308,10 +295,7 @@ fn install_panic_hook() {
 
 /// Runs one case on a thread with `stack` bytes of stack; a panic becomes a
 /// failure that says where it happened.
-fn run_case(
-    stack: usize,
-    case: impl FnOnce() -> Result<(), TestCaseError> + Send,
-) -> Result<(), TestCaseError> {
+fn run_case(stack: usize, case: impl FnOnce() -> Result<(), TestCaseError> + Send) -> Result<(), TestCaseError> {
     let want_backtrace = WANT_BACKTRACE.with(Cell::get);
     std::thread::scope(|scope| {
         let thread = std::thread::Builder::new()
@@ -390,10 +374,7 @@ fn announce(size: usize) {
     use std::io::Write;
     let mut buf = [0u8; 96];
     let mut cursor = std::io::Cursor::new(&mut buf[..]);
-    let _ = writeln!(
-        cursor,
-        "fuzz: the code under test asks for {size} bytes at once"
-    );
+    let _ = writeln!(cursor, "fuzz: the code under test asks for {size} bytes at once");
     let n = cursor.position() as usize;
     let _ = std::io::stderr().write_all(&buf[..n]);
 }

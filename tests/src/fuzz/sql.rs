@@ -6,166 +6,40 @@ use proptest::sample::{select, Index};
 
 /// Words the splitter and the DDL parsers look for.
 pub const KEYWORDS: &[&str] = &[
-    "SELECT",
-    "INSERT",
-    "INTO",
-    "FORMAT",
-    "VALUES",
-    "CREATE",
-    "TABLE",
-    "ENGINE",
-    "Kafka",
-    "MATERIALIZED",
-    "VIEW",
-    "TO",
-    "SETTINGS",
-    "FROM",
-    "WHERE",
-    "AS",
-    "JOIN",
-    "ON",
-    "USE",
-    "SET",
-    "SHOW",
-    "TABLES",
-    "DESCRIBE",
-    "DESC",
-    "EXISTS",
-    "DROP",
-    "DETACH",
-    "ATTACH",
-    "IF",
-    "NOT",
-    "SYSTEM",
-    "SYNC",
-    "KAFKA",
-    "REPLICA",
-    "TIMEOUT",
-    "NAMED",
-    "COLLECTION",
-    "OVERRIDABLE",
-    "NOT OVERRIDABLE",
-    "ALTER",
-    "DELETE",
-    "WITH",
-    "EXPLAIN",
-    "DATABASE",
-    "FUNCTION",
-    "GROUP BY",
-    "ORDER BY",
-    "LIMIT",
-    "UNION ALL",
-    "DEFAULT",
-    "MATERIALIZED",
-    "ALIAS",
-    "CLUSTER",
-    "POPULATE",
-    "MergeTree",
-    "Memory",
-    "Null",
-    "JSONEachRow",
-    "CSV",
-    "CSVWithNames",
-    "TabSeparated",
-    "TSV",
-    "RawBLOB",
-    "Avro",
-    "AvroConfluent",
-    "Protobuf",
-    "Native",
-    "Values",
-    "kafka_broker_list",
-    "kafka_topic_list",
-    "kafka_group_name",
-    "kafka_format",
-    "kafka_num_consumers",
-    "kafka_handle_error_mode",
-    "kafka_max_block_size",
-    "kafka_skip_broken_messages",
-    "format_schema",
-    "_topic",
-    "_offset",
-    "_partition",
-    "_key",
-    "_error",
-    "_raw_message",
-    "system.one",
-    "default",
-    "NULL",
-    "true",
-    "count()",
-    "now()",
+    "SELECT", "INSERT", "INTO", "FORMAT", "VALUES", "CREATE", "TABLE", "ENGINE", "Kafka",
+    "MATERIALIZED", "VIEW", "TO", "SETTINGS", "FROM", "WHERE", "AS", "JOIN", "ON", "USE",
+    "SET", "SHOW", "TABLES", "DESCRIBE", "DESC", "EXISTS", "DROP", "DETACH", "ATTACH", "IF",
+    "NOT", "SYSTEM", "SYNC", "KAFKA", "REPLICA", "TIMEOUT", "NAMED", "COLLECTION",
+    "OVERRIDABLE", "NOT OVERRIDABLE", "ALTER", "DELETE", "WITH", "EXPLAIN", "DATABASE",
+    "FUNCTION", "GROUP BY", "ORDER BY", "LIMIT", "UNION ALL", "DEFAULT", "MATERIALIZED",
+    "ALIAS", "CLUSTER", "POPULATE", "MergeTree", "Memory", "Null", "JSONEachRow", "CSV",
+    "CSVWithNames", "TabSeparated", "TSV", "RawBLOB", "Avro", "AvroConfluent", "Protobuf",
+    "Native", "Values", "kafka_broker_list", "kafka_topic_list", "kafka_group_name",
+    "kafka_format", "kafka_num_consumers", "kafka_handle_error_mode", "kafka_max_block_size",
+    "kafka_skip_broken_messages", "format_schema", "_topic", "_offset", "_partition", "_key",
+    "_error", "_raw_message", "system.one", "default", "NULL", "true", "count()", "now()",
 ];
 
 /// Punctuation, quote and comment openers, control characters.
 pub const PUNCT: &[&str] = &[
-    ";", ";;", "(", ")", ",", ".", "=", "*", "::", "[", "]", "{", "}", "\\", "?", ":", "@", "#",
-    "'", "\"", "`", "--", "/*", "*/", "$", "$$", "\n", "\r\n", "\t", "\0", "\u{feff}", "\u{a0}",
-    "\u{2028}",
+    ";", ";;", "(", ")", ",", ".", "=", "*", "::", "[", "]", "{", "}", "\\", "?", ":", "@",
+    "#", "'", "\"", "`", "--", "/*", "*/", "$", "$$", "\n", "\r\n", "\t", "\0", "\u{feff}",
+    "\u{a0}", "\u{2028}",
 ];
 
 /// Column types, simple ones.
 pub const SIMPLE_TYPES: &[&str] = &[
-    "Int8",
-    "Int16",
-    "Int32",
-    "Int64",
-    "Int128",
-    "Int256",
-    "UInt8",
-    "UInt16",
-    "UInt32",
-    "UInt64",
-    "UInt128",
-    "UInt256",
-    "Float32",
-    "Float64",
-    "Bool",
-    "String",
-    "Date",
-    "Date32",
-    "DateTime",
-    "UUID",
-    "IPv4",
-    "IPv6",
-    "Nothing",
-    "Decimal",
-    "Enum8",
-    "Nullable",
-    "INT",
-    "BIGINT",
-    "TEXT",
-    "VARCHAR",
-    "double",
-    "JSON",
-    "Object('json')",
-    "Dynamic",
-    "Variant(String, UInt8)",
-    "SimpleAggregateFunction(sum, UInt64)",
-    "Point",
+    "Int8", "Int16", "Int32", "Int64", "Int128", "Int256", "UInt8", "UInt16", "UInt32",
+    "UInt64", "UInt128", "UInt256", "Float32", "Float64", "Bool", "String", "Date", "Date32",
+    "DateTime", "UUID", "IPv4", "IPv6", "Nothing", "Decimal", "Enum8", "Nullable",
+    "INT", "BIGINT", "TEXT", "VARCHAR", "double", "JSON", "Object('json')", "Dynamic",
+    "Variant(String, UInt8)", "SimpleAggregateFunction(sum, UInt64)", "Point",
 ];
 
 pub const FORMATS: &[&str] = &[
-    "JSONEachRow",
-    "JSONCompactEachRow",
-    "CSV",
-    "CSVWithNames",
-    "TSV",
-    "TabSeparated",
-    "TabSeparatedWithNames",
-    "RawBLOB",
-    "Avro",
-    "AvroConfluent",
-    "Protobuf",
-    "Native",
-    "Values",
-    "JSON",
-    "Pretty",
-    "Parquet",
-    "LineAsString",
-    "Null",
-    "x",
-    "",
+    "JSONEachRow", "JSONCompactEachRow", "CSV", "CSVWithNames", "TSV", "TabSeparated",
+    "TabSeparatedWithNames", "RawBLOB", "Avro", "AvroConfluent", "Protobuf", "Native",
+    "Values", "JSON", "Pretty", "Parquet", "LineAsString", "Null", "x", "",
 ];
 
 /// Names: mostly from a small pool (so that statements meet the same
@@ -222,19 +96,8 @@ pub fn number() -> impl Strategy<Value = String> {
         "[0-9]{19,60}",
         "-?[0-9]{1,5}\\.[0-9]{0,5}([eE][+-]?[0-9]{1,4})?",
         "0[xXbB][0-9a-fA-F_]{1,20}",
-        select(
-            &[
-                "inf",
-                "-inf",
-                "nan",
-                "1e400",
-                "-0",
-                "0x",
-                "1_000",
-                "18446744073709551616"
-            ][..]
-        )
-        .prop_map(str::to_string),
+        select(&["inf", "-inf", "nan", "1e400", "-0", "0x", "1_000", "18446744073709551616"][..])
+            .prop_map(str::to_string),
     ]
 }
 
@@ -256,22 +119,10 @@ pub fn depth() -> impl Strategy<Value = usize> {
 
 /// Parentheses (or brackets) thousands deep, balanced or not.
 pub fn nesting() -> impl Strategy<Value = String> {
-    (
-        depth(),
-        select(&["(", "[", "Array(", "tuple(", "(SELECT "][..]),
-        any::<Index>(),
-    )
+    (depth(), select(&["(", "[", "Array(", "tuple(", "(SELECT "][..]), any::<Index>())
         .prop_map(|(open, opener, close)| {
-            let closer = if opener.ends_with('(') || opener.ends_with(' ') {
-                ")"
-            } else {
-                "]"
-            };
-            format!(
-                "{}1{}",
-                opener.repeat(open),
-                closer.repeat(close.index(open + 3))
-            )
+            let closer = if opener.ends_with('(') || opener.ends_with(' ') { ")" } else { "]" };
+            format!("{}1{}", opener.repeat(open), closer.repeat(close.index(open + 3)))
         })
 }
 
@@ -280,26 +131,14 @@ pub fn nesting() -> impl Strategy<Value = String> {
 pub fn big() -> impl Strategy<Value = String> {
     (
         240_000usize..320_000,
-        select(
-            &[
-                "SELECT '{}'",
-                "SELECT 1 /* {} */",
-                "SELECT `{}`",
-                "INSERT INTO t FORMAT CSV\n{}",
-                "SELECT {}",
-            ][..],
-        ),
+        select(&["SELECT '{}'", "SELECT 1 /* {} */", "SELECT `{}`", "INSERT INTO t FORMAT CSV\n{}", "SELECT {}"][..]),
         select(&["a", "1,'x'\n", "SELECT 1;", "(", "\\'", "é"][..]),
     )
         .prop_map(|(size, template, unit)| template.replace("{}", &unit.repeat(size / unit.len())))
 }
 
 pub fn non_ascii() -> impl Strategy<Value = String> {
-    prop_oneof![
-        "\\PC{1,8}",
-        "[\u{80}-\u{10ffff}]{1,4}",
-        "[ёжзъ€😀\u{301}]{1,6}"
-    ]
+    prop_oneof!["\\PC{1,8}", "[\u{80}-\u{10ffff}]{1,4}", "[ёжзъ€😀\u{301}]{1,6}"]
 }
 
 /// Random bytes as text (invalid UTF-8 replaced).
@@ -327,11 +166,7 @@ pub fn fragment() -> impl Strategy<Value = String> {
 }
 
 pub fn separator() -> impl Strategy<Value = &'static str> {
-    select(
-        &[
-            " ", " ", " ", "", "\n", "\t", "  ", "\r\n", ";", "; ", ";\n",
-        ][..],
-    )
+    select(&[" ", " ", " ", "", "\n", "\t", "  ", "\r\n", ";", "; ", ";\n"][..])
 }
 
 /// Fragments in any order.
@@ -358,26 +193,13 @@ pub fn type_name() -> impl Strategy<Value = String> {
     };
     let timezone = || {
         prop_oneof![
-            select(
-                &[
-                    "'UTC'",
-                    "'Europe/Amsterdam'",
-                    "'Nowhere/City'",
-                    "''",
-                    "UTC",
-                    "'"
-                ][..]
-            )
-            .prop_map(str::to_string),
+            select(&["'UTC'", "'Europe/Amsterdam'", "'Nowhere/City'", "''", "UTC", "'"][..])
+                .prop_map(str::to_string),
             quoted(),
         ]
     };
     let enum_value = (
-        prop_oneof![
-            "'[a-z]{0,4}'",
-            "'([^'\\\\]|\\\\.|''){0,6}'",
-            non_ascii().prop_map(|s| format!("'{s}'"))
-        ],
+        prop_oneof!["'[a-z]{0,4}'", "'([^'\\\\]|\\\\.|''){0,6}'", non_ascii().prop_map(|s| format!("'{s}'"))],
         param(),
     )
         .prop_map(|(n, v)| format!("{n} = {v}"));
@@ -425,16 +247,7 @@ pub fn type_name() -> impl Strategy<Value = String> {
 pub fn deep_type() -> impl Strategy<Value = String> {
     (
         depth(),
-        select(
-            &[
-                "Array(",
-                "Nullable(",
-                "LowCardinality(",
-                "Tuple(",
-                "Map(String, ",
-                "Tuple(a ",
-            ][..],
-        ),
+        select(&["Array(", "Nullable(", "LowCardinality(", "Tuple(", "Map(String, ", "Tuple(a "][..]),
         select(&["UInt8", "String", ""][..]),
         any::<bool>(),
     )
@@ -470,30 +283,26 @@ pub fn damaged(text: impl Strategy<Value = String>) -> impl Strategy<Value = Str
         2 => (1usize..8).prop_map(Damage::Delete),
         1 => Just(Damage::Truncate),
     ];
-    (
-        text,
-        proptest::collection::vec((any::<Index>(), damage), 0..4),
-    )
-        .prop_map(|(mut text, damages)| {
-            for (at, damage) in damages {
-                let mut pos = at.index(text.len() + 1);
-                while !text.is_char_boundary(pos) {
-                    pos -= 1;
-                }
-                match damage {
-                    Damage::Insert(s) => text.insert_str(pos, &s),
-                    Damage::Delete(n) => {
-                        let mut end = (pos + n).min(text.len());
-                        while !text.is_char_boundary(end) {
-                            end += 1;
-                        }
-                        text.replace_range(pos..end, "");
-                    }
-                    Damage::Truncate => text.truncate(pos),
-                }
+    (text, proptest::collection::vec((any::<Index>(), damage), 0..4)).prop_map(|(mut text, damages)| {
+        for (at, damage) in damages {
+            let mut pos = at.index(text.len() + 1);
+            while !text.is_char_boundary(pos) {
+                pos -= 1;
             }
-            text
-        })
+            match damage {
+                Damage::Insert(s) => text.insert_str(pos, &s),
+                Damage::Delete(n) => {
+                    let mut end = (pos + n).min(text.len());
+                    while !text.is_char_boundary(end) {
+                        end += 1;
+                    }
+                    text.replace_range(pos..end, "");
+                }
+                Damage::Truncate => text.truncate(pos),
+            }
+        }
+        text
+    })
 }
 
 fn list(
@@ -505,13 +314,7 @@ fn list(
 
 /// A setting's value.
 pub fn value() -> impl Strategy<Value = String> {
-    prop_oneof![
-        quoted(),
-        number(),
-        name(),
-        Just("'127.0.0.1:1'".to_string()),
-        soup()
-    ]
+    prop_oneof![quoted(), number(), name(), Just("'127.0.0.1:1'".to_string()), soup()]
 }
 
 /// `CREATE TABLE ... ENGINE = Kafka ...` in its forms.
@@ -519,10 +322,7 @@ pub fn create_kafka_table() -> impl Strategy<Value = String> {
     let column = (
         name(),
         type_text(),
-        proptest::option::of((
-            select(&["DEFAULT", "MATERIALIZED", "ALIAS", "CODEC"][..]),
-            value(),
-        )),
+        proptest::option::of((select(&["DEFAULT", "MATERIALIZED", "ALIAS", "CODEC"][..]), value())),
     )
         .prop_map(|(n, t, extra)| match extra {
             Some((k, v)) => format!("{n} {t} {k} {v}"),
@@ -546,15 +346,7 @@ pub fn create_kafka_table() -> impl Strategy<Value = String> {
         any::<bool>(),
         object_name(),
         list(column, 0..5),
-        select(
-            &[
-                "ENGINE = Kafka",
-                "ENGINE=Kafka",
-                "engine = kafka",
-                "ENGINE = Kafka()",
-                "ENGINE = MergeTree",
-            ][..],
-        ),
+        select(&["ENGINE = Kafka", "ENGINE=Kafka", "engine = kafka", "ENGINE = Kafka()", "ENGINE = MergeTree"][..]),
         proptest::option::of(list(value(), 0..6)),
         proptest::option::of(list(setting, 0..8)),
     )
@@ -578,10 +370,7 @@ pub fn create_materialized_view() -> impl Strategy<Value = String> {
     (
         object_name(),
         proptest::option::of(object_name()),
-        proptest::option::of(list(
-            (name(), type_text()).prop_map(|(n, t)| format!("{n} {t}")),
-            0..3,
-        )),
+        proptest::option::of(list((name(), type_text()).prop_map(|(n, t)| format!("{n} {t}")), 0..3)),
         soup(),
         object_name(),
         proptest::option::of(select(FORMATS)),
@@ -606,29 +395,16 @@ pub fn create_materialized_view() -> impl Strategy<Value = String> {
 /// `CREATE | ALTER | DROP NAMED COLLECTION`.
 pub fn named_collection() -> impl Strategy<Value = String> {
     let pair = || {
-        (
-            name(),
-            value(),
-            select(&["", " OVERRIDABLE", " NOT OVERRIDABLE"][..]),
-        )
+        (name(), value(), select(&["", " OVERRIDABLE", " NOT OVERRIDABLE"][..]))
             .prop_map(|(k, v, o)| format!("{k} = {v}{o}"))
     };
     prop_oneof![
-        (
-            select(&["", "IF NOT EXISTS "][..]),
-            name(),
-            proptest::option::of(name()),
-            list(pair(), 0..5)
-        )
+        (select(&["", "IF NOT EXISTS "][..]), name(), proptest::option::of(name()), list(pair(), 0..5))
             .prop_map(|(flag, n, cluster, pairs)| match cluster {
                 Some(c) => format!("CREATE NAMED COLLECTION {flag}{n} ON CLUSTER {c} AS {pairs}"),
                 None => format!("CREATE NAMED COLLECTION {flag}{n} AS {pairs}"),
             }),
-        (
-            name(),
-            proptest::option::of(list(pair(), 0..4)),
-            proptest::option::of(list(name(), 0..3))
-        )
+        (name(), proptest::option::of(list(pair(), 0..4)), proptest::option::of(list(name(), 0..3)))
             .prop_map(|(n, set, delete)| {
                 let mut sql = format!("ALTER NAMED COLLECTION {n}");
                 if let Some(set) = set {
@@ -639,8 +415,7 @@ pub fn named_collection() -> impl Strategy<Value = String> {
                 }
                 sql
             }),
-        (select(&["", "IF EXISTS "][..]), name())
-            .prop_map(|(f, n)| format!("DROP NAMED COLLECTION {f}{n}")),
+        (select(&["", "IF EXISTS "][..]), name()).prop_map(|(f, n)| format!("DROP NAMED COLLECTION {f}{n}")),
     ]
 }
 
@@ -677,12 +452,10 @@ pub fn statement() -> impl Strategy<Value = String> {
 /// whitespace, then perhaps damaged.
 pub fn script() -> impl Strategy<Value = String> {
     let piece = prop_oneof![3 => statement(), 2 => soup(), 1 => damaged(statement())];
-    damaged(
-        proptest::collection::vec((piece, separator()), 0..5).prop_map(|parts| {
-            parts
-                .into_iter()
-                .flat_map(|(p, s)| [p, s.to_string()])
-                .collect::<String>()
-        }),
-    )
+    damaged(proptest::collection::vec((piece, separator()), 0..5).prop_map(|parts| {
+        parts
+            .into_iter()
+            .flat_map(|(p, s)| [p, s.to_string()])
+            .collect::<String>()
+    }))
 }
